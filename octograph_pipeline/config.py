@@ -1,0 +1,266 @@
+"""The seed's INI file -> typed settings. The one place that knows option names, defaults and checks."""
+
+from __future__ import annotations
+
+import configparser
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+CONFIG_ENV_VAR = "OCTOGRAPH_CONFIG"
+DEFAULT_CONFIG_FILE = "octograph.ini"
+
+# The ten tags the seed can add from account/meter/agreement information, in the seed's order.
+AVAILABLE_TAGS = (
+    "account_number",
+    "property_address_line_1",
+    "property_address_line_2",
+    "property_address_line_3",
+    "property_town",
+    "property_postcode",
+    "electricity_mpan",
+    "gas_mprn",
+    "meter_serial_number",
+    "agreement_tariff_code",
+)
+PAYMENT_METHODS = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
+GAS_METER_TYPES = ("SMETS1", "SMETS2")
+# Weekly grouping (10080) exists in the API but cannot be split into daily partitions.
+RESOLUTIONS = (30, 60, 1440)
+
+
+class ConfigError(ValueError):
+    """A bad or missing option; the message names the section and option."""
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    url: str = "http://localhost:8086"
+    org: str = "primary"
+    bucket: str = "primary"
+    token_env_var: str = "OCTOGRAPH_INFLUXDB_TOKEN"
+    api_version: int = 2
+    included_tags: tuple[str, ...] = ()
+    additional_tags: dict[str, str] = field(default_factory=dict)
+
+    def token(self) -> str | None:
+        """The token from the environment (never stored in settings, so never logged)."""
+        return os.environ.get(self.token_env_var) or None
+
+
+@dataclass(frozen=True)
+class OctopusSettings:
+    account_number: str
+    timezone: str = "Europe/London"
+    payment_method: str = "DIRECT_DEBIT"
+    unit_rate_low_start: int = 1
+    unit_rate_low_end: int = 8
+    gas_meter_types: dict[str, str] = field(default_factory=dict)
+    volume_correction_factor: float = 1.02264
+    calorific_value: float = 38.8
+    resolution_minutes: int = 30
+    api_prefix: str = "https://api.octopus.energy/v1"
+    api_key_env_var: str = "OCTOGRAPH_OCTOPUS_API_KEY"
+    enable_cache: bool = False
+    cache_dir: str = "/tmp/octopus_api_cache"
+    included_meters: tuple[str, ...] = ()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def api_key(self) -> str:
+        """The API key from the environment; a missing one is a config error naming the variable."""
+        key = os.environ.get(self.api_key_env_var)
+        if not key:
+            raise ConfigError(
+                f"[octopus] api_key_env_var: environment variable {self.api_key_env_var} is not set "
+                "(it must hold your Octopus API key)"
+            )
+        return key
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Options of ours, not the seed's: where the daily partitions begin."""
+
+    start_date: dt.date = dt.date(2024, 1, 1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    influxdb: InfluxSettings
+    octopus: OctopusSettings
+    pipeline: PipelineSettings
+
+
+def config_path(explicit: str | os.PathLike | None = None) -> Path:
+    """`--config-file` wins, then $OCTOGRAPH_CONFIG, then the seed's default `octograph.ini`."""
+    return Path(explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)
+
+
+def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    path = config_path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found (set --config-file or ${CONFIG_ENV_VAR})")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        raise ConfigError(f"config file {path} is not a valid INI file: {exc}") from exc
+    return parse_settings(parser)
+
+
+def parse_settings(parser: configparser.ConfigParser) -> Settings:
+    influx = _Section(parser, "influxdb")
+    octopus = _Section(parser, "octopus")
+    pipeline = _Section(parser, "pipeline")
+    settings = Settings(
+        influxdb=InfluxSettings(
+            url=influx.text("url", InfluxSettings.url).rstrip("/"),
+            org=influx.text("org", InfluxSettings.org),
+            bucket=influx.text("bucket", InfluxSettings.bucket),
+            token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
+            api_version=influx.choice("api_version", InfluxSettings.api_version, (1, 2), int),
+            included_tags=influx.subset("included_tags", AVAILABLE_TAGS),
+            additional_tags=influx.mapping("additional_tags"),
+        ),
+        octopus=OctopusSettings(
+            account_number=octopus.required("account_number"),
+            timezone=octopus.timezone("timezone", OctopusSettings.timezone),
+            payment_method=octopus.choice(
+                "payment_method", OctopusSettings.payment_method, PAYMENT_METHODS, str.upper
+            ),
+            unit_rate_low_start=octopus.hour("unit_rate_low_start", OctopusSettings.unit_rate_low_start),
+            unit_rate_low_end=octopus.hour("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
+            gas_meter_types=octopus.mapping("gas_meter_types", allowed_values=GAS_METER_TYPES),
+            volume_correction_factor=octopus.positive(
+                "volume_correction_factor", OctopusSettings.volume_correction_factor
+            ),
+            calorific_value=octopus.positive("calorific_value", OctopusSettings.calorific_value),
+            resolution_minutes=octopus.choice(
+                "resolution_minutes", OctopusSettings.resolution_minutes, RESOLUTIONS, int
+            ),
+            api_prefix=octopus.text("api_prefix", OctopusSettings.api_prefix).rstrip("/"),
+            api_key_env_var=octopus.text("api_key_env_var", OctopusSettings.api_key_env_var),
+            enable_cache=octopus.boolean("enable_cache", OctopusSettings.enable_cache),
+            cache_dir=octopus.text("cache_dir", OctopusSettings.cache_dir),
+            included_meters=octopus.items("included_meters"),
+        ),
+        pipeline=PipelineSettings(start_date=pipeline.date("start_date", PipelineSettings.start_date)),
+    )
+    for section in (influx, octopus, pipeline):
+        section.reject_unknown()
+    return settings
+
+
+class _Section:
+    """Typed reads of one INI section; every error names `[section] option`."""
+
+    KNOWN = {
+        "influxdb": {"url", "org", "bucket", "token_env_var", "api_version", "included_tags", "additional_tags"},
+        "octopus": {f.name for f in OctopusSettings.__dataclass_fields__.values()},
+        "pipeline": {"start_date"},
+    }
+
+    def __init__(self, parser: configparser.ConfigParser, name: str):
+        self.name = name
+        self.values = dict(parser[name]) if parser.has_section(name) else {}
+
+    def _error(self, option: str, problem: str) -> ConfigError:
+        return ConfigError(f"[{self.name}] {option}: {problem}")
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.values) - self.KNOWN[self.name])
+        if unknown:
+            raise self._error(unknown[0], "unknown option (check the spelling against the README)")
+
+    def raw(self, option: str) -> str | None:
+        value = self.values.get(option)
+        return value.strip() if value is not None and value.strip() else None
+
+    def text(self, option: str, default: str) -> str:
+        return self.raw(option) or default
+
+    def required(self, option: str) -> str:
+        value = self.raw(option)
+        if value is None:
+            raise self._error(option, "is required")
+        return value
+
+    def choice(self, option, default, allowed, convert):
+        value = self.raw(option)
+        if value is None:
+            return default
+        try:
+            converted = convert(value)
+        except ValueError:
+            converted = None
+        if converted not in allowed:
+            raise self._error(option, f"{value!r} is not one of {', '.join(map(str, allowed))}")
+        return converted
+
+    def hour(self, option: str, default: int) -> int:
+        return self.choice(option, default, range(24), int)
+
+    def positive(self, option: str, default: float) -> float:
+        value = self.raw(option)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not number > 0:
+            raise self._error(option, f"{value!r} is not a positive number")
+        return number
+
+    def boolean(self, option: str, default: bool) -> bool:
+        value = self.raw(option)
+        if value is None:
+            return default
+        states = configparser.ConfigParser.BOOLEAN_STATES
+        if value.lower() not in states:
+            raise self._error(option, f"{value!r} is not true or false")
+        return states[value.lower()]
+
+    def timezone(self, option: str, default: str) -> str:
+        value = self.text(option, default)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise self._error(option, f"{value!r} is not a known IANA time zone") from exc
+        return value
+
+    def date(self, option: str, default: dt.date) -> dt.date:
+        value = self.raw(option)
+        if value is None:
+            return default
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise self._error(option, f"{value!r} is not a date in YYYY-MM-DD format") from exc
+
+    def items(self, option: str) -> tuple[str, ...]:
+        value = self.raw(option) or ""
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def subset(self, option: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+        chosen = self.items(option)
+        for item in chosen:
+            if item not in allowed:
+                raise self._error(option, f"unknown tag {item!r} (available: {', '.join(allowed)})")
+        return chosen
+
+    def mapping(self, option: str, allowed_values: tuple[str, ...] | None = None) -> dict[str, str]:
+        pairs = {}
+        for item in self.items(option):
+            key, sep, value = (part.strip() for part in item.partition("="))
+            if not sep or not key or not value:
+                raise self._error(option, f"{item!r} is not a key=value pair")
+            if allowed_values and value.upper() not in allowed_values:
+                raise self._error(option, f"{value!r} for {key} is not one of {', '.join(allowed_values)}")
+            pairs[key] = value.upper() if allowed_values else value
+        return pairs

@@ -1,0 +1,31 @@
+"""Assembles the Definitions from the INI file named by $OCTOGRAPH_CONFIG (or ./octograph.ini)."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from .assets import IO_MANAGER_KEY, build_assets
+from .config import config_path, load_settings
+from .influx.io_manager import InfluxIOManager
+from .partitions import daily_partitions
+from .resources import OctographConfig
+
+
+def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
+    path = str(config_path(config_file).resolve())
+    settings = load_settings(path)
+    return dg.Definitions(
+        assets=build_assets(daily_partitions(settings)),
+        resources={
+            "octograph": OctographConfig(config_file=path),
+            IO_MANAGER_KEY: InfluxIOManager(config_file=path),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    # Loaded lazily by `dagster dev`/the code server, so importing this module never needs a config file.
+    return build_definitions()

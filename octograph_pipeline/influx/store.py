@@ -1,0 +1,244 @@
+"""InfluxDB access for both generations: writes, deletes and InfluxQL reads of points frames.
+
+A points frame is a pandas DataFrame with a `measurement` column, a UTC `time` column, one column per
+field declared in `schema` and every other column a tag. InfluxDB 1.x is spoken over its v1 HTTP API;
+2.x/Cloud through `influxdb-client`. Both answer InfluxQL on `/query`, so reads share one path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+import requests
+from influxdb_client import InfluxDBClient, Point, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from ..config import InfluxSettings
+from .schema import MEASUREMENT, MEASUREMENTS, TIME, Measurement
+
+BATCH_SIZE = 5000
+
+
+class InfluxError(RuntimeError):
+    """InfluxDB refused a request; the message says which and why."""
+
+
+def quote_identifier(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _rfc3339(moment: pd.Timestamp) -> str:
+    return pd.Timestamp(moment).tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def window_condition(start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> str:
+    """InfluxQL WHERE clause for [start, end) and tag equality: the scope one config owns."""
+    parts = [f"time >= {quote_string(_rfc3339(start))}", f"time < {quote_string(_rfc3339(end))}"]
+    parts += [f"{quote_identifier(k)} = {quote_string(v)}" for k, v in sorted(tags.items())]
+    return " AND ".join(parts)
+
+
+def frame_to_lines(frame: pd.DataFrame) -> list[str]:
+    """Line protocol for a points frame. Numbers are always written as floats (InfluxDB rejects an integer
+    into a float field); empty tags and NaN fields are left out, as line protocol requires."""
+    lines: list[str] = []
+    for name, group in frame.groupby(MEASUREMENT, sort=False):
+        measurement = MEASUREMENTS[name]
+        fields = [f for f in measurement.all_fields if f in group.columns]
+        tags = [c for c in group.columns if c not in (MEASUREMENT, TIME, *measurement.all_fields)]
+        for row in group[[TIME, *tags, *fields]].itertuples(index=False, name=None):
+            point = Point(name).time(row[0], WritePrecision.S)
+            for tag, value in zip(tags, row[1 : 1 + len(tags)], strict=True):
+                if isinstance(value, str) and value:
+                    point.tag(tag, value)
+            has_field = False
+            for field, value in zip(fields, row[1 + len(tags) :], strict=True):
+                if field in measurement.string_fields:
+                    point.field(field, "" if value is None or value is pd.NA else str(value))
+                    has_field = True
+                elif value is not None and not pd.isna(value):
+                    point.field(field, float(value))
+                    has_field = True
+            if has_field:
+                lines.append(point.to_line_protocol())
+    return lines
+
+
+def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
+    """InfluxQL `SELECT *` results (epoch seconds) back into a points frame; absent tags become ''."""
+    frames = []
+    for one in series:
+        measurement = MEASUREMENTS[one["name"]]
+        frame = pd.DataFrame(one.get("values", []), columns=one["columns"])
+        frame.insert(0, MEASUREMENT, measurement.name)
+        frame[TIME] = pd.to_datetime(frame[TIME], unit="s", utc=True)
+        for column in frame.columns:
+            if column in measurement.fields:
+                frame[column] = frame[column].astype(float)
+            elif column not in (MEASUREMENT, TIME):
+                frame[column] = frame[column].fillna("").astype(str)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame({MEASUREMENT: pd.Series(dtype=str), TIME: pd.Series(dtype="datetime64[ns, UTC]")})
+    combined = pd.concat(frames, ignore_index=True)
+    tag_like = [c for c in combined.columns if combined[c].dtype == object or pd.api.types.is_string_dtype(combined[c])]
+    combined[tag_like] = combined[tag_like].fillna("")
+    return combined.sort_values([MEASUREMENT, TIME], kind="stable").reset_index(drop=True)
+
+
+class InfluxStore:
+    """What the pipeline needs of InfluxDB. Subclasses differ only in how they authenticate, write and delete."""
+
+    def __init__(self, url: str, database: str, *, timeout: float = 30.0):
+        self.url = url.rstrip("/")
+        self.database = database
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    # -- reads: InfluxQL on /query, answered by 1.x and by 2.x's v1-compatibility API --------------------
+
+    def _query_params(self) -> dict:
+        return {"db": self.database}
+
+    def query(self, influxql: str, *, method: str = "GET") -> list[dict]:
+        """Runs InfluxQL and returns the series of every statement; an error in any statement raises."""
+        params = {**self._query_params(), "q": influxql, "epoch": "s", "chunked": "true", "chunk_size": "10000"}
+        response = self.http.request(method, f"{self.url}/query", params=params, timeout=self.timeout)
+        if response.status_code >= 400:
+            raise InfluxError(f"InfluxDB query failed (HTTP {response.status_code}): {response.text[:300]}")
+        series: list[dict] = []
+        # Chunked responses are one JSON document per line; the chunks of a series share its name and tags.
+        for line in response.text.splitlines():
+            if not line.strip():
+                continue
+            for result in json.loads(line).get("results", []):
+                if "error" in result:
+                    raise InfluxError(f"InfluxDB query failed: {result['error']} (query: {influxql})")
+                series.extend(result.get("series", []))
+        return series
+
+    def read(
+        self, measurements: Iterable[Measurement], start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
+    ) -> pd.DataFrame:
+        names = ", ".join(quote_identifier(m.name) for m in measurements)
+        return series_to_frame(self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)}"))
+
+    # -- writes -----------------------------------------------------------------------------------------
+
+    def write_lines(self, lines: list[str]) -> None:
+        for offset in range(0, len(lines), BATCH_SIZE):
+            self._write_batch("\n".join(lines[offset : offset + BATCH_SIZE]))
+
+    def replace(
+        self,
+        measurements: Iterable[Measurement],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        tags: Mapping[str, str],
+        frame: pd.DataFrame,
+    ) -> int:
+        """Deletes the window's points of these measurements (within the tag scope), then writes the frame.
+
+        Line protocol is built before anything is deleted, so bad data fails without touching the store.
+        """
+        lines = frame_to_lines(frame)
+        for measurement in measurements:
+            self.delete(measurement.name, start, end, tags)
+        self.write_lines(lines)
+        return len(lines)
+
+    def _write_batch(self, body: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class InfluxV1Store(InfluxStore):
+    """InfluxDB 1.x: `bucket` is the database, `db/rp` names a retention policy, the token is `user:password`."""
+
+    def __init__(self, url: str, bucket: str, token: str | None = None, *, timeout: float = 30.0):
+        database, _, retention_policy = bucket.partition("/")
+        super().__init__(url, database, timeout=timeout)
+        self.retention_policy = retention_policy or None
+        if token:
+            username, _, password = token.partition(":")
+            self.http.auth = (username, password)
+
+    def _query_params(self) -> dict:
+        params = {"db": self.database}
+        if self.retention_policy:
+            params["rp"] = self.retention_policy
+        return params
+
+    def create_database(self) -> None:
+        self.query(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
+
+    def drop_database(self) -> None:
+        self.query(f"DROP DATABASE {quote_identifier(self.database)}", method="POST")
+
+    def _write_batch(self, body: str) -> None:
+        response = self.http.post(
+            f"{self.url}/write",
+            params={**self._query_params(), "precision": "s"},
+            data=body.encode(),
+            timeout=self.timeout,
+        )
+        if response.status_code != 204:
+            raise InfluxError(f"InfluxDB write failed (HTTP {response.status_code}): {response.text[:300]}")
+
+    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
+        # DELETE drops the whole series when nothing else matches; its WHERE accepts time and tags.
+        condition = window_condition(start, end, tags)
+        self.query(f"DELETE FROM {quote_identifier(measurement)} WHERE {condition}", method="POST")
+
+
+class InfluxV2Store(InfluxStore):
+    """InfluxDB 2.x/Cloud: writes and deletes through `influxdb-client`; reads via the v1-compatible `/query`
+    (the bucket needs a DBRP mapping, which buckets created by `influx setup` get by default)."""
+
+    def __init__(self, url: str, org: str, bucket: str, token: str | None, *, timeout: float = 30.0):
+        super().__init__(url, bucket, timeout=timeout)
+        self.org = org
+        self.bucket = bucket
+        if token:
+            self.http.headers["Authorization"] = f"Token {token}"
+        self.client = InfluxDBClient(url=self.url, token=token or "", org=org, timeout=int(timeout * 1000))
+        self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
+
+    def _write_batch(self, body: str) -> None:
+        self.write_api.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.S)
+
+    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
+        # The v2 delete predicate is inclusive at both ends; one nanosecond before `end` keeps [start, end).
+        predicate = " AND ".join(
+            [f'_measurement="{measurement}"'] + [f'{k}="{v}"' for k, v in sorted(tags.items())]
+        )
+        stop = pd.Timestamp(end) - pd.Timedelta(1, "ns")
+        self.client.delete_api().delete(
+            _rfc3339_nano(start), _rfc3339_nano(stop), predicate, bucket=self.bucket, org=self.org
+        )
+
+    def close(self) -> None:
+        super().close()
+        self.client.close()
+
+
+def _rfc3339_nano(moment: pd.Timestamp) -> str:
+    moment = pd.Timestamp(moment).tz_convert("UTC")
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond * 1000 + moment.nanosecond:09d}Z"
+
+
+def open_store(settings: InfluxSettings) -> InfluxStore:
+    if settings.api_version == 1:
+        return InfluxV1Store(settings.url, settings.bucket, settings.token())
+    return InfluxV2Store(settings.url, settings.org, settings.bucket, settings.token())

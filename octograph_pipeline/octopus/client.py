@@ -1,0 +1,228 @@
+"""The Octopus Energy REST API client: one requests session, retries in its adapter, pagination, clear errors.
+
+The same code talks to api.octopus.energy and to our simulator; nothing here knows which.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import pandas as pd
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
+
+from .tariffs import parse_tariff_code
+
+log = logging.getLogger(__name__)
+
+CONSUMPTION_PAGE_SIZE = 25000
+RATES_PAGE_SIZE = 1500
+GROUP_BY = {30: None, 60: "hour", 1440: "day", 10080: "week"}
+RETRYABLE_STATUSES = (403, 429, 500, 502, 503, 504)
+
+
+class OctopusError(RuntimeError):
+    """An Octopus API failure with a message a user can act on."""
+
+
+class ApiKeyRejected(OctopusError):
+    pass
+
+
+class NotFound(OctopusError):
+    pass
+
+
+class OctopusRetry(Retry):
+    """urllib3 Retry that also retries the transient HTML 403 pages nginx/CloudFront serve to busy clients.
+
+    A JSON 403 is a real refusal of the key: it is handed back at once (raising MaxRetryError with
+    raise_on_status=False makes urllib3 return the response as it is) rather than retried.
+    """
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        if response is not None and response.status == 403 and not _is_html(response.headers):
+            raise MaxRetryError(_pool, url, "403 with a JSON body is not transient")
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+def _is_html(headers) -> bool:
+    return "html" in (headers.get("Content-Type") or "").lower()
+
+
+def default_retry(total: int = 6, backoff_factor: float = 0.5, backoff_max: float = 30.0) -> Retry:
+    return OctopusRetry(
+        total=total,
+        backoff_factor=backoff_factor,
+        backoff_max=backoff_max,
+        status_forcelist=RETRYABLE_STATUSES,
+        allowed_methods=frozenset({"GET"}),
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def _utc_iso(moment: dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError(f"{moment!r} has no time zone; the API needs an absolute instant")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OctopusClient:
+    """Reads an account, a meter's consumption and a tariff's rates; returns UTC-stamped pandas frames."""
+
+    def __init__(
+        self,
+        api_prefix: str,
+        api_key: str,
+        *,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry: Retry | None = None,
+        cache_dir: str | Path | None = None,
+    ):
+        self.api_prefix = api_prefix.rstrip("/")
+        self.timeout = timeout
+        if cache_dir:
+            import requests_cache  # only when asked for: `enable_cache = true`
+
+            # requests-cache leaves the Authorization header out of cache keys and stored requests.
+            self.session = requests_cache.CachedSession(str(Path(cache_dir) / "octopus_api"), backend="sqlite")
+        else:
+            self.session = requests.Session()
+        adapter = HTTPAdapter(max_retries=retry or default_retry())
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.auth = (api_key, "")
+        self.session.headers["User-Agent"] = "octograph-pipeline"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> OctopusClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- endpoints -------------------------------------------------------------------------------------
+
+    def account(self, account_number: str) -> dict:
+        return self._get_json(
+            f"{self.api_prefix}/accounts/{account_number}/",
+            not_found=f"Octopus account {account_number} not found (check [octopus] account_number)",
+        )
+
+    def consumption(
+        self,
+        fuel: str,
+        meter_point: str,
+        serial_number: str,
+        period_from: dt.datetime,
+        period_to: dt.datetime,
+        resolution_minutes: int = 30,
+    ) -> pd.DataFrame:
+        """Consumption rows with interval_start in [period_from, period_to), one per interval, oldest first.
+
+        `period_to` is exclusive, so asking up to the local midnight after a day includes its last half-hour.
+        """
+        point_kind, point_name = ("electricity", "MPAN") if fuel == "electricity" else ("gas", "MPRN")
+        params = {
+            "period_from": _utc_iso(period_from),
+            "period_to": _utc_iso(period_to),
+            "page_size": CONSUMPTION_PAGE_SIZE,
+            "order_by": "period",
+        }
+        if GROUP_BY[resolution_minutes]:
+            params["group_by"] = GROUP_BY[resolution_minutes]
+        rows = self._get_all(
+            f"{self.api_prefix}/{point_kind}-meter-points/{meter_point}/meters/{serial_number}/consumption/",
+            params,
+            not_found=f"{fuel} meter not found: {point_name} {meter_point}, serial {serial_number}",
+        )
+        frame = pd.DataFrame(rows, columns=["interval_start", "interval_end", "consumption"])
+        frame["interval_start"] = pd.to_datetime(frame["interval_start"], utc=True, format="ISO8601")
+        frame["interval_end"] = pd.to_datetime(frame["interval_end"], utc=True, format="ISO8601")
+        frame["consumption"] = frame["consumption"].astype(float)
+        in_window = (frame["interval_start"] >= period_from) & (frame["interval_start"] < period_to)
+        return (
+            frame[in_window]
+            .drop_duplicates("interval_start", keep="last")
+            .sort_values("interval_start")
+            .reset_index(drop=True)
+        )
+
+    def rates(
+        self, tariff_code: str, component: str, period_from: dt.datetime, period_to: dt.datetime
+    ) -> pd.DataFrame:
+        """Rate rows of one component (`standard-unit-rates`, `standing-charges`, ...) overlapping the period.
+
+        Open ends (`valid_from`/`valid_to` null) come back as NaT; prices are in pence.
+        """
+        tariff = parse_tariff_code(tariff_code)
+        rows = self._get_all(
+            f"{self.api_prefix}/products/{tariff.product_code}/{tariff.fuel}-tariffs/{tariff.code}/{component}/",
+            {"period_from": _utc_iso(period_from), "period_to": _utc_iso(period_to), "page_size": RATES_PAGE_SIZE},
+            not_found=f"tariff {tariff.code} not found (product {tariff.product_code}, {component})",
+        )
+        columns = ["valid_from", "valid_to", "value_exc_vat", "value_inc_vat", "payment_method"]
+        frame = pd.DataFrame(rows, columns=columns)
+        for column in ("valid_from", "valid_to"):
+            frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601")
+        for column in ("value_exc_vat", "value_inc_vat"):
+            frame[column] = frame[column].astype(float)
+        overlaps = (frame["valid_from"].isna() | (frame["valid_from"] < period_to)) & (
+            frame["valid_to"].isna() | (frame["valid_to"] > period_from)
+        )
+        return frame[overlaps].sort_values("valid_from", na_position="first").reset_index(drop=True)
+
+    # --- transport -------------------------------------------------------------------------------------
+
+    def _get_all(self, url: str, params: dict, not_found: str) -> list[dict]:
+        """Follows `next` links; the first request carries the params, later ones are complete URLs."""
+        results: list[dict] = []
+        page: dict | None = self._get_json(url, not_found, params)
+        while page is not None:
+            results.extend(page.get("results", []))
+            next_url = page.get("next")
+            page = self._get_json(next_url, not_found) if next_url else None
+        return results
+
+    def _get_json(self, url: str, not_found: str, params: dict | None = None) -> dict:
+        try:
+            response = self.session.get(url, params=params, timeout=self.timeout)
+        except requests.exceptions.RetryError as exc:
+            raise OctopusError(f"GET {url} kept failing after retries: {exc}") from None
+        except requests.exceptions.RequestException as exc:
+            raise OctopusError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
+        is_json = "json" in (response.headers.get("Content-Type") or "").lower()
+        if response.ok and is_json:
+            return response.json()
+        where = f"GET {response.url}"
+        if response.status_code == 401 or (response.status_code == 403 and is_json):
+            raise ApiKeyRejected(
+                f"the Octopus API rejected the API key (HTTP {response.status_code} from {where}); "
+                "check the variable named by [octopus] api_key_env_var"
+            )
+        if response.status_code == 403:
+            raise OctopusError(
+                f"{where} was blocked with an HTML 403 page after retries; the API is throttling this "
+                "client, try again later (this is not a bad API key)"
+            )
+        if response.status_code == 404:
+            raise NotFound(not_found)
+        if not is_json:
+            content_type = response.headers.get("Content-Type") or "no content type"
+            raise OctopusError(f"{where} returned HTTP {response.status_code} ({content_type}), not JSON")
+        raise OctopusError(f"{where} returned HTTP {response.status_code}: {_detail(response)}")
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(body.get("detail", body)) if isinstance(body, dict) else str(body)[:200]

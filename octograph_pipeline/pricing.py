@@ -1,0 +1,141 @@
+"""Pure arithmetic: local days as UTC windows, rates onto intervals, costs, gas units. No I/O.
+
+All timestamps are UTC pandas Timestamps; local time only decides where days begin and end, because a
+London day is 23, 24 or 25 hours long and `end - start` of two local datetimes would hide that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+PRICE_COLUMNS = (
+    "unit_price_exc_vat_price",
+    "unit_price_inc_vat_price",
+    "standing_charge_exc_vat_price",
+    "standing_charge_inc_vat_price",
+)
+COST_COLUMNS = (
+    "usage_cost_exc_vat_pence",
+    "usage_cost_inc_vat_pence",
+    "standing_charge_cost_exc_vat_pence",
+    "standing_charge_cost_inc_vat_pence",
+    "total_cost_exc_vat_pence",
+    "total_cost_inc_vat_pence",
+)
+KWH_PER_MJ = 1 / 3.6
+
+
+def local_midnight(day: dt.date, tz: ZoneInfo) -> pd.Timestamp:
+    """The UTC instant at which `day` begins in `tz`."""
+    return pd.Timestamp(dt.datetime.combine(day, dt.time(), tz)).tz_convert("UTC")
+
+
+def local_days_window(first: dt.date, last: dt.date, tz: ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """[first's local midnight, the local midnight after `last`) in UTC: the API's exclusive `period_to`."""
+    return local_midnight(first, tz), local_midnight(last + dt.timedelta(days=1), tz)
+
+
+def local_dates(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[dt.date]:
+    """The local dates whose midnights lie in [start, end)."""
+    first = start.tz_convert(tz).date()
+    days = []
+    day = first
+    while local_midnight(day, tz) < end:
+        if local_midnight(day, tz) >= start:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def interval_starts(start: pd.Timestamp, end: pd.Timestamp, resolution_minutes: int, tz: ZoneInfo) -> pd.DatetimeIndex:
+    """Interval starts in [start, end) at the API's resolution: half-hours and hours step in UTC (so a
+    DST day has 46/50 half-hours); a day interval starts at each local midnight."""
+    if resolution_minutes >= 1440:
+        return pd.DatetimeIndex([local_midnight(day, tz) for day in local_dates(start, end, tz)], tz="UTC")
+    return pd.date_range(start, end, freq=f"{resolution_minutes}min", inclusive="left", tz="UTC")
+
+
+def intervals_in_local_day(starts: pd.Series, resolution_minutes: int, tz: ZoneInfo) -> pd.Series:
+    """For each interval start, how many intervals its local day has (46/48/50 half-hours in London)."""
+    if resolution_minutes >= 1440:
+        return pd.Series(1, index=starts.index, dtype=int)
+    local_day = starts.dt.tz_convert(tz).dt.date
+    lengths = {
+        day: int((local_midnight(day + dt.timedelta(days=1), tz) - local_midnight(day, tz)).total_seconds() // 60)
+        for day in local_day.unique()
+    }
+    return local_day.map(lengths).astype(int) // resolution_minutes
+
+
+def select_payment_method(rates: pd.DataFrame, payment_method: str) -> pd.DataFrame:
+    """Rows for the chosen payment method or for none (Agile and export rates have null)."""
+    chosen = rates[rates["payment_method"].isna() | (rates["payment_method"] == payment_method)]
+    return chosen if len(chosen) or rates.empty else rates
+
+
+def rate_in_force(at: pd.Series, rates: pd.DataFrame) -> pd.DataFrame:
+    """The `value_exc_vat`/`value_inc_vat` of the rate row valid at each instant (NaN where none is).
+
+    A row covers [valid_from, valid_to); a null end is open. Where rows overlap, the latest start wins,
+    as newer prices supersede older ones.
+    """
+    values = ["value_exc_vat", "value_inc_vat"]
+    if rates.empty or at.empty:
+        return pd.DataFrame({column: float("nan") for column in values}, index=at.index)
+    table = rates.assign(
+        valid_from=rates["valid_from"].fillna(pd.Timestamp.min.tz_localize("UTC")).astype("datetime64[ns, UTC]")
+    ).sort_values("valid_from")
+    probe = pd.DataFrame({"at": at.astype("datetime64[ns, UTC]"), "order": range(len(at))}).sort_values("at")
+    joined = pd.merge_asof(probe, table, left_on="at", right_on="valid_from", direction="backward")
+    expired = joined["valid_to"].notna() & (joined["valid_to"] <= joined["at"])
+    joined.loc[expired, values] = float("nan")
+    return joined.sort_values("order")[values].set_axis(at.index)
+
+
+def in_low_rate_window(starts: pd.Series, low_start: int, low_end: int, tz: ZoneInfo) -> pd.Series:
+    """Whether each start falls in the night window [low_start, low_end) of local hours (may wrap midnight)."""
+    hour = starts.dt.tz_convert(tz).dt.hour
+    if low_start <= low_end:
+        return (hour >= low_start) & (hour < low_end)
+    return (hour >= low_start) | (hour < low_end)
+
+
+def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:
+    """Unit price (p/kWh, `unit` already chosen per interval) and the daily standing charge (p/day) in
+    force at each interval start. No standing-charge rows (most export tariffs) means zero, not unknown."""
+    standing = rate_in_force(starts, standing_charges)
+    if standing_charges.empty:
+        standing = standing.fillna(0.0)
+    return pd.DataFrame(
+        {
+            "unit_price_exc_vat_price": unit["value_exc_vat"].values,
+            "unit_price_inc_vat_price": unit["value_inc_vat"].values,
+            "standing_charge_exc_vat_price": standing["value_exc_vat"].values,
+            "standing_charge_inc_vat_price": standing["value_inc_vat"].values,
+        },
+        index=starts.index,
+    )
+
+
+def consumption_costs(usage_kwh: pd.Series, prices: pd.DataFrame, intervals_per_day: pd.Series) -> pd.DataFrame:
+    """Cost per interval in pence: usage × unit price plus the day's standing charge spread evenly over the
+    day's intervals, so any local day (46, 48 or 50 half-hours) sums to exactly one day's charge.
+
+    Export usage arrives negative and so earns a negative usage cost.
+    """
+    costs = pd.DataFrame(index=usage_kwh.index)
+    for vat in ("exc", "inc"):
+        usage_cost = usage_kwh * prices[f"unit_price_{vat}_vat_price"]
+        standing_cost = prices[f"standing_charge_{vat}_vat_price"] / intervals_per_day
+        costs[f"usage_cost_{vat}_vat_pence"] = usage_cost
+        costs[f"standing_charge_cost_{vat}_vat_pence"] = standing_cost
+        costs[f"total_cost_{vat}_vat_pence"] = usage_cost + standing_cost
+    return costs[list(COST_COLUMNS)]
+
+
+def gas_volume_to_kwh(cubic_metres: pd.Series | float, volume_correction_factor: float, calorific_value: float):
+    """SMETS2 gas meters report m³; energy = m³ × volume correction × calorific value (MJ/m³) / 3.6."""
+    return cubic_metres * volume_correction_factor * calorific_value * KWH_PER_MJ

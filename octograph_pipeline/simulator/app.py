@@ -1,0 +1,354 @@
+"""Starlette app that answers like the Octopus Energy REST API, with knobs for failure testing.
+
+The real client is tested against this over HTTP, so behaviour mirrors the real API where it
+matters to a client: basic auth, DRF-style pagination, trailing slashes, error bodies, 429s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import random
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import partial
+from http import HTTPStatus
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from octograph_pipeline.simulator.household import (
+    GROUP_BY_CHOICES,
+    TARIFFS,
+    Fuel,
+    Household,
+    Row,
+    consumption_rows,
+    default_household,
+    iter_tariffs,
+    rate_rows,
+)
+
+Clock = Callable[[], datetime]
+Handler = Callable[[Request], Response]
+
+THROTTLED = "Request was throttled. Expected available in 1 second."
+RATES_PAGE_SIZE_MAX = 1500
+DEFAULT_PAGE_SIZE = 100
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _detail(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+@dataclass
+class _Fault:
+    """A queued failure from `OctopusSimulator.inject`."""
+
+    status: int
+    remaining: int
+    path_contains: str | None
+    retry_after: int | None
+    html: bool
+
+    def matches(self, path: str) -> bool:
+        return self.path_contains is None or self.path_contains in path
+
+    def response(self) -> Response:
+        headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
+        try:
+            phrase = HTTPStatus(self.status).phrase
+        except ValueError:
+            phrase = "Error"
+        if self.html:  # what nginx / CloudFront in front of the API send, not DRF JSON
+            title = f"{self.status} {phrase}"
+            body = (
+                f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1></center>"
+                "<hr><center>nginx</center></body></html>"
+            )
+            return HTMLResponse(body, status_code=self.status, headers=headers)
+        detail = THROTTLED if self.status == 429 else phrase
+        return _detail(self.status, detail, headers)
+
+
+class OctopusSimulator:
+    """A fake Octopus API for one synthetic household, plus fault-injection knobs and counters.
+
+    Settable attributes: `clock`, `latency`, `error_rate`, `burst_429`, `retry_after`,
+    `page_size_max`, `sloppy_window`, `duplicate_rows`. `request_counts` counts every API request
+    by endpoint kind (also failed ones). `app` is the ASGI app; run it with `serve()`.
+    """
+
+    def __init__(
+        self,
+        seed: int = 1,
+        account_number: str = "A-DEMO0001",
+        api_key: str = "sk_test_demo",
+        start_date: date = date(2024, 1, 1),
+        agile_from: date = date(2025, 1, 1),
+        timezone: str = "Europe/London",
+        clock: Clock | None = None,
+        latency: float = 0.0,
+        error_rate: float = 0.0,
+        burst_429: int = 0,
+        retry_after: int = 1,
+        page_size_max: int = 25000,
+    ) -> None:
+        self.household: Household = default_household(seed, account_number, start_date, agile_from, timezone)
+        self.api_key = api_key
+        # Tariff prices start with the household's history so every agreement (and what-if
+        # comparisons such as Agile during the VAR period) can be priced.
+        self.tariff_history_start = min(start_date, agile_from)
+        self.clock: Clock = clock or _utc_now
+        self.latency = latency
+        self.error_rate = error_rate
+        self.burst_429 = burst_429
+        self.retry_after = retry_after
+        self.page_size_max = page_size_max
+        self.sloppy_window = False
+        self.duplicate_rows = False
+        self.request_counts: Counter[str] = Counter()
+        self._throttled = 0
+        self._chaos = random.Random(seed)  # reproducible error_rate failures
+        self._faults: list[_Fault] = []
+        self._lock = threading.Lock()  # inject() runs in the test thread, requests in the server's
+        self.app = Starlette(routes=self._routes())
+
+    # ------------------------------------------------------------------ knobs
+
+    def inject(
+        self,
+        status: int,
+        count: int = 1,
+        path_contains: str | None = None,
+        retry_after: int | None = None,
+        html: bool = False,
+    ) -> None:
+        """Fail the next `count` API requests whose path contains `path_contains` with `status`.
+
+        Sends `Retry-After` only when `retry_after` is given; `html=True` mimics a proxy error page.
+        """
+        with self._lock:
+            self._faults.append(_Fault(status, count, path_contains, retry_after, html))
+
+    def clear_faults(self) -> None:
+        """Drop queued injected failures (handy between tests sharing one simulator)."""
+        with self._lock:
+            self._faults.clear()
+
+    def reset_counts(self) -> None:
+        self.request_counts.clear()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _routes(self) -> list[Route]:
+        electricity, gas = (
+            "/v1/products/{product}/electricity-tariffs/{tariff}",
+            "/v1/products/{product}/gas-tariffs/{tariff}",
+        )
+        api: list[tuple[str, str, Handler]] = [
+            ("/v1/accounts/{account_number}/", "account", self._account),
+            (
+                "/v1/electricity-meter-points/{point}/meters/{serial}/consumption/",
+                "consumption",
+                partial(self._consumption, "electricity"),
+            ),
+            (
+                "/v1/gas-meter-points/{point}/meters/{serial}/consumption/",
+                "consumption",
+                partial(self._consumption, "gas"),
+            ),
+            ("/v1/products/{product}/", "products", self._product),
+        ]
+        for rate_type in ("standard-unit-rates", "day-unit-rates", "night-unit-rates", "standing-charges"):
+            api.append(
+                (f"{electricity}/{rate_type}/", rate_type, partial(self._rates, "electricity", rate_type))
+            )
+        for rate_type in ("standard-unit-rates", "standing-charges"):
+            api.append((f"{gas}/{rate_type}/", rate_type, partial(self._rates, "gas", rate_type)))
+        routes = [Route("/_simulator/stats", self._stats), Route("/_simulator/stats/", self._stats)]
+        for path, kind, handler in api:  # answer with and without the trailing slash, no redirects
+            endpoint = self._endpoint(kind, handler)
+            routes += [Route(path, endpoint), Route(path.rstrip("/"), endpoint)]
+        return routes
+
+    def _endpoint(self, kind: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """Wrap a handler with counting, latency and failure injection, in that order."""
+
+        async def endpoint(request: Request) -> Response:
+            self.request_counts[kind] += 1
+            if self.latency > 0:
+                await asyncio.sleep(self.latency)
+            return self._failure(request.url.path) or handler(request)
+
+        return endpoint
+
+    def _failure(self, path: str) -> Response | None:
+        """Injected fault first, then the initial 429 burst, then random 500s."""
+        with self._lock:
+            fault = next((f for f in self._faults if f.matches(path)), None)
+            if fault is not None:
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    self._faults.remove(fault)
+                return fault.response()
+        if self._throttled < self.burst_429:
+            self._throttled += 1
+            return _detail(429, THROTTLED, {"Retry-After": str(self.retry_after)})
+        if self.error_rate > 0 and self._chaos.random() < self.error_rate:
+            return _detail(500, "A server error occurred.")
+        return None
+
+    def _auth_error(self, request: Request) -> Response | None:
+        """DRF basic auth: username is the API key, password empty."""
+        header = request.headers.get("authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != "basic" or not credentials:
+            return self._unauthorised("Authentication credentials were not provided.")
+        try:
+            username = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return self._unauthorised(
+                "Invalid basic header. Credentials string is not properly base64 encoded."
+            )
+        if not hmac.compare_digest(username.encode(), self.api_key.encode()):
+            return self._unauthorised("Invalid API key.")
+        return None
+
+    @staticmethod
+    def _unauthorised(detail: str) -> Response:
+        return _detail(401, detail, {"WWW-Authenticate": 'Basic realm="api"'})
+
+    def _page(self, request: Request, rows: Sequence[Row], max_size: int) -> Response:
+        """DRF page-number pagination: absolute `next`/`previous` URLs, 404 past the last page."""
+        params = request.query_params
+        size = _positive_int(params.get("page_size")) or DEFAULT_PAGE_SIZE
+        size = min(size, max_size)
+        page = _positive_int(params.get("page", "1"))
+        if page is None or (page > 1 and (page - 1) * size >= len(rows)):
+            return _detail(404, "Invalid page.")
+        next_url = str(request.url.include_query_params(page=page + 1)) if page * size < len(rows) else None
+        if page == 1:
+            previous_url = None
+        elif page == 2:
+            previous_url = str(request.url.remove_query_params("page"))
+        else:
+            previous_url = str(request.url.include_query_params(page=page - 1))
+        results = rows[(page - 1) * size : page * size]
+        return JSONResponse(
+            {"count": len(rows), "next": next_url, "previous": previous_url, "results": results}
+        )
+
+    def _period(self, request: Request) -> tuple[datetime | None, datetime | None] | Response:
+        bounds = []
+        for name in ("period_from", "period_to"):
+            try:
+                bounds.append(_parse_instant(request.query_params.get(name), self.household.tz))
+            except ValueError:
+                return JSONResponse({name: ["Enter a valid date/time."]}, status_code=400)
+        return bounds[0], bounds[1]
+
+    # ------------------------------------------------------------------ endpoints
+
+    def _stats(self, request: Request) -> Response:
+        return JSONResponse(dict(self.request_counts))
+
+    def _account(self, request: Request) -> Response:
+        if denied := self._auth_error(request):
+            return denied
+        if request.path_params["account_number"] != self.household.account_number:
+            return _detail(404, "Not found.")
+        return JSONResponse(self.household.to_json())
+
+    def _consumption(self, fuel: Fuel, request: Request) -> Response:
+        if denied := self._auth_error(request):
+            return denied
+        found = self.household.find_meter_point(
+            fuel, request.path_params["point"], request.path_params["serial"]
+        )
+        if found is None:
+            return _detail(404, "Not found.")
+        period = self._period(request)
+        if isinstance(period, Response):
+            return period
+        group_by = request.query_params.get("group_by") or None
+        if group_by is not None and group_by not in GROUP_BY_CHOICES:
+            return JSONResponse({"group_by": [f'"{group_by}" is not a valid choice.']}, status_code=400)
+        prop, point = found
+        rows = consumption_rows(
+            self.household,
+            prop,
+            point,
+            self.clock(),
+            *period,
+            group_by=group_by,
+            newest_first=request.query_params.get("order_by", "-period") != "period",
+            sloppy=self.sloppy_window,
+            duplicate=self.duplicate_rows,
+        )
+        return self._page(request, rows, self.page_size_max)
+
+    def _rates(self, fuel: Fuel, rate_type: str, request: Request) -> Response:
+        product, code = request.path_params["product"], request.path_params["tariff"]
+        tariff = TARIFFS.get(code)
+        if tariff is None or tariff.fuel != fuel or tariff.product_code != product:
+            kind = "ElectricityTariff" if fuel == "electricity" else "GasTariff"
+            return _detail(404, f"No {kind} matches the given query.")
+        if rate_type == "standard-unit-rates" and tariff.has_day_night:
+            return _detail(400, "This tariff has day and night rates; use day-unit-rates / night-unit-rates.")
+        if rate_type not in tariff.rates:
+            return _detail(404, "Not found.")
+        period = self._period(request)
+        if isinstance(period, Response):
+            return period
+        rows = rate_rows(
+            self.household.seed,
+            tariff,
+            rate_type,
+            self.household.tz,
+            self.tariff_history_start,
+            self.clock(),
+            *period,
+            sloppy=self.sloppy_window,
+        )
+        return self._page(request, rows, RATES_PAGE_SIZE_MAX)
+
+    def _product(self, request: Request) -> Response:
+        code = request.path_params["product"]
+        tariffs = list(iter_tariffs(code))
+        if not tariffs:
+            return _detail(404, "Not found.")
+        return JSONResponse(_product_json(code, tariffs[0].full_name, tariffs[0].is_variable))
+
+
+def _product_json(code: str, full_name: str, is_variable: bool) -> dict[str, Any]:
+    return {"code": code, "full_name": full_name, "display_name": full_name, "is_variable": is_variable}
+
+
+def _positive_int(text: str | None) -> int | None:
+    try:
+        value = int(text) if text is not None else None
+    except ValueError:
+        return None
+    return value if value is not None and value > 0 else None
+
+
+def _parse_instant(text: str | None, tz: Any) -> datetime | None:
+    """ISO 8601 with `Z` or an offset; naive times are local, as Django reads them."""
+    if not text:
+        return None
+    # An unencoded '+' in a query string arrives as a space: "...T00:00:00 01:00".
+    parsed = datetime.fromisoformat(text.strip().replace(" ", "+") if "T" in text else text.strip())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)

@@ -1,0 +1,112 @@
+"""Shared fixtures: a real private InfluxDB 1.x server per session, a fresh database per test, the Octopus
+simulator over real HTTP, and a seed-format INI file pointing at both."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.influx.local import LocalInfluxd
+from octograph_pipeline.influx.store import InfluxV1Store
+from octograph_pipeline.partitions import range_tags
+from octograph_pipeline.simulator import OctopusSimulator, serve
+
+API_KEY = "sk_test_pytest_0123456789"
+ACCOUNT = "A-TEST0001"
+# A fixed "now" after every day the tests use, so the simulator's data never depends on the real date.
+SIMULATOR_NOW = dt.datetime(2024, 12, 1, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="session")
+def influxd(tmp_path_factory) -> LocalInfluxd:
+    server = LocalInfluxd(tmp_path_factory.mktemp("influxdb")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def influx(influxd) -> InfluxV1Store:
+    """A fresh, empty database on the session's server."""
+    store = InfluxV1Store(influxd.url, f"test_{uuid.uuid4().hex[:12]}")
+    store.create_database()
+    yield store
+    store.drop_database()
+    store.close()
+
+
+@pytest.fixture
+def simulator() -> OctopusSimulator:
+    return OctopusSimulator(
+        seed=7,
+        account_number=ACCOUNT,
+        api_key=API_KEY,
+        start_date=dt.date(2024, 1, 1),
+        agile_from=dt.date(2024, 10, 1),
+        clock=lambda: SIMULATOR_NOW,
+    )
+
+
+@pytest.fixture
+def octopus_api(simulator) -> str:
+    """The simulator's API prefix, e.g. http://127.0.0.1:PORT/v1."""
+    with serve(simulator) as api_prefix:
+        yield api_prefix
+
+
+def write_config(path: Path, influx: InfluxV1Store, api_prefix: str, **options: dict[str, str]) -> Path:
+    """A seed-format INI file; `options` are extra sections, e.g. octopus={"resolution_minutes": "60"}."""
+    sections = {
+        "influxdb": {"api_version": "1", "url": influx.url, "bucket": influx.database},
+        "octopus": {
+            "account_number": ACCOUNT,
+            "api_prefix": api_prefix,
+            "api_key_env_var": "OCTOGRAPH_TEST_OCTOPUS_API_KEY",
+        },
+        "pipeline": {"start_date": "2024-01-01"},
+    }
+    for section, values in options.items():
+        sections.setdefault(section, {}).update(values)
+    text = "".join(
+        f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in values.items()) + "\n"
+        for name, values in sections.items()
+    )
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path, influx, octopus_api, monkeypatch):
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+
+    def make(**options) -> Path:
+        return write_config(tmp_path / f"octograph-{uuid.uuid4().hex[:6]}.ini", influx, octopus_api, **options)
+
+    return make
+
+
+@pytest.fixture
+def config_file(make_config) -> Path:
+    return make_config()
+
+
+def materialize_days(config_file: Path, first: str, last: str | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+    """Materialises all four assets for one day or, as a single run, for the range first..last."""
+    defs = build_definitions(config_file)
+    tags = {}
+    partition_key = first
+    if last and last != first:
+        partition_key = None
+        tags = range_tags(first, last)
+    return dg.materialize(
+        defs.assets,
+        partition_key=partition_key,
+        tags=tags,
+        resources=defs.resources,
+        instance=kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral(),
+        **kwargs,
+    )
