@@ -6,6 +6,7 @@ request per meter or tariff component for the whole range, not one per day.
 
 
 import functools
+import warnings
 
 import dagster as dg
 import pandas as pd
@@ -22,6 +23,8 @@ def build_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinitio
     """The assets over `partitions` (built from config, so the assets are built with them)."""
 
     def octopus_asset(name: str, description: str):
+        # backfill_policy is marked beta; the warning would greet every user at every load.
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
         return dg.asset(
             name=name,
             description=description,

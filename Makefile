@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is optional.
+UV_VERSION := 0.13.9
+TOOLS := .local/tools
+UV := $(TOOLS)/bin/uv
+PY := .venv/bin/python
+
+.PHONY: demo test ui lint format bench influxd venv clean
+
+demo: venv influxd ## Run the real pipeline on a local InfluxDB + simulated Octopus account, print a table
+	$(PY) -m octograph_pipeline.demo run
+
+test: venv influxd ## The whole test suite (starts its own private InfluxDB and simulator)
+	$(PY) -m pytest
+
+ui: venv influxd ## Dagster UI (http://127.0.0.1:3000) on the demo stack; Ctrl-C stops everything
+	$(PY) -m octograph_pipeline.demo ui
+
+lint: venv
+	$(UV) run --frozen ruff check octograph_pipeline octograph_pipeline_tests
+	$(UV) run --frozen ruff format --check octograph_pipeline octograph_pipeline_tests
+
+format: venv
+	$(UV) run --frozen ruff format octograph_pipeline octograph_pipeline_tests
+	$(UV) run --frozen ruff check --fix octograph_pipeline octograph_pipeline_tests
+
+influxd:
+	@scripts/ensure-influxd.sh
+
+venv: .venv/.synced
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen
+	@touch $@
+
+clean: ## Remove the virtualenv and all local state (InfluxDB data, DAGSTER_HOME)
+	-$(PY) -m octograph_pipeline.influx.local stop --dir .local/influxdb
+	rm -rf .venv .local
