@@ -4,7 +4,6 @@ Every asset works on its run's partition *window* (one day or a range of days), 
 request per meter or tariff component for the whole range, not one per day.
 """
 
-
 import functools
 import warnings
 
@@ -77,7 +76,10 @@ def build_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinitio
 
     @octopus_asset("priced_consumption", "Usage × unit rate + standing charge per interval; export negative.")
     def priced_consumption(
-        octograph: OctographConfig, account: pd.DataFrame, tariff_rates: pd.DataFrame, meter_consumption: pd.DataFrame
+        octograph: OctographConfig,
+        account: pd.DataFrame,
+        tariff_rates: pd.DataFrame,
+        meter_consumption: pd.DataFrame,
     ) -> pd.DataFrame:
         settings = octograph.settings()
         segments = frames.agreement_segments(account, settings.octopus.tz)

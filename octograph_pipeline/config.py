@@ -160,7 +160,15 @@ class _Section:
     """Typed reads of one INI section; every error names `[section] option`."""
 
     KNOWN = {
-        "influxdb": {"url", "org", "bucket", "token_env_var", "api_version", "included_tags", "additional_tags"},
+        "influxdb": {
+            "url",
+            "org",
+            "bucket",
+            "token_env_var",
+            "api_version",
+            "included_tags",
+            "additional_tags",
+        },
         "octopus": {f.name for f in OctopusSettings.__dataclass_fields__.values()},
         "pipeline": {"start_date"},
     }

@@ -131,11 +131,17 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     settings = load_settings(config)
     store = InfluxV1Store(settings.influxdb.url, settings.influxdb.bucket)
     start = pd.Timestamp(dt.datetime.combine(first, dt.time(), TZ)).tz_convert("UTC").isoformat()
-    end = pd.Timestamp(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), TZ)).tz_convert("UTC").isoformat()
+    end = (
+        pd.Timestamp(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), TZ)).tz_convert("UTC").isoformat()
+    )
     # measurement -> (points counted on, kWh, cost column heading's expression)
     queries = {
         "meter_consumption": ("count(usage_kwh)", "sum(usage_kwh)", None),
-        "electricity_consumption": ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
+        "electricity_consumption": (
+            "count(usage_kwh)",
+            "sum(usage_kwh)",
+            "sum(total_cost_inc_vat_pence) / 100",
+        ),
         "gas_consumption": ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
         "electricity_pricing": ("count(unit_price_inc_vat_price)", None, None),
         "gas_pricing": ("count(unit_price_inc_vat_price)", None, None),
@@ -163,8 +169,16 @@ def ui() -> int:
     """`dagster dev` on the demo stack until Ctrl-C; everything started here is stopped on the way out."""
     with local_stack():
         process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster"), "dev", "-w", str(REPO / "workspace.yaml"),
-             "-h", "127.0.0.1", "-p", os.environ.get("DAGSTER_PORT", "3000")],
+            [
+                str(Path(sys.executable).parent / "dagster"),
+                "dev",
+                "-w",
+                str(REPO / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                os.environ.get("DAGSTER_PORT", "3000"),
+            ],
             cwd=REPO,
             start_new_session=True,
         )

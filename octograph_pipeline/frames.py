@@ -49,8 +49,10 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
     Per-day points make the result independent of how days are grouped into runs."""
     tz = settings.octopus.tz
     included = set(settings.octopus.included_meters)
-    days = [(pricing.local_midnight(d, tz), pricing.local_midnight(d + dt.timedelta(days=1), tz))
-            for d in pricing.local_dates(start, end, tz)]
+    days = [
+        (pricing.local_midnight(d, tz), pricing.local_midnight(d + dt.timedelta(days=1), tz))
+        for d in pricing.local_dates(start, end, tz)
+    ]
     rows = []
     for prop in account.get("properties", []):
         property_tags = {
@@ -187,7 +189,9 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
         if starts.empty:
             continue
         unit = unit_rates_at(starts, tariff_code, rates, settings)
-        standing = pricing.select_payment_method(rates(tariff_code, "standing-charges"), settings.octopus.payment_method)
+        standing = pricing.select_payment_method(
+            rates(tariff_code, "standing-charges"), settings.octopus.payment_method
+        )
         prices = pricing.tariff_prices(starts, unit, standing)
         frame = prices.assign(
             **{s.MEASUREMENT: s.PRICING_BY_FUEL[meter[s.FUEL]].name, s.TIME: starts},

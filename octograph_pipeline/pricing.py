@@ -50,7 +50,9 @@ def local_dates(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[dt
     return days
 
 
-def interval_starts(start: pd.Timestamp, end: pd.Timestamp, resolution_minutes: int, tz: ZoneInfo) -> pd.DatetimeIndex:
+def interval_starts(
+    start: pd.Timestamp, end: pd.Timestamp, resolution_minutes: int, tz: ZoneInfo
+) -> pd.DatetimeIndex:
     """Interval starts in [start, end) at the API's resolution: half-hours and hours step in UTC (so a
     DST day has 46/50 half-hours); a day interval starts at each local midnight."""
     if resolution_minutes >= 1440:
@@ -86,7 +88,7 @@ def rate_in_force(at: pd.Series, rates: pd.DataFrame) -> pd.DataFrame:
     if rates.empty or at.empty:
         return pd.DataFrame({column: float("nan") for column in values}, index=at.index)
     table = rates.assign(
-        valid_from=rates["valid_from"].fillna(pd.Timestamp.min.tz_localize("UTC")).astype("datetime64[ns, UTC]")
+        valid_from=rates["valid_from"].astype("datetime64[ns, UTC]").fillna(pd.Timestamp.min.tz_localize("UTC"))
     ).sort_values("valid_from")
     probe = pd.DataFrame({"at": at.astype("datetime64[ns, UTC]"), "order": range(len(at))}).sort_values("at")
     joined = pd.merge_asof(probe, table, left_on="at", right_on="valid_from", direction="backward")

@@ -1,6 +1,5 @@
 """Dagster resources: run config holds only the INI file's path; settings and secrets are read at run time."""
 
-
 import dagster as dg
 
 from .config import Settings, load_settings

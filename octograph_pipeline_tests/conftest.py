@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 import pytest
@@ -19,6 +20,7 @@ from octograph_pipeline.simulator import OctopusSimulator, serve
 API_KEY = "sk_test_pytest_0123456789"
 ACCOUNT = "A-TEST0001"
 # A fixed "now" after every day the tests use, so the simulator's data never depends on the real date.
+LONDON = ZoneInfo("Europe/London")
 SIMULATOR_NOW = dt.datetime(2024, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 
@@ -94,7 +96,9 @@ def config_file(make_config) -> Path:
     return make_config()
 
 
-def materialize_days(config_file: Path, first: str, last: str | None = None, **kwargs) -> dg.ExecuteInProcessResult:
+def materialize_days(
+    config_file: Path, first: str, last: str | None = None, **kwargs
+) -> dg.ExecuteInProcessResult:
     """Materialises all four assets for one day or, as a single run, for the range first..last."""
     defs = build_definitions(config_file)
     tags = {}

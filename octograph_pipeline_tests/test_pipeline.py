@@ -1,35 +1,182 @@
-"""End to end through Dagster: simulator over HTTP -> four assets -> the real InfluxDB, read back."""
+"""End to end through Dagster: the simulator over HTTP -> the four assets -> the real InfluxDB, read back."""
 
-from __future__ import annotations
+import json
 
+import dagster as dg
 import pandas as pd
 import pytest
 
-from octograph_pipeline.influx.store import InfluxV1Store
+from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.influx import schema
+from octograph_pipeline.influx.store import InfluxV1Store, frame_to_lines
+from octograph_pipeline.octopus.client import OctopusClient
+from octograph_pipeline.pricing import local_days_window, select_payment_method
 
-from .conftest import materialize_days
+from .conftest import API_KEY, LONDON, materialize_days
 
 pytestmark = pytest.mark.integration
 
-CONSUMPTION_MEASUREMENTS = ("meter_consumption", "electricity_consumption", "gas_consumption")
+IMPORT_MPAN, EXPORT_MPAN, GAS_MPRN, SERIAL = "1900000000001", "1900000000002", "3000000001", "21E0000001"
+TAGGED = {
+    "influxdb": {
+        "included_tags": "electricity_mpan,gas_mprn,meter_serial_number",
+        "additional_tags": "location=Home",
+    }
+}
 
 
-def points_per_series(influx: InfluxV1Store, measurement: str, day: str) -> dict[tuple, int]:
+def all_points(influx: InfluxV1Store) -> list[tuple]:
+    """Every point of every measurement, as sorted comparable tuples."""
+    points = []
+    for name in schema.MEASUREMENTS:
+        for series in influx.query(f'SELECT * FROM "{name}" GROUP BY *'):
+            tags = tuple(sorted(series.get("tags", {}).items()))
+            points += [(name, tags, json.dumps(row)) for row in series["values"]]
+    return sorted(points)
+
+
+def count_by(influx: InfluxV1Store, measurement: str, field: str, tag: str, day: str) -> dict[str, int]:
+    start, end = local_days_window(pd.Timestamp(day).date(), pd.Timestamp(day).date(), LONDON)
     series = influx.query(
-        f"SELECT count(usage_kwh) FROM {measurement} WHERE time >= '{day}T00:00:00Z' - 1h "
-        f"AND time < '{day}T00:00:00Z' + 25h GROUP BY *"
+        f"SELECT count({field}) FROM {measurement} WHERE time >= '{start.isoformat()}' "
+        f"AND time < '{end.isoformat()}' GROUP BY {tag}"
     )
-    return {tuple(sorted(s.get("tags", {}).items())): s["values"][0][1] for s in series}
+    return {s["tags"][tag]: s["values"][0][1] for s in series}
 
 
-def test_one_day(config_file, influx):
-    result = materialize_days(config_file, "2024-06-12")
+@pytest.mark.parametrize(("day", "half_hours"), [("2024-06-12", 48), ("2024-03-31", 46), ("2024-10-27", 50)])
+def test_a_day_writes_one_point_per_half_hour_per_meter(make_config, influx, day, half_hours):
+    assert materialize_days(make_config(**TAGGED), day).success
+    assert count_by(influx, "meter_consumption", "usage_kwh", "meter_point", day) == {
+        IMPORT_MPAN: half_hours,
+        EXPORT_MPAN: half_hours,
+        GAS_MPRN: half_hours,
+    }
+    assert count_by(influx, "electricity_consumption", "usage_kwh", "electricity_mpan", day) == {
+        IMPORT_MPAN: half_hours,
+        EXPORT_MPAN: half_hours,
+    }
+    assert count_by(influx, "gas_consumption", "usage_kwh", "gas_mprn", day) == {GAS_MPRN: half_hours}
+    assert count_by(influx, "electricity_pricing", "unit_price_inc_vat_price", "electricity_mpan", day) == {
+        IMPORT_MPAN: half_hours,
+        EXPORT_MPAN: half_hours,
+    }
+    assert count_by(influx, "account_meters", "agreement_valid_from", "meter_point", day) == {
+        IMPORT_MPAN: 1,
+        EXPORT_MPAN: 1,
+        GAS_MPRN: 1,
+    }
+
+
+def expected_day_cost(api_prefix: str, mpan: str, tariff: str, day: str, sign: float) -> tuple[float, float]:
+    """Hand computation straight from the API: Σ usage × DIRECT_DEBIT unit rate + one day's standing charge."""
+    start, end = local_days_window(pd.Timestamp(day).date(), pd.Timestamp(day).date(), LONDON)
+    with OctopusClient(api_prefix, API_KEY) as client:
+        usage = client.consumption("electricity", mpan, SERIAL, start, end)
+        unit = select_payment_method(client.rates(tariff, "standard-unit-rates", start, end), "DIRECT_DEBIT")
+        standing = select_payment_method(client.rates(tariff, "standing-charges", start, end), "DIRECT_DEBIT")
+    total = 0.0
+    for at, kwh in zip(usage["interval_start"], usage["consumption"], strict=True):
+        row = unit[(unit["valid_from"] <= at) & (unit["valid_to"].isna() | (unit["valid_to"] > at))]
+        assert len(row) == 1
+        total += sign * kwh * row["value_exc_vat"].iloc[0]
+    if not standing.empty:
+        assert len(standing) == 1
+        total += standing["value_exc_vat"].iloc[0]
+    return total, sign * usage["consumption"].sum()
+
+
+@pytest.mark.parametrize(
+    ("day", "mpan", "tariff", "sign"),
+    [
+        ("2024-06-12", IMPORT_MPAN, "E-1R-VAR-22-11-01-C", 1.0),
+        ("2024-10-27", IMPORT_MPAN, "E-1R-AGILE-24-10-01-C", 1.0),  # Agile on the 25-hour day
+        ("2024-06-12", EXPORT_MPAN, "E-1R-OUTGOING-FIX-12M-19-05-13-C", -1.0),
+    ],
+)
+def test_day_cost_reconciles_with_the_api(make_config, influx, octopus_api, day, mpan, tariff, sign):
+    assert materialize_days(make_config(**TAGGED), day).success
+    start, end = local_days_window(pd.Timestamp(day).date(), pd.Timestamp(day).date(), LONDON)
+    points = influx.read([schema.ELECTRICITY_CONSUMPTION], start, end, {"electricity_mpan": mpan})
+    assert set(points["tariff_code"]) == {tariff}
+    cost, usage = expected_day_cost(octopus_api, mpan, tariff, day, sign)
+    assert points["total_cost_exc_vat_pence"].sum() == pytest.approx(cost, abs=1e-9)
+    assert points["usage_kwh"].sum() == pytest.approx(usage, abs=1e-9)
+    if sign < 0:
+        assert (points["usage_kwh"] <= 0).all() and (points["usage_cost_exc_vat_pence"] <= 0).all()
+
+
+def test_rematerialising_a_day_leaves_identical_contents(config_file, influx):
+    assert materialize_days(config_file, "2024-10-27").success
+    first = all_points(influx)
+    assert materialize_days(config_file, "2024-10-27").success
+    assert all_points(influx) == first
+
+
+def test_rematerialising_replaces_points_whose_tags_changed(make_config, influx):
+    config = make_config(influxdb={"additional_tags": "location=Home"})
+    start, end = local_days_window(pd.Timestamp("2024-06-12").date(), pd.Timestamp("2024-06-12").date(), LONDON)
+    stale = pd.DataFrame(
+        {
+            "measurement": "electricity_consumption",
+            "time": [start, end - pd.Timedelta(minutes=30)],
+            "tariff_code": "E-1R-OLD-22-01-01-C",
+            "location": "Home",
+            "usage_kwh": 9.0,
+        }
+    )
+    elsewhere = stale.assign(location="Office")
+    influx.write_lines(frame_to_lines(pd.concat([stale, elsewhere])))
+    assert materialize_days(config, "2024-06-12").success
+    codes = influx.query(
+        'SHOW TAG VALUES FROM "electricity_consumption" WITH KEY = "tariff_code" WHERE location = \'Home\''
+    )
+    assert "E-1R-OLD-22-01-01-C" not in {value for _, value in codes[0]["values"]}
+    office = influx.read([schema.ELECTRICITY_CONSUMPTION], start, end, {"location": "Office"})
+    assert len(office) == 2  # another configuration's points are not ours to delete
+
+
+def test_a_range_run_writes_what_one_day_runs_write(make_config, influx, influxd):
+    config = make_config()
+    assert materialize_days(config, "2024-10-26", "2024-10-28").success
+    range_points = all_points(influx)
+    other = InfluxV1Store(influxd.url, influx.database + "_daily")
+    other.create_database()
+    try:
+        daily_config = make_config(influxdb={"bucket": other.database})
+        for day in ("2024-10-26", "2024-10-27", "2024-10-28"):
+            assert materialize_days(daily_config, day).success
+        assert all_points(other) == range_points
+    finally:
+        other.drop_database()
+
+
+def test_secrets_stay_out_of_logs_run_config_and_metadata(config_file, influx, monkeypatch):
+    monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "influx-secret-token")
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize_days(config_file, "2024-06-12", instance=instance)
     assert result.success
-    frame = influx.read(
-        [__import__("octograph_pipeline.influx.schema", fromlist=["s"]).ELECTRICITY_CONSUMPTION],
-        pd.Timestamp("2024-06-11T23:00Z"),
-        pd.Timestamp("2024-06-12T23:00Z"),
-        {},
-    )
-    print(frame.head())
-    print(frame.groupby("tariff_code").size())
+    records = instance.all_logs(result.run_id)
+    text = "".join(dg.serialize_value(record) for record in records)
+    text += json.dumps(instance.get_run_by_id(result.run_id).run_config, default=str)
+    assert len(text) > 10000
+    assert API_KEY not in text and "influx-secret-token" not in text
+
+
+def test_a_rejected_key_fails_clearly_and_writes_nothing(config_file, influx, monkeypatch):
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", "sk_live_not_the_right_one")
+    result = materialize_days(config_file, "2024-06-12", raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "rejected the API key" in str(failure.event_specific_data.error)
+    assert "sk_live_not_the_right_one" not in str(failure.event_specific_data.error)
+    assert all_points(influx) == []
+
+
+def test_definitions_load_with_the_expected_assets(config_file):
+    defs = build_definitions(config_file)
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {"account", "tariff_rates", "meter_consumption", "priced_consumption"}
+    partitions = defs.resolve_assets_def("priced_consumption").partitions_def
+    assert partitions.timezone == "Europe/London"
+    assert partitions.get_first_partition_key() == "2024-01-01"

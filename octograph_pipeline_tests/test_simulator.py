@@ -121,10 +121,7 @@ def test_unknown_or_mismatched_tariff_is_404(sim: OctopusSimulator, url: str) ->
         return response.status_code, response.json()
 
     no_electricity = (404, {"detail": "No ElectricityTariff matches the given query."})
-    assert (
-        status("products/AGILE-24-10-01/electricity-tariffs/E-1R-NOPE-C/standard-unit-rates/")
-        == no_electricity
-    )
+    assert status("products/AGILE-24-10-01/electricity-tariffs/E-1R-NOPE-C/standard-unit-rates/") == no_electricity
     assert (
         status("products/VAR-22-11-01/electricity-tariffs/E-1R-AGILE-24-10-01-C/standing-charges/")
         == no_electricity
@@ -133,9 +130,7 @@ def test_unknown_or_mismatched_tariff_is_404(sim: OctopusSimulator, url: str) ->
         404,
         {"detail": "No GasTariff matches the given query."},
     )
-    assert (
-        status("products/VAR-22-11-01/electricity-tariffs/E-2R-VAR-22-11-01-C/standard-unit-rates/")[0] == 400
-    )
+    assert status("products/VAR-22-11-01/electricity-tariffs/E-2R-VAR-22-11-01-C/standard-unit-rates/")[0] == 400
     assert status("products/VAR-22-11-01/electricity-tariffs/E-1R-VAR-22-11-01-C/day-unit-rates/")[0] == 404
 
 
@@ -185,13 +180,9 @@ def test_today_is_not_yet_available(sim: OctopusSimulator, api: requests.Session
     assert get(api, url, IMPORT, **day_window(date(2023, 12, 31))).json()["count"] == 0  # before move-in
 
 
-def test_values_are_deterministic_across_windows(
-    sim: OctopusSimulator, api: requests.Session, url: str
-) -> None:
+def test_values_are_deterministic_across_windows(sim: OctopusSimulator, api: requests.Session, url: str) -> None:
     def values(period_from: str, period_to: str) -> dict[str, float]:
-        rows = get(api, url, EXPORT, period_from=period_from, period_to=period_to, page_size=500).json()[
-            "results"
-        ]
+        rows = get(api, url, EXPORT, period_from=period_from, period_to=period_to, page_size=500).json()["results"]
         return {row["interval_start"]: row["consumption"] for row in rows}
 
     first = values("2024-06-01T00:00:00+01:00", "2024-06-03T00:00:00+01:00")
@@ -269,9 +260,7 @@ def test_burst_429_then_never_again(url: str) -> None:
     assert throttled.request_counts["standard-unit-rates"] == 4
 
 
-def test_injected_html_403_only_hits_matching_path(
-    sim: OctopusSimulator, api: requests.Session, url: str
-) -> None:
+def test_injected_html_403_only_hits_matching_path(sim: OctopusSimulator, api: requests.Session, url: str) -> None:
     sim.inject(403, html=True, path_contains="/consumption")
     assert get(api, url, f"accounts/{ACCOUNT}/").status_code == 200
     blocked = get(api, url, IMPORT, **day_window(date(2024, 11, 1)))

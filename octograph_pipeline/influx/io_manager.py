@@ -6,7 +6,6 @@ config's `additional_tags`), then write. Re-materialising a day therefore leaves
 leftovers, even when a tag such as `tariff_code` changed.
 """
 
-
 import dagster as dg
 import pandas as pd
 

@@ -1,7 +1,7 @@
 """A private InfluxDB 1.x server (Debian's `influxd`) on loopback, for the demo and the tests.
 
-    python -m octograph_pipeline.influx.local start --dir .local/influxdb --port 18086
-    python -m octograph_pipeline.influx.local stop --dir .local/influxdb
+python -m octograph_pipeline.influx.local start --dir .local/influxdb --port 18086
+python -m octograph_pipeline.influx.local stop --dir .local/influxdb
 """
 
 from __future__ import annotations

@@ -87,7 +87,9 @@ def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame({MEASUREMENT: pd.Series(dtype=str), TIME: pd.Series(dtype="datetime64[ns, UTC]")})
     combined = pd.concat(frames, ignore_index=True)
-    tag_like = [c for c in combined.columns if combined[c].dtype == object or pd.api.types.is_string_dtype(combined[c])]
+    tag_like = [
+        c for c in combined.columns if combined[c].dtype == object or pd.api.types.is_string_dtype(combined[c])
+    ]
     combined[tag_like] = combined[tag_like].fillna("")
     return combined.sort_values([MEASUREMENT, TIME], kind="stable").reset_index(drop=True)
 
@@ -108,7 +110,13 @@ class InfluxStore:
 
     def query(self, influxql: str, *, method: str = "GET") -> list[dict]:
         """Runs InfluxQL and returns the series of every statement; an error in any statement raises."""
-        params = {**self._query_params(), "q": influxql, "epoch": "s", "chunked": "true", "chunk_size": "10000"}
+        params = {
+            **self._query_params(),
+            "q": influxql,
+            "epoch": "s",
+            "chunked": "true",
+            "chunk_size": "10000",
+        }
         response = self.http.request(method, f"{self.url}/query", params=params, timeout=self.timeout)
         if response.status_code >= 400:
             raise InfluxError(f"InfluxDB query failed (HTTP {response.status_code}): {response.text[:300]}")
@@ -124,7 +132,11 @@ class InfluxStore:
         return series
 
     def read(
-        self, measurements: Iterable[Measurement], start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
+        self,
+        measurements: Iterable[Measurement],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        tags: Mapping[str, str],
     ) -> pd.DataFrame:
         names = ", ".join(quote_identifier(m.name) for m in measurements)
         return series_to_frame(self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)}"))

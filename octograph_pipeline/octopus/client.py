@@ -165,7 +165,11 @@ class OctopusClient:
         tariff = parse_tariff_code(tariff_code)
         rows = self._get_all(
             f"{self.api_prefix}/products/{tariff.product_code}/{tariff.fuel}-tariffs/{tariff.code}/{component}/",
-            {"period_from": _utc_iso(period_from), "period_to": _utc_iso(period_to), "page_size": RATES_PAGE_SIZE},
+            {
+                "period_from": _utc_iso(period_from),
+                "period_to": _utc_iso(period_to),
+                "page_size": RATES_PAGE_SIZE,
+            },
             not_found=f"tariff {tariff.code} not found (product {tariff.product_code}, {component})",
         )
         columns = ["valid_from", "valid_to", "value_exc_vat", "value_inc_vat", "payment_method"]

@@ -25,9 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every request")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
     parser.add_argument("--burst-429", type=int, default=0, help="throttle the first N requests")
-    parser.add_argument(
-        "--retry-after", type=int, default=1, help="Retry-After seconds for throttled requests"
-    )
+    parser.add_argument("--retry-after", type=int, default=1, help="Retry-After seconds for throttled requests")
     parser.add_argument("--start-date", type=date.fromisoformat, default=date(2024, 1, 1))
     parser.add_argument("--agile-from", type=date.fromisoformat, default=date(2025, 1, 1))
     return parser

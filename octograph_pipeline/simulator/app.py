@@ -173,9 +173,7 @@ class OctopusSimulator:
             ("/v1/products/{product}/", "products", self._product),
         ]
         for rate_type in ("standard-unit-rates", "day-unit-rates", "night-unit-rates", "standing-charges"):
-            api.append(
-                (f"{electricity}/{rate_type}/", rate_type, partial(self._rates, "electricity", rate_type))
-            )
+            api.append((f"{electricity}/{rate_type}/", rate_type, partial(self._rates, "electricity", rate_type)))
         for rate_type in ("standard-unit-rates", "standing-charges"):
             api.append((f"{gas}/{rate_type}/", rate_type, partial(self._rates, "gas", rate_type)))
         routes = [Route("/_simulator/stats", self._stats), Route("/_simulator/stats/", self._stats)]
@@ -220,9 +218,7 @@ class OctopusSimulator:
         try:
             username = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
         except (binascii.Error, UnicodeDecodeError):
-            return self._unauthorised(
-                "Invalid basic header. Credentials string is not properly base64 encoded."
-            )
+            return self._unauthorised("Invalid basic header. Credentials string is not properly base64 encoded.")
         if not hmac.compare_digest(username.encode(), self.api_key.encode()):
             return self._unauthorised("Invalid API key.")
         return None
@@ -247,9 +243,7 @@ class OctopusSimulator:
         else:
             previous_url = str(request.url.include_query_params(page=page - 1))
         results = rows[(page - 1) * size : page * size]
-        return JSONResponse(
-            {"count": len(rows), "next": next_url, "previous": previous_url, "results": results}
-        )
+        return JSONResponse({"count": len(rows), "next": next_url, "previous": previous_url, "results": results})
 
     def _period(self, request: Request) -> tuple[datetime | None, datetime | None] | Response:
         bounds = []
@@ -275,9 +269,7 @@ class OctopusSimulator:
     def _consumption(self, fuel: Fuel, request: Request) -> Response:
         if denied := self._auth_error(request):
             return denied
-        found = self.household.find_meter_point(
-            fuel, request.path_params["point"], request.path_params["serial"]
-        )
+        found = self.household.find_meter_point(fuel, request.path_params["point"], request.path_params["serial"])
         if found is None:
             return _detail(404, "Not found.")
         period = self._period(request)

@@ -328,9 +328,7 @@ def domestic_import(seed: int, key: str, start: datetime, tz: ZoneInfo) -> float
     """kWh: ~0.1-0.2 overnight, a morning peak 07-09 and an evening peak 17-21 up to ~1.0."""
     local = start.astimezone(tz)
     hour, noise = _local_hour(local), unit_floats(seed, key, start.isoformat())
-    shape = (
-        0.13 + 0.35 * _bump(hour, 7.9, 0.6) + 0.12 * _bump(hour, 13.0, 2.0) + 0.55 * _bump(hour, 19.0, 1.3)
-    )
+    shape = 0.13 + 0.35 * _bump(hour, 7.9, 0.6) + 0.12 * _bump(hour, 13.0, 2.0) + 0.55 * _bump(hour, 19.0, 1.3)
     season = 1.0 + 0.2 * _winter(local.timetuple().tm_yday)
     kettle = 0.5 * noise[2] if noise[1] < 0.04 and 7 <= hour < 23 else 0.0
     return shape * season * (0.75 + 0.5 * noise[0]) + kettle

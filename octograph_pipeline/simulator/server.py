@@ -20,9 +20,7 @@ def serve(
 
     Port 0 picks a free port, so parallel tests never collide.
     """
-    config = uvicorn.Config(
-        sim.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
-    )
+    config = uvicorn.Config(sim.app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="octopus-simulator", daemon=True)
     thread.start()

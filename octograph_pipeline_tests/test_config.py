@@ -1,0 +1,123 @@
+"""The seed's INI options: defaults, every option, and errors that name the section and option."""
+
+import configparser
+import datetime as dt
+
+import pytest
+
+from octograph_pipeline.config import AVAILABLE_TAGS, ConfigError, load_settings, parse_settings
+
+
+def parse(text: str):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parse_settings(parser)
+
+
+def test_defaults_match_the_seed_with_cache_off():
+    settings = parse("[octopus]\naccount_number = A-1234ABCD\n")
+    influx, octopus = settings.influxdb, settings.octopus
+    assert (influx.url, influx.org, influx.bucket) == ("http://localhost:8086", "primary", "primary")
+    assert influx.token_env_var == "OCTOGRAPH_INFLUXDB_TOKEN"
+    assert influx.api_version == 2
+    assert influx.included_tags == () and influx.additional_tags == {}
+    assert octopus.timezone == "Europe/London"
+    assert octopus.payment_method == "DIRECT_DEBIT"
+    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (1, 8)
+    assert octopus.gas_meter_types == {}
+    assert (octopus.volume_correction_factor, octopus.calorific_value) == (1.02264, 38.8)
+    assert octopus.resolution_minutes == 30
+    assert octopus.api_prefix == "https://api.octopus.energy/v1"
+    assert octopus.api_key_env_var == "OCTOGRAPH_OCTOPUS_API_KEY"
+    assert octopus.enable_cache is False
+    assert octopus.cache_dir == "/tmp/octopus_api_cache"
+    assert octopus.included_meters == ()
+    assert settings.pipeline.start_date == dt.date(2024, 1, 1)
+
+
+def test_every_option_is_read():
+    settings = parse(f"""
+[influxdb]
+url = http://influx:8086/
+org = home
+bucket = energy
+token_env_var = MY_TOKEN
+api_version = 1
+included_tags = {",".join(AVAILABLE_TAGS)}
+additional_tags = location=Home, owner=me
+[octopus]
+account_number = A-1234ABCD
+timezone = Europe/Paris
+payment_method = non_direct_debit
+unit_rate_low_start = 0
+unit_rate_low_end = 7
+gas_meter_types = G4P1=SMETS2,E6S2=smets1
+volume_correction_factor = 1.01
+calorific_value = 39.5
+resolution_minutes = 60
+api_prefix = http://localhost:9999/v1
+api_key_env_var = MY_KEY
+enable_cache = true
+cache_dir = /var/cache/octo
+included_meters = 21E1, G4P1
+[pipeline]
+start_date = 2023-05-01
+""")
+    influx, octopus = settings.influxdb, settings.octopus
+    assert influx.url == "http://influx:8086" and influx.org == "home" and influx.bucket == "energy"
+    assert influx.token_env_var == "MY_TOKEN" and influx.api_version == 1
+    assert influx.included_tags == AVAILABLE_TAGS
+    assert influx.additional_tags == {"location": "Home", "owner": "me"}
+    assert octopus.timezone == "Europe/Paris" and octopus.payment_method == "NON_DIRECT_DEBIT"
+    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (0, 7)
+    assert octopus.gas_meter_types == {"G4P1": "SMETS2", "E6S2": "SMETS1"}
+    assert (octopus.volume_correction_factor, octopus.calorific_value) == (1.01, 39.5)
+    assert octopus.resolution_minutes == 60 and octopus.api_prefix == "http://localhost:9999/v1"
+    assert octopus.api_key_env_var == "MY_KEY" and octopus.enable_cache and octopus.cache_dir == "/var/cache/octo"
+    assert octopus.included_meters == ("21E1", "G4P1")
+    assert settings.pipeline.start_date == dt.date(2023, 5, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[octopus]\n", r"\[octopus\] account_number: is required"),
+        ("[octopus]\naccount_number=A\nresolution_minutes = 45\n", r"\[octopus\] resolution_minutes: '45'"),
+        ("[octopus]\naccount_number=A\nresolution_minutes = half\n", r"\[octopus\] resolution_minutes"),
+        ("[octopus]\naccount_number=A\ntimezone = Mars/Olympus\n", r"\[octopus\] timezone: 'Mars/Olympus'"),
+        ("[octopus]\naccount_number=A\npayment_method = CASH\n", r"\[octopus\] payment_method: 'CASH'"),
+        ("[octopus]\naccount_number=A\nunit_rate_low_start = 24\n", r"\[octopus\] unit_rate_low_start"),
+        ("[octopus]\naccount_number=A\ncalorific_value = -1\n", r"\[octopus\] calorific_value"),
+        ("[octopus]\naccount_number=A\nenable_cache = maybe\n", r"\[octopus\] enable_cache"),
+        ("[octopus]\naccount_number=A\ngas_meter_types = G1=SMETS3\n", r"\[octopus\] gas_meter_types"),
+        (
+            "[octopus]\naccount_number=A\n[influxdb]\nincluded_tags = colour\n",
+            r"\[influxdb\] included_tags: unknown tag",
+        ),
+        (
+            "[octopus]\naccount_number=A\n[influxdb]\nadditional_tags = location\n",
+            r"\[influxdb\] additional_tags",
+        ),
+        ("[octopus]\naccount_number=A\n[influxdb]\napi_version = 3\n", r"\[influxdb\] api_version"),
+        ("[octopus]\naccount_number=A\n[influxdb]\nurll = x\n", r"\[influxdb\] urll: unknown option"),
+        ("[octopus]\naccount_number=A\n[pipeline]\nstart_date = 1/2/2024\n", r"\[pipeline\] start_date"),
+    ],
+)
+def test_bad_options_name_section_and_option(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse(text)
+
+
+def test_missing_file_and_env_var(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="not found"):
+        load_settings(tmp_path / "nope.ini")
+    path = tmp_path / "octograph.ini"
+    path.write_text("[octopus]\naccount_number = A-1\napi_key_env_var = OCTO_KEY_FOR_TEST\n")
+    monkeypatch.setenv("OCTOGRAPH_CONFIG", str(path))
+    settings = load_settings()
+    monkeypatch.delenv("OCTO_KEY_FOR_TEST", raising=False)
+    with pytest.raises(ConfigError, match=r"\[octopus\] api_key_env_var: environment variable OCTO_KEY_FOR_TEST"):
+        settings.octopus.api_key()
+    monkeypatch.setenv("OCTO_KEY_FOR_TEST", "sk_live_x")
+    assert settings.octopus.api_key() == "sk_live_x"
+    assert "sk_live_x" not in repr(settings)

@@ -1,0 +1,180 @@
+"""The Octopus client against the simulator over real HTTP: pagination, retries, windows, errors, cache."""
+
+import base64
+import time
+
+import pandas as pd
+import pytest
+from urllib3.util.retry import Retry
+
+from octograph_pipeline.octopus.client import (
+    ApiKeyRejected,
+    NotFound,
+    OctopusClient,
+    OctopusError,
+    default_retry,
+)
+from octograph_pipeline.simulator import serve
+
+from .conftest import ACCOUNT, API_KEY
+
+IMPORT_MPAN, EXPORT_MPAN, SERIAL = "1900000000001", "1900000000002", "21E0000001"
+# A BST day: 2024-06-12 local is [2024-06-11T23:00Z, 2024-06-12T23:00Z).
+DAY_START, DAY_END = pd.Timestamp("2024-06-11T23:00Z"), pd.Timestamp("2024-06-12T23:00Z")
+
+
+def fast_retry(total: int = 4) -> Retry:
+    return default_retry(total=total, backoff_factor=0.01)
+
+
+@pytest.fixture
+def client(octopus_api):
+    with OctopusClient(octopus_api, API_KEY, retry=fast_retry()) as client:
+        yield client
+
+
+def test_account_shape(client):
+    account = client.account(ACCOUNT)
+    points = account["properties"][0]["electricity_meter_points"]
+    assert {p["mpan"] for p in points} == {IMPORT_MPAN, EXPORT_MPAN}
+    assert [p["is_export"] for p in points] == [False, True]
+
+
+def test_consumption_follows_pagination(client, simulator):
+    simulator.page_size_max = 100
+    frame = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_START + pd.Timedelta(days=7))
+    assert len(frame) == 7 * 48
+    assert frame["interval_start"].is_unique and frame["interval_start"].is_monotonic_increasing
+    assert simulator.request_counts["consumption"] == 4  # 336 rows in pages of 100
+
+
+def test_period_to_is_exclusive_and_includes_the_last_half_hour(client):
+    frame = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert len(frame) == 48
+    assert frame["interval_start"].iloc[0] == DAY_START
+    assert frame["interval_start"].iloc[-1] == DAY_END - pd.Timedelta(minutes=30)
+    assert str(frame["interval_start"].dt.tz) == "UTC"
+
+
+def test_rows_outside_the_window_and_duplicates_are_dropped(client, simulator):
+    simulator.sloppy_window = True
+    simulator.duplicate_rows = True
+    frame = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert len(frame) == 48
+    assert frame["interval_start"].min() == DAY_START and frame["interval_start"].max() < DAY_END
+
+
+def test_group_by_for_coarser_resolutions(client):
+    hourly = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END, resolution_minutes=60)
+    daily = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END, resolution_minutes=1440)
+    half_hourly = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert len(hourly) == 24 and len(daily) == 1
+    assert daily["consumption"].sum() == pytest.approx(half_hourly["consumption"].sum(), abs=1e-6)
+
+
+def test_rates_include_open_ended_rows(client):
+    unit = client.rates("E-1R-VAR-22-11-01-C", "standard-unit-rates", DAY_START, DAY_END)
+    assert set(unit["payment_method"]) == {"DIRECT_DEBIT", "NON_DIRECT_DEBIT"}
+    agile = client.rates(
+        "E-1R-AGILE-24-10-01-C",
+        "standard-unit-rates",
+        pd.Timestamp("2024-10-26T23:00Z"),
+        pd.Timestamp("2024-10-28T00:00Z"),
+    )
+    assert len(agile) == 50  # the autumn DST day has 50 half-hourly prices
+    export_standing = client.rates("E-1R-OUTGOING-FIX-12M-19-05-13-C", "standing-charges", DAY_START, DAY_END)
+    assert export_standing.empty
+
+
+def test_429_is_retried_after_retry_after(client, simulator):
+    simulator.inject(429, count=2, path_contains="/consumption", retry_after=1)
+    started = time.monotonic()
+    frame = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert len(frame) == 48
+    assert simulator.request_counts["consumption"] == 3
+    assert time.monotonic() - started >= 2  # honoured Retry-After: 1 twice
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_retried(client, simulator, status):
+    simulator.inject(status, count=2, path_contains="/accounts")
+    assert client.account(ACCOUNT)["number"] == ACCOUNT
+    assert simulator.request_counts["account"] == 3
+
+
+def test_html_403_from_the_proxy_is_transient_not_a_bad_key(client, simulator):
+    simulator.inject(403, count=2, path_contains="/accounts", html=True)
+    assert client.account(ACCOUNT)["number"] == ACCOUNT
+    simulator.inject(403, count=10, path_contains="/accounts", html=True)
+    with pytest.raises(OctopusError, match="HTML 403") as raised:
+        client.account(ACCOUNT)
+    assert not isinstance(raised.value, ApiKeyRejected)
+
+
+def test_retries_are_bounded(octopus_api, simulator):
+    simulator.inject(500, count=100, path_contains="/accounts")
+    with (
+        OctopusClient(octopus_api, API_KEY, retry=fast_retry(total=3)) as client,
+        pytest.raises(OctopusError),
+    ):
+        client.account(ACCOUNT)
+    assert simulator.request_counts["account"] == 4
+
+
+def test_rejected_key_is_reported_without_the_key(octopus_api, simulator):
+    client = OctopusClient(octopus_api, "sk_live_wrong_secret", retry=fast_retry())
+    with client, pytest.raises(ApiKeyRejected, match="rejected the API key") as raised:
+        client.account(ACCOUNT)
+    assert "sk_live_wrong_secret" not in str(raised.value)
+    assert simulator.request_counts["account"] == 1  # a 401 is final: not retried
+
+
+def test_json_403_is_a_rejected_key_and_not_retried(client, simulator):
+    simulator.inject(403, count=1, path_contains="/accounts")
+    with pytest.raises(ApiKeyRejected):
+        client.account(ACCOUNT)
+    assert simulator.request_counts["account"] == 1
+
+
+def test_not_found_messages_name_what_was_missing(client):
+    with pytest.raises(NotFound, match="account A-NOPE0000 not found"):
+        client.account("A-NOPE0000")
+    with pytest.raises(NotFound, match="MPAN 1999999999999, serial 21E0000001"):
+        client.consumption("electricity", "1999999999999", SERIAL, DAY_START, DAY_END)
+    with pytest.raises(NotFound, match="MPRN 3000000001, serial NOPE"):
+        client.consumption("gas", "3000000001", "NOPE", DAY_START, DAY_END)
+    with pytest.raises(NotFound, match="tariff E-1R-NOPE-24-01-01-C"):
+        client.rates("E-1R-NOPE-24-01-01-C", "standard-unit-rates", DAY_START, DAY_END)
+
+
+def test_non_json_error_names_url_and_status(client, simulator):
+    simulator.inject(502, count=10, path_contains="/accounts", html=True)
+    with (
+        OctopusClient(client.api_prefix, API_KEY, retry=fast_retry(total=0)) as no_retry,
+        pytest.raises(
+            OctopusError, match=r"GET http://127\.0\.0\.1:\d+/v1/accounts/A-TEST0001/ returned HTTP 502"
+        ),
+    ):
+        no_retry.account(ACCOUNT)
+
+
+def test_connection_errors_are_retried_then_reported():
+    client = OctopusClient("http://127.0.0.1:9/v1", API_KEY, retry=fast_retry(total=2))
+    with client, pytest.raises(OctopusError, match="127.0.0.1:9"):
+        client.account(ACCOUNT)
+
+
+def test_cache_serves_repeated_requests(octopus_api, simulator, tmp_path):
+    for _ in range(2):
+        with OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path) as client:
+            client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert simulator.request_counts["consumption"] == 1
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
+    assert API_KEY.encode() not in stored
+    assert base64.b64encode(f"{API_KEY}:".encode()) not in stored
+
+
+def test_a_simulator_with_latency_still_answers(simulator):
+    simulator.latency = 0.05
+    with serve(simulator) as api, OctopusClient(api, API_KEY) as client:
+        assert client.account(ACCOUNT)["number"] == ACCOUNT
