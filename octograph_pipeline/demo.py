@@ -29,7 +29,7 @@ from .partitions import range_tags
 from .simulator import OctopusSimulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
-LOCAL = Path(os.environ.get("OCTOGRAPH_LOCAL_DIR", REPO / ".local"))
+LOCAL = REPO / ".local"
 INFLUX_PORT = 18086
 SIMULATOR_PORT = 18080
 DEMO_API_KEY = "sk_test_demo"  # the simulator's key: not a secret, but it still travels by env var
@@ -66,9 +66,11 @@ start_date = {(dt.date.today() - dt.timedelta(days=90)).isoformat()}
 
 
 @contextmanager
-def local_stack() -> Iterator[Path]:
-    """Starts InfluxDB and the simulator, yields the demo config path, and stops both afterwards."""
-    influxd = LocalInfluxd(LOCAL / "influxdb", INFLUX_PORT)
+def local_stack(
+    local: Path = LOCAL, influx_port: int = INFLUX_PORT, simulator_port: int = SIMULATOR_PORT
+) -> Iterator[Path]:
+    """Starts InfluxDB and the simulator, yields the demo config path, and stops what it started afterwards."""
+    influxd = LocalInfluxd(local / "influxdb", influx_port)
     already_running = influxd.running()
     influxd.start()
     today = dt.datetime.now(TZ).date()
@@ -81,12 +83,12 @@ def local_stack() -> Iterator[Path]:
         agile_from=today - dt.timedelta(days=3),
     )
     os.environ[DEMO_KEY_ENV_VAR] = DEMO_API_KEY
-    dagster_home = LOCAL / "dagster_home"
+    dagster_home = local / "dagster_home"
     prepare_dagster_home(dagster_home)
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     try:
-        with serve(simulator, port=SIMULATOR_PORT) as api_prefix:
-            config = demo_config(LOCAL / "demo" / "octograph.ini", influxd.url, api_prefix)
+        with serve(simulator, port=simulator_port) as api_prefix:
+            config = demo_config(local / "demo" / "octograph.ini", influxd.url, api_prefix)
             os.environ["OCTOGRAPH_CONFIG"] = str(config)
             InfluxV1Store(influxd.url, DEMO_DATABASE).create_database()
             yield config
@@ -102,12 +104,13 @@ def prepare_dagster_home(home: Path) -> None:
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
 
 
-def run(days: int = DEMO_DAYS) -> int:
+def run(days: int = DEMO_DAYS, **stack) -> int:
+    """Materialises the last `days` complete days in one Dagster run and prints what InfluxDB now holds."""
     import dagster as dg
 
     from .definitions import build_definitions
 
-    with local_stack() as config:
+    with local_stack(**stack) as config:
         last = dt.datetime.now(TZ).date() - dt.timedelta(days=1)
         first = last - dt.timedelta(days=days - 1)
         defs = build_definitions(config)

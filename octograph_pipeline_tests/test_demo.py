@@ -1,0 +1,31 @@
+"""`make demo` in a temporary folder: a real Dagster run on a persistent DAGSTER_HOME, then the table."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from octograph_pipeline import demo
+from octograph_pipeline.influx.local import free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypatch, capsys):
+    for name in ("DAGSTER_HOME", "OCTOGRAPH_CONFIG", demo.DEMO_KEY_ENV_VAR):
+        monkeypatch.setenv(name, "")
+    stack = {"local": tmp_path, "influx_port": free_port(), "simulator_port": free_port()}
+    assert demo.run(days=2, **stack) == 0
+    assert demo.run(days=2, **stack) == 0
+    output = capsys.readouterr().out
+    yesterday = dt.datetime.now(demo.TZ).date() - dt.timedelta(days=1)
+    table = output[output.rindex("measurement") :]
+    for measurement in ("meter_consumption", "electricity_consumption", "gas_consumption", "electricity_pricing"):
+        rows = [line for line in table.splitlines() if line.startswith(measurement + " ")]
+        assert len(rows) == 2, table
+        assert str(yesterday) in rows[-1]
+    # The runs were recorded on the persistent instance, so `make ui` shows the materialised partitions.
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
+    materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
+    assert str(yesterday) in materialized and len(materialized) == 2
+    assert not (tmp_path / "influxdb" / "influxd.pid").exists()  # the demo stopped the server it started
