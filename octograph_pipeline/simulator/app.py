@@ -140,6 +140,8 @@ class OctopusSimulator:
 
         Sends `Retry-After` only when `retry_after` is given; `html=True` mimics a proxy error page.
         """
+        if count < 1:
+            return
         with self._lock:
             self._faults.append(_Fault(status, count, path_contains, retry_after, html))
 
@@ -189,7 +191,8 @@ class OctopusSimulator:
             self.request_counts[kind] += 1
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
-            return self._failure(request.url.path) or handler(request)
+            failure = self._failure(request.url.path)
+            return failure if failure is not None else handler(request)
 
         return endpoint
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import struct
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -20,6 +21,7 @@ Row = dict[str, Any]
 
 HALF_HOUR = timedelta(minutes=30)
 VAT = 1.05
+_TWO_TO_MINUS_64 = 2.0**-64
 GROUP_BY_CHOICES = ("hour", "day", "week", "month", "quarter")
 RATE_TYPES = ("standard-unit-rates", "day-unit-rates", "night-unit-rates", "standing-charges")
 DIRECT_DEBIT_AND_NOT = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
@@ -35,7 +37,7 @@ def unit_floats(*parts: object) -> tuple[float, ...]:
     identical across processes (no PYTHONHASHSEED dependence).
     """
     digest = hashlib.blake2b(":".join(map(str, parts)).encode()).digest()
-    return tuple(int.from_bytes(digest[i : i + 8], "big") / 2**64 for i in range(0, 64, 8))
+    return tuple(n * _TWO_TO_MINUS_64 for n in struct.unpack(">8Q", digest))
 
 
 def local_midnight(day: date, tz: ZoneInfo) -> datetime:
