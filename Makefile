@@ -15,13 +15,16 @@ test: venv influxd ## The whole test suite (starts its own private InfluxDB and 
 ui: venv influxd ## Dagster UI (http://127.0.0.1:3000) on the demo stack; Ctrl-C stops everything
 	$(PY) -m octograph_pipeline.demo ui
 
+bench: venv influxd ## Benchmarks (pytest-benchmark); results saved under .benchmarks/
+	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave --benchmark-columns=min,median,max,rounds
+
 lint: venv
-	$(UV) run --frozen ruff check octograph_pipeline octograph_pipeline_tests
-	$(UV) run --frozen ruff format --check octograph_pipeline octograph_pipeline_tests
+	$(UV) run --frozen ruff check octograph_pipeline octograph_pipeline_tests benchmarks
+	$(UV) run --frozen ruff format --check octograph_pipeline octograph_pipeline_tests benchmarks
 
 format: venv
-	$(UV) run --frozen ruff format octograph_pipeline octograph_pipeline_tests
-	$(UV) run --frozen ruff check --fix octograph_pipeline octograph_pipeline_tests
+	$(UV) run --frozen ruff format octograph_pipeline octograph_pipeline_tests benchmarks
+	$(UV) run --frozen ruff check --fix octograph_pipeline octograph_pipeline_tests benchmarks
 
 influxd:
 	@scripts/ensure-influxd.sh
@@ -29,8 +32,7 @@ influxd:
 venv: .venv/.synced
 
 $(UV):
-	python3 -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install -q uv==$(UV_VERSION)
+	@scripts/bootstrap-uv.sh $(UV_VERSION)
 
 .venv/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen

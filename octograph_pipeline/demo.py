@@ -182,7 +182,7 @@ def ui() -> int:
                 "-p",
                 os.environ.get("DAGSTER_PORT", "3000"),
             ],
-            cwd=REPO,
+            cwd=os.environ["DAGSTER_HOME"],  # not REPO: its dagster.yaml there would draw a warning
             start_new_session=True,
         )
         signal.signal(signal.SIGTERM, lambda *_: os.killpg(process.pid, signal.SIGINT))
