@@ -1,4 +1,4 @@
-"""The four daily-partitioned assets. Thin: fetch, hand to a pure function in `frames`, return the frame.
+"""The four daily-partitioned assets. Thin: fetch, hand to pure functions in `frames`/`checks`, return.
 
 Every asset works on its run's partition *window* (one day or a range of days), so a range run makes one
 request per meter or tariff component for the whole range, not one per day.
@@ -10,18 +10,25 @@ import warnings
 import dagster as dg
 import pandas as pd
 
-from . import frames
-from .influx.schema import ASSET_MEASUREMENTS
-from .partitions import utc_window
+from . import checks, frames
+from .config import Settings
+from .influx.schema import ASSET_MEASUREMENTS, TARIFF_CODE_TAG, TIME
+from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
 
 IO_MANAGER_KEY = "influx_io_manager"
+# Tomorrow's Agile prices are published around 16:00, so prices (and the agreements they need) may run a
+# day ahead of today; consumption cannot be complete before the day is over.
+PRICES_END_OFFSET = 2
+CONSUMPTION_END_OFFSET = 0
 
 
-def build_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
-    """The assets over `partitions` (built from config, so the assets are built with them)."""
+def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The assets over daily partitions built from config (so the assets are built with them)."""
+    prices_partitions = daily_partitions(settings, PRICES_END_OFFSET)
+    consumption_partitions = daily_partitions(settings, CONSUMPTION_END_OFFSET)
 
-    def octopus_asset(name: str, description: str):
+    def octopus_asset(name: str, description: str, partitions: dg.PartitionsDefinition, checks=()):
         # backfill_policy is marked beta; the warning would greet every user at every load.
         warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
         return dg.asset(
@@ -33,56 +40,192 @@ def build_assets(partitions: dg.PartitionsDefinition) -> list[dg.AssetsDefinitio
             group_name="octopus",
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
+            check_specs=[
+                dg.AssetCheckSpec(check, asset=name, description=text, partitions_def=partitions)
+                for check, text in checks
+            ],
         )
 
-    @octopus_asset("account", "Properties, meter points, meters and the agreement (tariff) in force each day.")
+    @octopus_asset(
+        "account",
+        "Properties, meter points, meters and the agreement (tariff) in force each day.",
+        prices_partitions,
+    )
     def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
         settings = octograph.settings()
         start, end = utc_window(context.partition_time_window)
         with octograph.octopus_client(settings) as client:
             data = client.account(settings.octopus.account_number)
-        return frames.account_points(data, settings, start, end)
+        for problem in frames.uncovered_days(data, settings, start, end):
+            context.log.warning(f"{problem}: its usage there cannot be priced")
+        points = frames.account_points(data, settings, start, end)
+        context.add_output_metadata(account_metadata(points))
+        return points
 
-    @octopus_asset("tariff_rates", "Unit rates (p/kWh) and daily standing charges (p/day) per interval.")
-    def tariff_rates(
-        context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
-    ) -> pd.DataFrame:
+    @octopus_asset(
+        "tariff_rates",
+        "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
+        prices_partitions,
+    )
+    def tariff_rates(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
         start, end = utc_window(context.partition_time_window)
         with octograph.octopus_client(settings) as client:
             # One request per tariff component for the whole window, however many meters and days use it.
             rates = functools.cache(lambda code, component: client.rates(code, component, start, end))
-            return frames.rate_points(frames.agreement_segments(account, settings.octopus.tz), rates, settings)
+            points, problems = frames.rate_points(
+                frames.agreement_segments(account, settings.octopus.tz), rates, settings
+            )
+        for problem in problems:
+            context.log.warning(problem)
+        context.add_output_metadata(rates_metadata(points))
+        return points
 
-    @octopus_asset("meter_consumption", "What each meter reported per interval, and its energy in kWh.")
-    def meter_consumption(
-        context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
-    ) -> pd.DataFrame:
+    @octopus_asset(
+        "meter_consumption",
+        "What each meter reported per interval while it was ours, and its energy in kWh.",
+        consumption_partitions,
+        checks=[
+            ("complete_intervals", "Every meter point reported every interval of each day (46/48/50 half-hours)."),
+            ("no_negative_import", "No import meter reported negative usage."),
+        ],
+    )
+    def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
-        start, end = utc_window(context.partition_time_window)
+        segments = frames.agreement_segments(account, settings.octopus.tz)
         parts = []
         with octograph.octopus_client(settings) as client:
             for _, meter in frames.meters(account).iterrows():
+                meter_segments = segments[(segments[frames.METER_KEY] == meter[frames.METER_KEY]).all(axis=1)]
                 readings = client.consumption(
                     meter["fuel"],
                     meter["meter_point"],
                     meter["meter_serial_number"],
-                    start,
-                    end,
+                    meter_segments["segment_start"].min(),
+                    meter_segments["segment_end"].max(),
                     settings.octopus.resolution_minutes,
                 )
+                readings = frames.within_agreements(readings, meter_segments)
                 parts.append(frames.consumption_points(meter, readings, settings))
-        return pd.concat(parts, ignore_index=True) if parts else frames.empty_points()
+        points = pd.concat(parts, ignore_index=True) if parts else frames.empty_points()
+        yield dg.Output(points, metadata=consumption_metadata(points, settings))
+        yield check_result("complete_intervals", checks.missing_intervals(points, segments, settings), warn=True)
+        yield check_result("no_negative_import", checks.negative_import(points, settings))
 
-    @octopus_asset("priced_consumption", "Usage × unit rate + standing charge per interval; export negative.")
+    @octopus_asset(
+        "priced_consumption",
+        "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
+        consumption_partitions,
+        checks=[
+            ("every_interval_priced", "Every consumption interval has a unit rate and a standing charge."),
+            (
+                "standing_charge_one_day",
+                "Standing charge costs add up to one day's charge per meter point and day.",
+            ),
+        ],
+    )
     def priced_consumption(
         octograph: OctographConfig,
         account: pd.DataFrame,
         tariff_rates: pd.DataFrame,
         meter_consumption: pd.DataFrame,
-    ) -> pd.DataFrame:
+    ):
         settings = octograph.settings()
         segments = frames.agreement_segments(account, settings.octopus.tz)
-        return frames.priced_points(meter_consumption, tariff_rates, segments, settings)
+        points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
+        yield dg.Output(points, metadata=priced_metadata(details, settings))
+        yield check_result("every_interval_priced", checks.unpriced_intervals(details, settings))
+        yield check_result(
+            "standing_charge_one_day", checks.standing_charge_mismatches(details, tariff_rates, segments, settings)
+        )
 
     return [account, tariff_rates, meter_consumption, priced_consumption]
+
+
+def check_result(name: str, problems: pd.DataFrame, warn: bool = False) -> dg.AssetCheckResult:
+    """Pass when there are no problems; otherwise name them (meter, day, intervals) in the check's metadata."""
+    return dg.AssetCheckResult(
+        check_name=name,
+        passed=problems.empty,
+        severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
+        metadata={"problems": len(problems), "details": dg.MetadataValue.md(checks.markdown(problems))},
+    )
+
+
+# --- materialisation metadata: numbers as numbers, plus a small table --------------------------------------
+
+
+def _interval_bounds(points: pd.DataFrame) -> dict:
+    if points.empty:
+        return {}
+    return {"first_interval": str(points[TIME].min()), "last_interval": str(points[TIME].max())}
+
+
+def account_metadata(points: pd.DataFrame) -> dict:
+    agreements = points.drop_duplicates([*frames.METER_KEY, TARIFF_CODE_TAG])
+    table = agreements[[*frames.METER_KEY, TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
+    return {
+        "meters": len(frames.meters(points)),
+        "tariff_codes": ", ".join(sorted(set(points[TARIFF_CODE_TAG]))),
+        "agreements": dg.MetadataValue.md(checks.markdown(table)),
+    }
+
+
+def rates_metadata(points: pd.DataFrame) -> dict:
+    if points.empty:
+        return {"tariff_codes": ""}
+    summary = points.groupby(TARIFF_CODE_TAG).agg(
+        intervals=(TIME, "nunique"),
+        min_unit_p=("unit_price_inc_vat_price", "min"),
+        mean_unit_p=("unit_price_inc_vat_price", "mean"),
+        max_unit_p=("unit_price_inc_vat_price", "max"),
+        standing_p_per_day=("standing_charge_inc_vat_price", "mean"),
+    )
+    return {
+        "tariff_codes": ", ".join(summary.index),
+        "prices_inc_vat": dg.MetadataValue.md(checks.markdown(summary.round(3).reset_index())),
+        **_interval_bounds(points),
+    }
+
+
+def consumption_metadata(points: pd.DataFrame, settings: Settings) -> dict:
+    if points.empty:
+        return {"intervals": 0}
+    per_meter = points.groupby(frames.METER_KEY).agg(
+        intervals=(TIME, "count"), consumption=("consumption", "sum"), kwh=("usage_kwh", "sum")
+    )
+    return {
+        "intervals": len(points),
+        "kwh_reported": float(points["usage_kwh"].sum()),
+        "per_meter": dg.MetadataValue.md(checks.markdown(per_meter.round(3).reset_index())),
+        **_interval_bounds(points),
+    }
+
+
+def priced_metadata(details: pd.DataFrame, settings: Settings) -> dict:
+    """Per day and meter: kWh, cost and tariffs; plus totals for the whole window."""
+    if details.empty:
+        return {"intervals": 0}
+    day = details[TIME].dt.tz_convert(settings.octopus.tz).dt.date.rename("day")
+    per_day = (
+        details.groupby([day, frames.METER_KEY[0], frames.METER_KEY[1]])
+        .agg(
+            intervals=(TIME, "count"),
+            kwh=("usage_kwh", "sum"),
+            cost_inc_vat_gbp=("total_cost_inc_vat_pence", lambda p: p.sum() / 100),
+            tariff_codes=(TARIFF_CODE_TAG, lambda codes: ", ".join(sorted(set(codes)))),
+        )
+        .round(3)
+        .reset_index()
+    )
+    exported = details["is_export"] == "true"
+    return {
+        "intervals": len(details),
+        "import_kwh": float(details.loc[~exported, "usage_kwh"].sum()),
+        "export_kwh": float(-details.loc[exported, "usage_kwh"].sum()),
+        "net_cost_inc_vat_pence": float(details["total_cost_inc_vat_pence"].sum()),
+        "net_cost_exc_vat_pence": float(details["total_cost_exc_vat_pence"].sum()),
+        "tariff_codes": ", ".join(sorted(set(details[TARIFF_CODE_TAG]) - {""})),
+        "per_day": dg.MetadataValue.md(checks.markdown(per_day, limit=400)),
+        **_interval_bounds(details),
+    }

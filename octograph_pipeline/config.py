@@ -55,11 +55,16 @@ class OctopusSettings:
     account_number: str
     timezone: str = "Europe/London"
     payment_method: str = "DIRECT_DEBIT"
-    unit_rate_low_start: int = 1
-    unit_rate_low_end: int = 8
+    # Economy 7 night window: seed hours (1 and 8) or HH:MM, in unit_rate_low_timezone (default: timezone).
+    unit_rate_low_start: dt.time = dt.time(1)
+    unit_rate_low_end: dt.time = dt.time(8)
+    unit_rate_low_timezone: str | None = None
     gas_meter_types: dict[str, str] = field(default_factory=dict)
     volume_correction_factor: float = 1.02264
     calorific_value: float = 38.8
+    calorific_value_file: str | None = None
+    # Daily calorific values read from calorific_value_file (date -> MJ/m³); `calorific_value` elsewhere.
+    calorific_values: dict[dt.date, float] = field(default_factory=dict)
     resolution_minutes: int = 30
     api_prefix: str = "https://api.octopus.energy/v1"
     api_key_env_var: str = "OCTOGRAPH_OCTOPUS_API_KEY"
@@ -70,6 +75,10 @@ class OctopusSettings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def low_rate_tz(self) -> ZoneInfo:
+        return ZoneInfo(self.unit_rate_low_timezone or self.timezone)
 
     def api_key(self) -> str:
         """The API key from the environment; a missing one is a config error naming the variable."""
@@ -110,10 +119,11 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         parser.read(path, encoding="utf-8")
     except configparser.Error as exc:
         raise ConfigError(f"config file {path} is not a valid INI file: {exc}") from exc
-    return parse_settings(parser)
+    return parse_settings(parser, base_dir=path.resolve().parent)
 
 
-def parse_settings(parser: configparser.ConfigParser) -> Settings:
+def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> Settings:
+    """Typed settings from a parsed INI file; relative file options are relative to `base_dir`."""
     influx = _Section(parser, "influxdb")
     octopus = _Section(parser, "octopus")
     pipeline = _Section(parser, "pipeline")
@@ -133,13 +143,16 @@ def parse_settings(parser: configparser.ConfigParser) -> Settings:
             payment_method=octopus.choice(
                 "payment_method", OctopusSettings.payment_method, PAYMENT_METHODS, str.upper
             ),
-            unit_rate_low_start=octopus.hour("unit_rate_low_start", OctopusSettings.unit_rate_low_start),
-            unit_rate_low_end=octopus.hour("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
+            unit_rate_low_start=octopus.time_of_day("unit_rate_low_start", OctopusSettings.unit_rate_low_start),
+            unit_rate_low_end=octopus.time_of_day("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
+            unit_rate_low_timezone=octopus.timezone("unit_rate_low_timezone", None),
             gas_meter_types=octopus.mapping("gas_meter_types", allowed_values=GAS_METER_TYPES),
             volume_correction_factor=octopus.positive(
                 "volume_correction_factor", OctopusSettings.volume_correction_factor
             ),
             calorific_value=octopus.positive("calorific_value", OctopusSettings.calorific_value),
+            calorific_value_file=octopus.raw("calorific_value_file"),
+            calorific_values=octopus.calorific_values("calorific_value_file", base_dir),
             resolution_minutes=octopus.choice(
                 "resolution_minutes", OctopusSettings.resolution_minutes, RESOLUTIONS, int
             ),
@@ -169,7 +182,7 @@ class _Section:
             "included_tags",
             "additional_tags",
         },
-        "octopus": {f.name for f in OctopusSettings.__dataclass_fields__.values()},
+        "octopus": set(OctopusSettings.__dataclass_fields__) - {"calorific_values"},
         "pipeline": {"start_date"},
     }
 
@@ -210,8 +223,52 @@ class _Section:
             raise self._error(option, f"{value!r} is not one of {', '.join(map(str, allowed))}")
         return converted
 
-    def hour(self, option: str, default: int) -> int:
-        return self.choice(option, default, range(24), int)
+    def time_of_day(self, option: str, default: dt.time) -> dt.time:
+        """A whole hour as in the seed (`1`) or `HH:MM` on the half-hour (`00:30`)."""
+        value = self.raw(option)
+        if value is None:
+            return default
+        hours, _, minutes = value.partition(":")
+        try:
+            moment = dt.time(int(hours), int(minutes or 0))
+        except ValueError:
+            moment = None
+        if moment is None or moment.minute not in (0, 30):
+            raise self._error(option, f"{value!r} is not an hour 0-23 or a half-hour HH:MM such as 00:30")
+        return moment
+
+    def calorific_values(self, option: str, base_dir: Path) -> dict[dt.date, float]:
+        """`date,value` rows (ISO or DD/MM/YYYY dates; a header line is allowed), e.g. the published daily CV."""
+        name = self.raw(option)
+        if name is None:
+            return {}
+        path = base_dir / name
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except OSError as exc:
+            raise self._error(option, f"cannot read {path}: {exc.strerror}") from exc
+        values = {}
+        for number, line in enumerate(lines, start=1):
+            cells = [cell.strip().strip('"') for cell in line.split(",")]
+            if not cells[0] or (number == 1 and not cells[0][:1].isdigit()):
+                continue  # blank line or header
+            try:
+                day = (
+                    dt.datetime.strptime(cells[0], "%d/%m/%Y").date()
+                    if "/" in cells[0]
+                    else dt.date.fromisoformat(cells[0])
+                )
+                value = float(cells[1])
+            except (ValueError, IndexError):
+                raise self._error(option, f"{path} line {number}: {line!r} is not `date,value`") from None
+            if not 30 < value < 50:
+                raise self._error(
+                    option, f"{path} line {number}: {value} MJ/m³ is not a plausible calorific value"
+                )
+            values[day] = value
+        if not values:
+            raise self._error(option, f"{path} holds no `date,value` rows")
+        return values
 
     def positive(self, option: str, default: float) -> float:
         value = self.raw(option)
@@ -234,8 +291,10 @@ class _Section:
             raise self._error(option, f"{value!r} is not true or false")
         return states[value.lower()]
 
-    def timezone(self, option: str, default: str) -> str:
-        value = self.text(option, default)
+    def timezone(self, option: str, default: str | None) -> str | None:
+        value = self.raw(option) or default
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -9,7 +9,7 @@ import dagster as dg
 from .assets import IO_MANAGER_KEY, build_assets
 from .config import config_path, load_settings
 from .influx.io_manager import InfluxIOManager
-from .partitions import daily_partitions
+from .jobs import build_jobs
 from .resources import OctographConfig
 
 
@@ -17,7 +17,8 @@ def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Defini
     path = str(config_path(config_file).resolve())
     settings = load_settings(path)
     return dg.Definitions(
-        assets=build_assets(daily_partitions(settings)),
+        assets=build_assets(settings),
+        jobs=build_jobs(),
         resources={
             "octograph": OctographConfig(config_file=path),
             IO_MANAGER_KEY: InfluxIOManager(config_file=path),

@@ -7,7 +7,7 @@ IO manager writes it to InfluxDB as it is and hands it back the same way.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -19,6 +19,7 @@ from .octopus.tariffs import parse_tariff_code
 
 AGREEMENT_FROM, AGREEMENT_TO = s.ACCOUNT_METERS.string_fields
 METER_KEY = [s.FUEL, s.METER_POINT, s.METER_SERIAL_NUMBER, s.IS_EXPORT]
+POINT_KEY = [s.FUEL, s.METER_POINT]
 
 
 def _utc(value) -> pd.Timestamp | None:
@@ -39,22 +40,26 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return frame
 
 
+def local_days(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """[start, end) of each local day in the window, in UTC."""
+    return [
+        (pricing.local_midnight(day, tz), pricing.local_midnight(day + dt.timedelta(days=1), tz))
+        for day in pricing.local_dates(start, end, tz)
+    ]
+
+
 # --- account ---------------------------------------------------------------------------------------------
 
 
-def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """One point per local day, meter and agreement in force that day, stamped at the later of the
-    agreement's start and the day's, carrying everything later assets need to know about the meter.
+def meter_agreements(account: dict, settings: Settings) -> Iterator[dict]:
+    """Every (meter, agreement) of the account, its validity clipped to the property's tenancy.
 
-    Per-day points make the result independent of how days are grouped into runs."""
-    tz = settings.octopus.tz
+    A moved-out property still counts for the days it was lived in; an agreement that outlives the
+    tenancy (they often do) stops at `moved_out_at`. `included_meters` filters by serial number.
+    """
     included = set(settings.octopus.included_meters)
-    days = [
-        (pricing.local_midnight(d, tz), pricing.local_midnight(d + dt.timedelta(days=1), tz))
-        for d in pricing.local_dates(start, end, tz)
-    ]
-    rows = []
     for prop in account.get("properties", []):
+        moved_in, moved_out = _utc(prop.get("moved_in_at")), _utc(prop.get("moved_out_at"))
         property_tags = {
             "property_id": str(prop.get("id", "")),
             **{tag: prop.get(tag.removeprefix("property_")) or "" for tag in s.PROPERTY_TAGS},
@@ -67,28 +72,55 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
                 if included and serial not in included:
                     continue
                 for agreement in point.get("agreements", []):
-                    valid_from, valid_to = _utc(agreement.get("valid_from")), _utc(agreement.get("valid_to"))
-                    for day_start, day_end in days:
-                        if (valid_from is not None and valid_from >= day_end) or (
-                            valid_to is not None and valid_to <= day_start
-                        ):
-                            continue
-                        rows.append(
-                            {
-                                s.MEASUREMENT: s.ACCOUNT_METERS.name,
-                                s.TIME: max(valid_from, day_start) if valid_from is not None else day_start,
-                                s.ACCOUNT_NUMBER: account.get("number", settings.octopus.account_number),
-                                s.FUEL: fuel,
-                                s.METER_POINT: str(point_id),
-                                s.METER_SERIAL_NUMBER: serial,
-                                s.IS_EXPORT: "true" if point.get("is_export") else "false",
-                                s.TARIFF_CODE_TAG: agreement["tariff_code"],
-                                **property_tags,
-                                **settings.influxdb.additional_tags,
-                                AGREEMENT_FROM: _iso(valid_from),
-                                AGREEMENT_TO: _iso(valid_to),
-                            }
-                        )
+                    valid_from = _latest(_utc(agreement.get("valid_from")), moved_in)
+                    valid_to = _earliest(_utc(agreement.get("valid_to")), moved_out)
+                    if valid_from is not None and valid_to is not None and valid_from >= valid_to:
+                        continue
+                    yield {
+                        s.ACCOUNT_NUMBER: account.get("number", settings.octopus.account_number),
+                        s.FUEL: fuel,
+                        s.METER_POINT: str(point_id),
+                        s.METER_SERIAL_NUMBER: serial,
+                        s.IS_EXPORT: "true" if point.get("is_export") else "false",
+                        s.TARIFF_CODE_TAG: agreement["tariff_code"],
+                        **property_tags,
+                        "valid_from": valid_from,
+                        "valid_to": valid_to,
+                    }
+
+
+def _latest(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
+    return a if b is None else b if a is None else max(a, b)
+
+
+def _earliest(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
+    return a if b is None else b if a is None else min(a, b)
+
+
+def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """One point per local day, meter and agreement in force that day, stamped at the later of the
+    agreement's start and the day's, carrying everything later assets need to know about the meter.
+
+    Per-day points make the result independent of how days are grouped into runs."""
+    days = local_days(start, end, settings.octopus.tz)
+    rows = []
+    for agreement in meter_agreements(account, settings):
+        valid_from, valid_to = agreement.pop("valid_from"), agreement.pop("valid_to")
+        for day_start, day_end in days:
+            if (valid_from is not None and valid_from >= day_end) or (
+                valid_to is not None and valid_to <= day_start
+            ):
+                continue
+            rows.append(
+                {
+                    s.MEASUREMENT: s.ACCOUNT_METERS.name,
+                    s.TIME: _latest(valid_from, day_start),
+                    **agreement,
+                    **settings.influxdb.additional_tags,
+                    AGREEMENT_FROM: _iso(valid_from),
+                    AGREEMENT_TO: _iso(valid_to),
+                }
+            )
     columns = [s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *METER_KEY, s.TARIFF_CODE_TAG, "property_id"]
     columns += [*s.PROPERTY_TAGS, *settings.influxdb.additional_tags, AGREEMENT_FROM, AGREEMENT_TO]
     return _frame(rows, columns)
@@ -104,6 +136,45 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
         segment_start=account[s.TIME],
         segment_end=pd.to_datetime(valid_to.where(valid_to < day_end, day_end), utc=True),
     )
+
+
+def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
+    """Meter-point days inside a tenancy with no agreement at all: priced as nothing, so worth a warning."""
+    tz = settings.octopus.tz
+    covered: dict[tuple[str, str], set[dt.date]] = {}
+    tenancy: dict[tuple[str, str], tuple] = {}
+    for agreement in meter_agreements(account, settings):
+        key = (agreement[s.FUEL], agreement[s.METER_POINT])
+        covered.setdefault(key, set())
+        for day_start, day_end in local_days(start, end, tz):
+            if (agreement["valid_from"] is None or agreement["valid_from"] < day_end) and (
+                agreement["valid_to"] is None or agreement["valid_to"] > day_start
+            ):
+                covered[key].add(day_start.tz_convert(tz).date())
+    for prop in account.get("properties", []):
+        moved_in, moved_out = _utc(prop.get("moved_in_at")), _utc(prop.get("moved_out_at"))
+        for fuel, id_key in (("electricity", "mpan"), ("gas", "mprn")):
+            for point in prop.get(f"{fuel}_meter_points", []):
+                tenancy[(fuel, str(point.get(id_key)))] = (moved_in, moved_out)
+    problems = []
+    for key, (moved_in, moved_out) in tenancy.items():
+        if key not in covered and settings.octopus.included_meters:
+            continue  # filtered out by included_meters
+        missing = [
+            day_start.tz_convert(tz).date()
+            for day_start, day_end in local_days(start, end, tz)
+            if (moved_in is None or moved_in < day_end)
+            and (moved_out is None or moved_out > day_start)
+            and day_start.tz_convert(tz).date() not in covered.get(key, set())
+        ]
+        if missing:
+            problems.append(f"{key[0]} meter point {key[1]} has no agreement on {_day_list(missing)}")
+    return problems
+
+
+def _day_list(days: list[dt.date]) -> str:
+    shown = ", ".join(day.isoformat() for day in days[:5])
+    return shown + (f" and {len(days) - 5} more days" if len(days) > 5 else "")
 
 
 def meters(account: pd.DataFrame) -> pd.DataFrame:
@@ -136,13 +207,15 @@ def gas_is_volume(settings: Settings, serial_number: str) -> bool:
 
 
 def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """The meter's readings as reported, plus their energy in kWh (SMETS2 m³ converted)."""
+    """The meter's readings as reported, plus their energy in kWh (SMETS2 m³ converted with each day's CV)."""
+    octopus = settings.octopus
     volume = meter[s.FUEL] == "gas" and gas_is_volume(settings, meter[s.METER_SERIAL_NUMBER])
     usage_kwh = readings["consumption"]
     if volume:
-        usage_kwh = pricing.gas_volume_to_kwh(
-            usage_kwh, settings.octopus.volume_correction_factor, settings.octopus.calorific_value
+        calorific_value = pricing.calorific_value_by_interval(
+            readings["interval_start"], octopus.tz, octopus.calorific_values, octopus.calorific_value
         )
+        usage_kwh = pricing.gas_volume_to_kwh(usage_kwh, octopus.volume_correction_factor, calorific_value)
     frame = pd.DataFrame(
         {
             s.MEASUREMENT: s.METER_CONSUMPTION.name,
@@ -164,8 +237,8 @@ RatesLookup = Callable[[str, str], pd.DataFrame]  # (tariff_code, component) -> 
 
 
 def unit_rates_at(starts: pd.Series, tariff_code: str, rates: RatesLookup, settings: Settings) -> pd.DataFrame:
-    """Unit rate in force at each start; two-register (Economy 7) tariffs take the night rate inside the
-    seed's local-hour window [unit_rate_low_start, unit_rate_low_end) and the day rate outside it."""
+    """Unit rate in force at each half-hour; two-register (Economy 7) tariffs take the night rate inside
+    [unit_rate_low_start, unit_rate_low_end) in unit_rate_low_timezone and the day rate outside it."""
     octopus = settings.octopus
 
     def in_force(component: str) -> pd.DataFrame:
@@ -175,34 +248,50 @@ def unit_rates_at(starts: pd.Series, tariff_code: str, rates: RatesLookup, setti
 
     if not parse_tariff_code(tariff_code).is_economy7:
         return in_force("standard-unit-rates")
-    night = pricing.in_low_rate_window(starts, octopus.unit_rate_low_start, octopus.unit_rate_low_end, octopus.tz)
+    night = pricing.in_low_rate_window(
+        starts, octopus.unit_rate_low_start, octopus.unit_rate_low_end, octopus.low_rate_tz
+    )
     return in_force("day-unit-rates").where(~night, in_force("night-unit-rates"))
 
 
-def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) -> pd.DataFrame:
-    """Prices in force at every interval of every agreement segment, tagged as the seed tags them."""
+def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
+    """Prices in force at every interval of every agreement segment, tagged as the seed tags them, and a
+    warning for each stretch without a published unit rate (such intervals get no point, not a made-up price).
+
+    Prices are worked out per half-hour; at a coarser resolution an interval's unit price is the mean of its
+    half-hours' prices, which is the exact price for usage spread evenly over the interval.
+    """
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
-    frames = []
+    frames, warnings = [], []
     for _, meter in segments.iterrows():
         tariff_code = meter[s.TARIFF_CODE_TAG]
-        starts = pd.Series(pricing.interval_starts(meter["segment_start"], meter["segment_end"], resolution, tz))
-        if starts.empty:
+        half_hours = pd.Series(pricing.interval_starts(meter["segment_start"], meter["segment_end"], 30, tz))
+        if half_hours.empty:
             continue
-        unit = unit_rates_at(starts, tariff_code, rates, settings)
+        unit = unit_rates_at(half_hours, tariff_code, rates, settings)
         standing = pricing.select_payment_method(
             rates(tariff_code, "standing-charges"), settings.octopus.payment_method
         )
-        prices = pricing.tariff_prices(starts, unit, standing)
-        frame = prices.assign(
-            **{s.MEASUREMENT: s.PRICING_BY_FUEL[meter[s.FUEL]].name, s.TIME: starts},
-            **seed_tags(meter, settings, tariff_code),
+        prices = pricing.tariff_prices(half_hours, unit, standing)
+        prices[s.TIME] = pricing.interval_of(half_hours, resolution, tz)
+        if resolution > 30:
+            prices = prices.groupby(s.TIME, as_index=False).mean(skipna=False)
+        unpriced = prices["unit_price_exc_vat_price"].isna()
+        if unpriced.any():
+            first = prices.loc[unpriced, s.TIME].min().tz_convert(tz)
+            warnings.append(
+                f"{tariff_code}: no unit rate published for {int(unpriced.sum())} intervals from {first}"
+            )
+        frames.append(
+            prices[~unpriced].assign(
+                **{s.MEASUREMENT: s.PRICING_BY_FUEL[meter[s.FUEL]].name}, **seed_tags(meter, settings, tariff_code)
+            )
         )
-        frames.append(frame)
     if not frames:
-        return empty_points()
+        return empty_points(), warnings
     combined = pd.concat(frames, ignore_index=True)
     tags = [c for c in combined.columns if c not in pricing.PRICE_COLUMNS and c != s.TIME]
-    return combined.drop_duplicates([*tags, s.TIME]).reset_index(drop=True)
+    return combined.drop_duplicates([*tags, s.TIME]).reset_index(drop=True), list(dict.fromkeys(warnings))
 
 
 # --- priced_consumption ----------------------------------------------------------------------------------
@@ -222,14 +311,22 @@ def tariff_in_force(times: pd.Series, meter_segments: pd.DataFrame) -> pd.Series
     return pd.Series(joined[s.TARIFF_CODE_TAG].where(inside, "").fillna("").values, index=times.index)
 
 
+def within_agreements(readings: pd.DataFrame, meter_segments: pd.DataFrame) -> pd.DataFrame:
+    """Only the readings while the meter was ours: after a move-out the next occupant's usage is not."""
+    return readings[tariff_in_force(readings["interval_start"], meter_segments) != ""].reset_index(drop=True)
+
+
 def priced_points(
     consumption: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, settings: Settings
-) -> pd.DataFrame:
-    """Usage × unit price + standing charge per interval for every meter; export usage and cost negative."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
+
+    Returns the points to write and the same intervals per meter (`METER_KEY` columns, tariff, usage, costs)
+    for checks and metadata, which need to know the meter even when no tag names it.
+    """
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
-    price_table = prices.drop_duplicates([s.TARIFF_CODE_TAG, s.TIME]).set_index([s.TARIFF_CODE_TAG, s.TIME])
-    price_table = price_table[list(pricing.PRICE_COLUMNS)]
-    frames = []
+    price_table = price_lookup(prices)
+    points, details = [], []
     for key, readings in consumption.groupby(METER_KEY, sort=False):
         meter_segments = segments[(segments[METER_KEY] == pd.Series(key, index=METER_KEY)).all(axis=1)]
         if meter_segments.empty:
@@ -244,8 +341,17 @@ def priced_points(
         costs = pricing.consumption_costs(
             usage_kwh, interval_prices, pricing.intervals_in_local_day(readings[s.TIME], resolution, tz)
         )
+        details.append(
+            pd.DataFrame({**dict(zip(METER_KEY, key, strict=True)), s.TIME: readings[s.TIME]})
+            .assign(
+                tariff_code=tariff_codes, usage_kwh=usage_kwh, unit_price_exc_vat_price=interval_prices.iloc[:, 0]
+            )
+            .join(costs)
+        )
         for tariff_code, rows in costs.groupby(tariff_codes, sort=False):
-            frames.append(
+            if not tariff_code:
+                continue
+            points.append(
                 pd.DataFrame(
                     {
                         s.MEASUREMENT: s.CONSUMPTION_BY_FUEL[meter[s.FUEL]].name,
@@ -255,6 +361,12 @@ def priced_points(
                     }
                 ).join(rows)
             )
-    if not frames:
-        return empty_points()
-    return pd.concat(frames, ignore_index=True)
+    if not points:
+        return empty_points(), pd.DataFrame(columns=[*METER_KEY, s.TIME, s.TARIFF_CODE_TAG, "usage_kwh"])
+    return pd.concat(points, ignore_index=True), pd.concat(details, ignore_index=True)
+
+
+def price_lookup(prices: pd.DataFrame) -> pd.DataFrame:
+    """The pricing points indexed by (tariff_code, time): prices are the same whichever meter they tag."""
+    table = prices.drop_duplicates([s.TARIFF_CODE_TAG, s.TIME]).set_index([s.TARIFF_CODE_TAG, s.TIME])
+    return table[list(pricing.PRICE_COLUMNS)]

@@ -14,12 +14,12 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
-def daily_partitions(settings: Settings) -> dg.DailyPartitionsDefinition:
-    # end_offset=0: the last partition is yesterday, the last day whose consumption can be complete.
+def daily_partitions(settings: Settings, end_offset: int = 0) -> dg.DailyPartitionsDefinition:
+    """Local days from `[pipeline] start_date`; with end_offset=0 the last is yesterday, 2 reaches tomorrow."""
     return dg.DailyPartitionsDefinition(
         start_date=settings.pipeline.start_date.isoformat(),
         timezone=settings.octopus.timezone,
-        end_offset=0,
+        end_offset=end_offset,
     )
 
 

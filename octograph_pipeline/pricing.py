@@ -97,12 +97,29 @@ def rate_in_force(at: pd.Series, rates: pd.DataFrame) -> pd.DataFrame:
     return joined.sort_values("order")[values].set_axis(at.index)
 
 
-def in_low_rate_window(starts: pd.Series, low_start: int, low_end: int, tz: ZoneInfo) -> pd.Series:
-    """Whether each start falls in the night window [low_start, low_end) of local hours (may wrap midnight)."""
-    hour = starts.dt.tz_convert(tz).dt.hour
-    if low_start <= low_end:
-        return (hour >= low_start) & (hour < low_end)
-    return (hour >= low_start) | (hour < low_end)
+def in_low_rate_window(starts: pd.Series, low_start: dt.time, low_end: dt.time, tz: ZoneInfo) -> pd.Series:
+    """Whether each interval start falls in the night window [low_start, low_end) of wall-clock time in `tz`.
+
+    The window may cross midnight. Smart-meter Economy 7 is fixed in UTC (00:30-07:30, 01:30-08:30 in BST);
+    older meters switch on local time, so a DST night has one hour more or less at the night rate.
+    """
+    local = starts.dt.tz_convert(tz)
+    minute = local.dt.hour * 60 + local.dt.minute
+    start, end = low_start.hour * 60 + low_start.minute, low_end.hour * 60 + low_end.minute
+    if start <= end:
+        return (minute >= start) & (minute < end)
+    return (minute >= start) | (minute < end)
+
+
+def interval_of(half_hours: pd.Series, resolution_minutes: int, tz: ZoneInfo) -> pd.Series:
+    """The start of the interval (at the API's resolution) each half-hour start belongs to."""
+    if resolution_minutes >= 1440:
+        return (
+            half_hours.dt.tz_convert(tz)
+            .dt.floor("D", ambiguous=False, nonexistent="shift_forward")
+            .dt.tz_convert("UTC")
+        )
+    return half_hours.dt.floor(f"{resolution_minutes}min")
 
 
 def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:
@@ -138,6 +155,20 @@ def consumption_costs(usage_kwh: pd.Series, prices: pd.DataFrame, intervals_per_
     return costs[list(COST_COLUMNS)]
 
 
-def gas_volume_to_kwh(cubic_metres: pd.Series | float, volume_correction_factor: float, calorific_value: float):
+def gas_volume_to_kwh(cubic_metres, volume_correction_factor: float, calorific_value):
     """SMETS2 gas meters report m³; energy = m³ × volume correction × calorific value (MJ/m³) / 3.6."""
     return cubic_metres * volume_correction_factor * calorific_value * KWH_PER_MJ
+
+
+def calorific_value_by_interval(
+    starts: pd.Series, tz: ZoneInfo, daily: dict[dt.date, float], default: float
+) -> pd.Series:
+    """The calorific value for each interval's local gas day: the published value for that date, else the
+    latest earlier one (values are published a day late), else the fixed `default`."""
+    days = starts.dt.tz_convert(tz).dt.date
+    if not daily:
+        return pd.Series(default, index=starts.index, dtype=float)
+    table = pd.Series(daily).sort_index()
+    table.index = pd.to_datetime(table.index)
+    looked_up = table.reindex(pd.to_datetime(days), method="ffill").to_numpy()
+    return pd.Series(looked_up, index=starts.index, dtype=float).fillna(default)

@@ -14,7 +14,7 @@ import pytest
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx.local import LocalInfluxd
 from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.partitions import range_tags
+from octograph_pipeline.jobs import DaysRun, run_days
 from octograph_pipeline.simulator import OctopusSimulator, serve
 
 API_KEY = "sk_test_pytest_0123456789"
@@ -96,21 +96,7 @@ def config_file(make_config) -> Path:
     return make_config()
 
 
-def materialize_days(
-    config_file: Path, first: str, last: str | None = None, **kwargs
-) -> dg.ExecuteInProcessResult:
-    """Materialises all four assets for one day or, as a single run, for the range first..last."""
-    defs = build_definitions(config_file)
-    tags = {}
-    partition_key = first
-    if last and last != first:
-        partition_key = None
-        tags = range_tags(first, last)
-    return dg.materialize(
-        defs.assets,
-        partition_key=partition_key,
-        tags=tags,
-        resources=defs.resources,
-        instance=kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral(),
-        **kwargs,
-    )
+def materialize_days(config_file: Path, first: str, last: str | None = None, **kwargs) -> DaysRun:
+    """Materialises all four assets for one day or, as single runs, for the range first..last."""
+    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
+    return run_days(build_definitions(config_file), first, last, instance=instance, **kwargs)

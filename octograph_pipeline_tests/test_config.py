@@ -23,7 +23,9 @@ def test_defaults_match_the_seed_with_cache_off():
     assert influx.included_tags == () and influx.additional_tags == {}
     assert octopus.timezone == "Europe/London"
     assert octopus.payment_method == "DIRECT_DEBIT"
-    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (1, 8)
+    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (dt.time(1), dt.time(8))
+    assert octopus.low_rate_tz.key == "Europe/London"
+    assert octopus.calorific_values == {}
     assert octopus.gas_meter_types == {}
     assert (octopus.volume_correction_factor, octopus.calorific_value) == (1.02264, 38.8)
     assert octopus.resolution_minutes == 30
@@ -49,8 +51,9 @@ additional_tags = location=Home, owner=me
 account_number = A-1234ABCD
 timezone = Europe/Paris
 payment_method = non_direct_debit
-unit_rate_low_start = 0
-unit_rate_low_end = 7
+unit_rate_low_start = 00:30
+unit_rate_low_end = 7:30
+unit_rate_low_timezone = UTC
 gas_meter_types = G4P1=SMETS2,E6S2=smets1
 volume_correction_factor = 1.01
 calorific_value = 39.5
@@ -69,7 +72,8 @@ start_date = 2023-05-01
     assert influx.included_tags == AVAILABLE_TAGS
     assert influx.additional_tags == {"location": "Home", "owner": "me"}
     assert octopus.timezone == "Europe/Paris" and octopus.payment_method == "NON_DIRECT_DEBIT"
-    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (0, 7)
+    assert (octopus.unit_rate_low_start, octopus.unit_rate_low_end) == (dt.time(0, 30), dt.time(7, 30))
+    assert octopus.low_rate_tz.key == "UTC"
     assert octopus.gas_meter_types == {"G4P1": "SMETS2", "E6S2": "SMETS1"}
     assert (octopus.volume_correction_factor, octopus.calorific_value) == (1.01, 39.5)
     assert octopus.resolution_minutes == 60 and octopus.api_prefix == "http://localhost:9999/v1"
@@ -87,6 +91,8 @@ start_date = 2023-05-01
         ("[octopus]\naccount_number=A\ntimezone = Mars/Olympus\n", r"\[octopus\] timezone: 'Mars/Olympus'"),
         ("[octopus]\naccount_number=A\npayment_method = CASH\n", r"\[octopus\] payment_method: 'CASH'"),
         ("[octopus]\naccount_number=A\nunit_rate_low_start = 24\n", r"\[octopus\] unit_rate_low_start"),
+        ("[octopus]\naccount_number=A\nunit_rate_low_end = 07:15\n", r"\[octopus\] unit_rate_low_end: '07:15'"),
+        ("[octopus]\naccount_number=A\nunit_rate_low_timezone = Moon\n", r"\[octopus\] unit_rate_low_timezone"),
         ("[octopus]\naccount_number=A\ncalorific_value = -1\n", r"\[octopus\] calorific_value"),
         ("[octopus]\naccount_number=A\nenable_cache = maybe\n", r"\[octopus\] enable_cache"),
         ("[octopus]\naccount_number=A\ngas_meter_types = G1=SMETS3\n", r"\[octopus\] gas_meter_types"),
@@ -121,3 +127,19 @@ def test_missing_file_and_env_var(tmp_path, monkeypatch):
     monkeypatch.setenv("OCTO_KEY_FOR_TEST", "sk_live_x")
     assert settings.octopus.api_key() == "sk_live_x"
     assert "sk_live_x" not in repr(settings)
+
+
+def test_calorific_value_file(tmp_path):
+    (tmp_path / "cv.csv").write_text("Applicable For,Value\n01/01/2024,39.1\n2024-01-02,39.4\n\n")
+    path = tmp_path / "octograph.ini"
+    path.write_text("[octopus]\naccount_number = A-1\ncalorific_value_file = cv.csv\n")
+    assert load_settings(path).octopus.calorific_values == {dt.date(2024, 1, 1): 39.1, dt.date(2024, 1, 2): 39.4}
+    (tmp_path / "cv.csv").write_text("2024-01-01,391\n")
+    with pytest.raises(ConfigError, match=r"\[octopus\] calorific_value_file: .*cv.csv line 1: 391.0 MJ"):
+        load_settings(path)
+    (tmp_path / "cv.csv").write_text("2024-01-01;39.1\n")
+    with pytest.raises(ConfigError, match=r"line 1: '2024-01-01;39.1' is not `date,value`"):
+        load_settings(path)
+    path.write_text("[octopus]\naccount_number = A-1\ncalorific_value_file = missing.csv\n")
+    with pytest.raises(ConfigError, match=r"calorific_value_file: cannot read"):
+        load_settings(path)

@@ -156,9 +156,10 @@ def test_secrets_stay_out_of_logs_run_config_and_metadata(config_file, influx, m
     instance = dg.DagsterInstance.ephemeral()
     result = materialize_days(config_file, "2024-06-12", instance=instance)
     assert result.success
-    records = instance.all_logs(result.run_id)
-    text = "".join(dg.serialize_value(record) for record in records)
-    text += json.dumps(instance.get_run_by_id(result.run_id).run_config, default=str)
+    text = ""
+    for run_id in result.run_ids:
+        text += "".join(dg.serialize_value(record) for record in instance.all_logs(run_id))
+        text += json.dumps(instance.get_run_by_id(run_id).run_config, default=str)
     assert len(text) > 10000
     assert API_KEY not in text and "influx-secret-token" not in text
 

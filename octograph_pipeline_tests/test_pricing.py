@@ -102,39 +102,98 @@ def test_standing_charge_sums_to_one_day(day):
     assert costs["total_cost_inc_vat_pence"].sum() == pytest.approx(50.2425, abs=1e-9)
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    day=st.sampled_from(["2024-03-31", "2024-06-12", "2024-10-27", "2025-01-01"]),
-    usage=st.lists(st.floats(0, 5, allow_nan=False), min_size=50, max_size=50),
-    unit_prices=st.lists(st.floats(-5, 100, allow_nan=False), min_size=50, max_size=50),
-    standing=st.floats(0, 100, allow_nan=False),
-    export=st.booleans(),
-)
-def test_day_cost_is_usage_times_rate_plus_one_standing_charge(day, usage, unit_prices, standing, export):
+@st.composite
+def covering_rate_rows(draw, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Contiguous rate rows covering [start, end): switches at any half-hour, first row open or starting
+    before the day, last row open-ended (`valid_to` null) or running past the day."""
+    half_hours = int((end - start) / pd.Timedelta(minutes=30))
+    switches = sorted(draw(st.sets(st.integers(1, half_hours - 1), max_size=6)))
+    bounds = [start - pd.Timedelta(days=draw(st.integers(0, 40)))]
+    bounds += [start + pd.Timedelta(minutes=30 * k) for k in switches]
+    bounds += [end + pd.Timedelta(days=draw(st.integers(0, 40)))]
+    prices = draw(
+        st.lists(st.floats(-5, 100, allow_nan=False), min_size=len(bounds) - 1, max_size=len(bounds) - 1)
+    )
+    rows = [(bounds[i], bounds[i + 1], p, p * 1.05, None) for i, p in enumerate(prices)]
+    if draw(st.booleans()):
+        rows[-1] = (rows[-1][0], None, *rows[-1][2:])
+    if draw(st.booleans()):
+        rows[0] = (None, *rows[0][1:])
+    return rates(*rows)
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), day=st.sampled_from(["2024-03-31", "2024-06-12", "2024-10-27", "2025-01-01"]))
+def test_day_cost_is_usage_times_rate_in_force_plus_one_standing_charge(data, day):
     starts = day_starts(day)
-    n = len(starts)
-    sign = -1.0 if export else 1.0
-    usage_kwh = pd.Series(usage[:n], index=starts.index) * sign
-    unit = pd.DataFrame({"value_exc_vat": unit_prices[:n], "value_inc_vat": [p * 1.05 for p in unit_prices[:n]]})
-    prices = pricing.tariff_prices(starts, unit, rates((None, None, standing, standing * 1.05, None)))
-    costs = pricing.consumption_costs(usage_kwh, prices, pricing.intervals_in_local_day(starts, 30, LONDON))
-    expected = sum(u * p for u, p in zip(usage_kwh, unit_prices[:n], strict=True)) + standing
+    start, end = starts.iloc[0], starts.iloc[-1] + pd.Timedelta(minutes=30)
+    unit_rows = data.draw(covering_rate_rows(start, end))
+    standing_rows = rates((start - pd.Timedelta(days=3), None, 47.0, 49.35, None))
+    usage = pd.Series(data.draw(st.lists(st.floats(0, 5), min_size=len(starts), max_size=len(starts))))
+    sign = data.draw(st.sampled_from([1.0, -1.0]))  # export is negative
+
+    prices = pricing.tariff_prices(starts, pricing.rate_in_force(starts, unit_rows), standing_rows)
+    costs = pricing.consumption_costs(usage * sign, prices, pricing.intervals_in_local_day(starts, 30, LONDON))
+
+    def rate_at(moment):  # the obvious, slow definition
+        for row in unit_rows.itertuples():
+            if (pd.isna(row.valid_from) or row.valid_from <= moment) and (
+                pd.isna(row.valid_to) or moment < row.valid_to
+            ):
+                return row.value_exc_vat
+        raise AssertionError(f"no rate at {moment}")
+
+    expected = sum(sign * kwh * rate_at(at) for at, kwh in zip(starts, usage, strict=True)) + 47.0
     assert costs["total_cost_exc_vat_pence"].sum() == pytest.approx(expected, abs=1e-9)
+    assert costs["standing_charge_cost_inc_vat_pence"].sum() == pytest.approx(49.35, abs=1e-9)
 
 
 @pytest.mark.parametrize(
-    ("low_start", "low_end", "day", "expected"),
+    ("low_start", "low_end", "zone", "day", "expected"),
     [
-        (1, 8, "2024-06-12", 14),
-        (0, 7, "2024-01-15", 14),
-        (23, 6, "2024-01-15", 14),
-        (1, 8, "2024-03-31", 12),  # 01:00-02:00 local does not exist on the spring-forward day
-        (1, 8, "2024-10-27", 16),  # 01:00-02:00 local happens twice in the autumn
+        # (end - start) x 2 half-hours on ordinary days, whatever the window and time zone
+        ("01:00", "08:00", "Europe/London", "2024-06-12", 14),
+        ("00:00", "07:00", "Europe/London", "2024-01-15", 14),
+        ("23:00", "06:00", "Europe/London", "2024-01-15", 14),  # crosses midnight
+        ("00:30", "07:30", "UTC", "2024-01-15", 14),
+        ("00:30", "07:30", "UTC", "2024-06-12", 14),
+        # local windows lose an hour in spring (01:00-02:00 does not exist) and gain one in autumn
+        ("01:00", "08:00", "Europe/London", "2024-03-31", 12),
+        ("01:00", "08:00", "Europe/London", "2024-10-27", 16),
+        ("00:00", "07:00", "Europe/London", "2024-03-31", 12),
+        ("00:00", "07:00", "Europe/London", "2024-10-27", 16),
+        # smart-meter E7 is fixed in UTC, so the DST days keep their 7 hours
+        ("00:30", "07:30", "UTC", "2024-03-31", 14),
+        ("00:30", "07:30", "UTC", "2024-10-27", 14),
     ],
 )
-def test_economy7_night_window_in_local_hours(low_start, low_end, day, expected):
-    night = pricing.in_low_rate_window(day_starts(day), low_start, low_end, LONDON)
+def test_economy7_night_half_hours(low_start, low_end, zone, day, expected):
+    window = dt.time.fromisoformat(low_start), dt.time.fromisoformat(low_end)
+    night = pricing.in_low_rate_window(day_starts(day), *window, ZoneInfo(zone))
     assert int(night.sum()) == expected
+
+
+def test_smart_economy7_night_is_01_30_to_08_30_in_bst():
+    night = pricing.in_low_rate_window(day_starts("2024-06-12"), dt.time(0, 30), dt.time(7, 30), ZoneInfo("UTC"))
+    local = day_starts("2024-06-12")[night].dt.tz_convert(LONDON).dt.strftime("%H:%M")
+    assert (local.iloc[0], local.iloc[-1]) == ("01:30", "08:00")
+
+
+def test_coarser_intervals_group_half_hours():
+    hours = pricing.interval_of(day_starts("2024-10-27"), 60, LONDON)
+    assert hours.nunique() == 25
+    days = pricing.interval_of(day_starts("2024-10-27"), 1440, LONDON)
+    assert set(days) == {pd.Timestamp("2024-10-26T23:00Z")}
+
+
+def test_calorific_value_per_gas_day_falls_back_to_the_latest_then_the_default():
+    starts = pd.Series(
+        pd.to_datetime(
+            ["2024-01-01T12:00Z", "2024-01-02T12:00Z", "2024-01-05T12:00Z", "2023-12-31T12:00Z"], utc=True
+        )
+    )
+    daily = {dt.date(2024, 1, 1): 39.1, dt.date(2024, 1, 2): 39.4}
+    assert pricing.calorific_value_by_interval(starts, LONDON, daily, 38.8).tolist() == [39.1, 39.4, 39.4, 38.8]
 
 
 def test_smets2_cubic_metres_to_kwh():

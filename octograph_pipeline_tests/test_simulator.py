@@ -10,7 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.simulator import (
+    SCENARIOS,
+    OctopusSimulator,
+    all_scenarios,
+    default_household,
+    economy7_household,
+    serve,
+)
+from octograph_pipeline.simulator.__main__ import scenario_households
 
 KEY = "sk_test_demo"
 ACCOUNT = "A-DEMO0001"
@@ -294,3 +302,218 @@ def test_request_counts_include_failures(sim: OctopusSimulator, api: requests.Se
     assert requests.get(stats_url, timeout=5).json() == expected
     sim.reset_counts()
     assert not sim.request_counts
+
+
+# --------------------------------------------------------------------------- messy scenarios
+
+E7_IMPORT = "electricity-meter-points/1100000000071/meters/21E7000001/consumption/"
+E7_EXPORT = "electricity-meter-points/1100000000072/meters/21E7000001/consumption/"
+E7_TARIFF = "products/VAR-22-11-01/electricity-tariffs/E-2R-VAR-22-11-01-C"
+OUTGOING = "products/AGILE-OUTGOING-19-05-13/electricity-tariffs/E-1R-AGILE-OUTGOING-19-05-13-C"
+OLD_GAS = "gas-meter-points/4000000011/meters/G4S2000011/consumption/"
+NEW_GAS = "gas-meter-points/4000000022/meters/G4S1000022/consumption/"
+OLD_ELECTRICITY = "electricity-meter-points/1200000000011/meters/21M0000011/consumption/"
+SWITCHED = "electricity-meter-points/1300000000001/meters/{serial}/consumption/"
+NO_DATA = "electricity-meter-points/1300000000002/meters/21S0000009/consumption/"
+GAPPY = "electricity-meter-points/1400000000001/meters/21G0000001/consumption/"
+ACCOUNTS = ["A-DEMO0001", "A-E7000001", "A-MOVE0001", "A-SWCH0001", "A-GAPS0001"]
+
+
+@pytest.fixture(scope="module")
+def scenario_url() -> Iterator[str]:
+    """One simulator serving every scenario household."""
+    with serve(OctopusSimulator(households=all_scenarios(), clock=fixed_clock(NOW))) as prefix:
+        yield prefix
+
+
+def account(api: requests.Session, url: str, number: str) -> dict:
+    response = get(api, url, f"accounts/{number}/")
+    assert response.status_code == 200, number
+    return response.json()
+
+
+def readings(api: requests.Session, url: str, path: str, day: date, **params: object) -> list[dict]:
+    body = get(api, url, path, page_size=500, **day_window(day), **params).json()
+    assert body["next"] is None
+    return body["results"]
+
+
+def test_all_scenarios_are_served_at_once(api: requests.Session, scenario_url: str) -> None:
+    assert [h.account_number for h in all_scenarios()] == ACCOUNTS
+    assert list(SCENARIOS) == ["default", "economy7", "moved", "switch", "gaps"]
+    for number in ACCOUNTS:
+        assert account(api, scenario_url, number)["number"] == number
+    assert get(api, scenario_url, "accounts/A-OTHER001/").status_code == 404
+    assert get(api, scenario_url, IMPORT, **day_window(date(2024, 11, 1))).json()["count"] == 48  # the demo one
+    assert (
+        get(api, scenario_url, "electricity-meter-points/1100000000071/meters/21M0000011/consumption/").status_code
+        == 404
+    )
+    assert (
+        requests.get(f"{scenario_url}/{VAR}", params=day_window(date(2024, 1, 15)), timeout=5).json()["count"] == 2
+    )
+    assert (
+        requests.get(f"{scenario_url}/{AGILE}", params=day_window(date(2024, 1, 15)), timeout=5).json()["count"]
+        == 48
+    )
+
+
+def test_default_constructor_is_unchanged() -> None:
+    sim = OctopusSimulator()
+    assert sim.households == (sim.household,) and sim.household == default_household()
+    assert sim.household.to_json() == all_scenarios()[0].to_json()
+    assert sim.tariff_history_start == date(2024, 1, 1)
+    custom = OctopusSimulator(account_number="A-X", agile_from=date(2023, 6, 1), households=[economy7_household()])
+    assert [h.account_number for h in custom.households] == ["A-E7000001"]  # account_number/agile_from ignored
+    with pytest.raises(ValueError, match="appears twice"):
+        OctopusSimulator(households=[economy7_household(), economy7_household()])
+
+
+def test_cli_scenario_selection() -> None:
+    assert [h.account_number for h in scenario_households("all", 1, "Europe/London")] == ACCOUNTS
+    assert [h.account_number for h in scenario_households("gaps, economy7", 1, "Europe/London")] == [
+        "A-GAPS0001",
+        "A-E7000001",
+    ]
+    with pytest.raises(ValueError, match="nope"):
+        scenario_households("economy7,nope", 1, "Europe/London")
+
+
+def test_economy7_account_and_day_night_rates(api: requests.Session, scenario_url: str) -> None:
+    [prop] = account(api, scenario_url, "A-E7000001")["properties"]
+    importer, exporter = prop["electricity_meter_points"]
+    assert prop["moved_in_at"] == "2024-01-01T00:00:00Z" and prop["gas_meter_points"] == []
+    assert (importer["mpan"], importer["is_export"], exporter["mpan"], exporter["is_export"]) == (
+        "1100000000071",
+        False,
+        "1100000000072",
+        True,
+    )
+    assert importer["meters"][0]["serial_number"] == exporter["meters"][0]["serial_number"] == "21E7000001"
+    assert importer["agreements"] == [
+        {"tariff_code": "E-2R-VAR-22-11-01-C", "valid_from": "2024-01-01T00:00:00Z", "valid_to": None}
+    ]
+    assert exporter["agreements"][0]["tariff_code"] == "E-1R-AGILE-OUTGOING-19-05-13-C"
+    for rate_type in ("day-unit-rates", "night-unit-rates", "standing-charges"):
+        assert requests.get(f"{scenario_url}/{E7_TARIFF}/{rate_type}/", timeout=5).json()["count"] > 0
+    assert requests.get(f"{scenario_url}/{E7_TARIFF}/standard-unit-rates/", timeout=5).status_code == 400
+    rows = readings(api, scenario_url, E7_IMPORT, date(2024, 1, 10))
+    night = [r["consumption"] for r in rows if "00:30" <= r["interval_start"][11:16] < "07:30"]
+    day = [r["consumption"] for r in rows if not "00:30" <= r["interval_start"][11:16] < "07:30"]
+    assert len(night) == 14 and all(1.0 <= value <= 1.5 for value in night)
+    assert sum(day) / len(day) < 0.6
+    assert max(r["consumption"] for r in readings(api, scenario_url, E7_EXPORT, date(2024, 6, 12))) > 0.3
+
+
+def test_agile_outgoing_rates_and_timeless_standing_charge(scenario_url: str) -> None:
+    window = day_window(date(2024, 6, 12))
+    standing = requests.get(f"{scenario_url}/{OUTGOING}/standing-charges/", params=window, timeout=5).json()
+    assert standing["results"] == [
+        {"value_exc_vat": 0.0, "value_inc_vat": 0.0, "valid_from": None, "valid_to": None, "payment_method": None}
+    ]
+    rows = requests.get(f"{scenario_url}/{OUTGOING}/standard-unit-rates/", params=window, timeout=5).json()
+    assert rows["count"] == 48
+    assert all(0 <= r["value_exc_vat"] == r["value_inc_vat"] <= 20 for r in rows["results"])
+    assert {r["payment_method"] for r in rows["results"]} == {None}
+    assert requests.get(f"{scenario_url}/products/AGILE-OUTGOING-19-05-13/", timeout=5).status_code == 200
+
+
+def test_moved_account_has_two_tenancies(api: requests.Session, scenario_url: str) -> None:
+    old, new = account(api, scenario_url, "A-MOVE0001")["properties"]
+    assert (old["id"], old["address_line_1"], old["town"], old["postcode"]) == (
+        2000001,
+        "10 Old Road",
+        "Oldtown",
+        "OL1 1AA",
+    )
+    assert (new["id"], new["address_line_1"], new["town"], new["postcode"]) == (
+        2000002,
+        "22 New Street",
+        "Newtown",
+        "NE2 2BB",
+    )
+    assert (old["moved_in_at"], old["moved_out_at"]) == ("2024-01-01T00:00:00Z", "2024-06-15T00:00:00+01:00")
+    assert (new["moved_in_at"], new["moved_out_at"]) == ("2024-06-15T00:00:00+01:00", None)
+    [old_electricity], [old_gas] = old["electricity_meter_points"], old["gas_meter_points"]
+    assert old_electricity["agreements"] == [
+        {"tariff_code": "E-1R-VAR-22-11-01-C", "valid_from": "2024-01-01T00:00:00Z", "valid_to": None}
+    ]
+    assert (old_gas["mprn"], old_gas["meters"]) == ("4000000011", [{"serial_number": "G4S2000011"}])
+    [new_electricity], [new_gas] = new["electricity_meter_points"], new["gas_meter_points"]
+    assert (new_electricity["mpan"], new_electricity["meters"][0]["serial_number"]) == (
+        "1200000000022",
+        "21M0000022",
+    )
+    assert new_electricity["agreements"] == [
+        {
+            "tariff_code": "E-1R-VAR-22-11-01-C",
+            "valid_from": "2024-06-15T00:00:00+01:00",
+            "valid_to": "2024-10-01T00:00:00+01:00",
+        },
+        {"tariff_code": "E-1R-AGILE-24-10-01-C", "valid_from": "2024-10-01T00:00:00+01:00", "valid_to": None},
+    ]
+    assert (new_gas["mprn"], new_gas["meters"]) == ("4000000022", [{"serial_number": "G4S1000022"}])
+    assert new_gas["agreements"][0]["tariff_code"] == "G-1R-VAR-22-11-01-C"
+    # The old meters keep reporting after move-out (the next occupant): clipping is the client's job.
+    assert len(readings(api, scenario_url, OLD_ELECTRICITY, date(2024, 11, 10))) == 48
+    assert (
+        len(
+            readings(
+                api,
+                scenario_url,
+                "electricity-meter-points/1200000000022/meters/21M0000022/consumption/",
+                date(2024, 6, 14),
+            )
+        )
+        == 0
+    )
+
+
+def test_smets2_gas_reports_m3_and_smets1_kwh(api: requests.Session, scenario_url: str) -> None:
+    day = date(2024, 11, 10)
+    smets2 = [r["consumption"] for r in readings(api, scenario_url, OLD_GAS, day)]
+    smets1 = [r["consumption"] for r in readings(api, scenario_url, NEW_GAS, day)]
+    assert len(smets2) == len(smets1) == 48
+    assert 0 < max(smets2) < 1 and max(smets1) > 1
+    assert sum(smets1) > 5 * sum(smets2)
+
+
+def test_switch_account_mid_day_switch_and_replaced_meter(api: requests.Session, scenario_url: str) -> None:
+    [prop] = account(api, scenario_url, "A-SWCH0001")["properties"]
+    switched, silent = prop["electricity_meter_points"]
+    assert [m["serial_number"] for m in switched["meters"]] == ["21S0000001", "21S0000002"]
+    assert switched["agreements"] == [
+        {
+            "tariff_code": "E-1R-VAR-22-11-01-C",
+            "valid_from": "2024-01-01T00:00:00Z",
+            "valid_to": "2024-06-12T13:30:00+01:00",
+        },
+        {"tariff_code": "E-1R-AGILE-24-10-01-C", "valid_from": "2024-06-12T13:30:00+01:00", "valid_to": None},
+    ]
+    assert (silent["mpan"], silent["meters"][0]["serial_number"]) == ("1300000000002", "21S0000009")
+    old, new = SWITCHED.format(serial="21S0000001"), SWITCHED.format(serial="21S0000002")
+    assert [len(readings(api, scenario_url, old, day)) for day in (date(2024, 7, 31), date(2024, 8, 1))] == [48, 0]
+    assert [len(readings(api, scenario_url, new, day)) for day in (date(2024, 7, 31), date(2024, 8, 1))] == [0, 48]
+    last_old = get(api, scenario_url, old, page_size=1).json()["results"][0]
+    first_new = get(api, scenario_url, new, page_size=1, order_by="period").json()["results"][0]
+    assert last_old["interval_end"] == first_new["interval_start"] == "2024-08-01T00:00:00+01:00"
+    assert get(api, scenario_url, new, page_size=1).json()["results"][0]["interval_end"] == "2024-11-15T00:00:00Z"
+
+
+def test_meter_without_data_always_answers_count_0(api: requests.Session, scenario_url: str) -> None:
+    for params in ({}, day_window(date(2024, 6, 12)), {"group_by": "day"}):
+        response = get(api, scenario_url, NO_DATA, **params)
+        assert response.status_code == 200 and response.json()["count"] == 0 and response.json()["results"] == []
+
+
+def test_missing_and_duplicated_intervals(api: requests.Session, scenario_url: str) -> None:
+    gappy = readings(api, scenario_url, GAPPY, date(2024, 6, 12), order_by="period")
+    starts = [r["interval_start"][11:16] for r in gappy]
+    assert len(gappy) == 45 and not {"02:00", "02:30", "03:00"} & set(starts)
+    assert "01:30" in starts and "03:30" in starts
+    [total] = get(api, scenario_url, GAPPY, group_by="day", **day_window(date(2024, 6, 12))).json()["results"]
+    assert total["consumption"] == pytest.approx(sum(r["consumption"] for r in gappy), abs=1e-6)
+    doubled = readings(api, scenario_url, GAPPY, date(2024, 6, 13), order_by="period")
+    repeated = [r["interval_start"][11:16] for r, nxt in zip(doubled, doubled[1:], strict=False) if r == nxt]
+    assert len(doubled) == 52 and repeated == ["10:00", "10:30", "11:00", "11:30"]
+    assert len(readings(api, scenario_url, GAPPY, date(2024, 6, 14))) == 48

@@ -1,7 +1,37 @@
 """A local stand-in for the Octopus Energy REST API, with synthetic household data and fault knobs."""
 
 from octograph_pipeline.simulator.app import OctopusSimulator
-from octograph_pipeline.simulator.household import Household, default_household
+from octograph_pipeline.simulator.household import (
+    SCENARIOS,
+    Agreement,
+    Household,
+    Meter,
+    MeterPoint,
+    Property,
+    Register,
+    all_scenarios,
+    default_household,
+    economy7_household,
+    gaps_household,
+    moved_household,
+    switch_household,
+)
 from octograph_pipeline.simulator.server import serve
 
-__all__ = ["Household", "OctopusSimulator", "default_household", "serve"]
+__all__ = [
+    "SCENARIOS",
+    "Agreement",
+    "Household",
+    "Meter",
+    "MeterPoint",
+    "OctopusSimulator",
+    "Property",
+    "Register",
+    "all_scenarios",
+    "default_household",
+    "economy7_household",
+    "gaps_household",
+    "moved_household",
+    "serve",
+    "switch_household",
+]

@@ -30,6 +30,9 @@ from octograph_pipeline.simulator.household import (
     TARIFFS,
     Fuel,
     Household,
+    Meter,
+    MeterPoint,
+    Property,
     Row,
     consumption_rows,
     default_household,
@@ -84,7 +87,12 @@ class _Fault:
 
 
 class OctopusSimulator:
-    """A fake Octopus API for one synthetic household, plus fault-injection knobs and counters.
+    """A fake Octopus API for synthetic households, plus fault-injection knobs and counters.
+
+    By default it serves one demo household built from `seed`, `account_number`, `start_date`,
+    `agile_from` and `timezone`. With `households` it serves each of them under its own account
+    number instead (one shared API key; `account_number` and `agile_from` are then ignored), e.g.
+    `households=all_scenarios()`. `household` is the default/first one; `households` all of them.
 
     Settable attributes: `clock`, `latency`, `error_rate`, `burst_429`, `retry_after`,
     `page_size_max`, `sloppy_window`, `duplicate_rows`. `request_counts` counts every API request
@@ -105,12 +113,22 @@ class OctopusSimulator:
         burst_429: int = 0,
         retry_after: int = 1,
         page_size_max: int = 25000,
+        households: Sequence[Household] | None = None,
     ) -> None:
-        self.household: Household = default_household(seed, account_number, start_date, agile_from, timezone)
+        if households:
+            self.households: tuple[Household, ...] = tuple(households)
+            _check_unique(self.households)
+            # Prices start no later than start_date and the earliest tenancy or agreement.
+            earliest = [d for d in (h.earliest_date() for h in self.households) if d is not None]
+            self.tariff_history_start = min([start_date, *earliest])
+        else:
+            self.households = (default_household(seed, account_number, start_date, agile_from, timezone),)
+            # Tariff prices start with the household's history so every agreement (and what-if
+            # comparisons such as Agile during the VAR period) can be priced.
+            self.tariff_history_start = min(start_date, agile_from)
+        self.household: Household = self.households[0]
+        self._accounts = {household.account_number: household for household in self.households}
         self.api_key = api_key
-        # Tariff prices start with the household's history so every agreement (and what-if
-        # comparisons such as Agile during the VAR period) can be priced.
-        self.tariff_history_start = min(start_date, agile_from)
         self.clock: Clock = clock or _utc_now
         self.latency = latency
         self.error_rate = error_rate
@@ -248,11 +266,14 @@ class OctopusSimulator:
         results = rows[(page - 1) * size : page * size]
         return JSONResponse({"count": len(rows), "next": next_url, "previous": previous_url, "results": results})
 
-    def _period(self, request: Request) -> tuple[datetime | None, datetime | None] | Response:
+    def _period(
+        self, request: Request, household: Household | None = None
+    ) -> tuple[datetime | None, datetime | None] | Response:
+        tz = (household or self.household).tz
         bounds = []
         for name in ("period_from", "period_to"):
             try:
-                bounds.append(_parse_instant(request.query_params.get(name), self.household.tz))
+                bounds.append(_parse_instant(request.query_params.get(name), tz))
             except ValueError:
                 return JSONResponse({name: ["Enter a valid date/time."]}, status_code=400)
         return bounds[0], bounds[1]
@@ -265,25 +286,34 @@ class OctopusSimulator:
     def _account(self, request: Request) -> Response:
         if denied := self._auth_error(request):
             return denied
-        if request.path_params["account_number"] != self.household.account_number:
+        household = self._accounts.get(request.path_params["account_number"])
+        if household is None:
             return _detail(404, "Not found.")
-        return JSONResponse(self.household.to_json())
+        return JSONResponse(household.to_json())
+
+    def _find_meter(
+        self, fuel: Fuel, point: str, serial: str
+    ) -> tuple[Household, Property, MeterPoint, Meter] | None:
+        for household in self.households:
+            if found := household.find_meter(fuel, point, serial):
+                return (household, *found)
+        return None
 
     def _consumption(self, fuel: Fuel, request: Request) -> Response:
         if denied := self._auth_error(request):
             return denied
-        found = self.household.find_meter_point(fuel, request.path_params["point"], request.path_params["serial"])
+        found = self._find_meter(fuel, request.path_params["point"], request.path_params["serial"])
         if found is None:
             return _detail(404, "Not found.")
-        period = self._period(request)
+        household, prop, point, meter = found
+        period = self._period(request, household)
         if isinstance(period, Response):
             return period
         group_by = request.query_params.get("group_by") or None
         if group_by is not None and group_by not in GROUP_BY_CHOICES:
             return JSONResponse({"group_by": [f'"{group_by}" is not a valid choice.']}, status_code=400)
-        prop, point = found
         rows = consumption_rows(
-            self.household,
+            household,
             prop,
             point,
             self.clock(),
@@ -292,6 +322,7 @@ class OctopusSimulator:
             newest_first=request.query_params.get("order_by", "-period") != "period",
             sloppy=self.sloppy_window,
             duplicate=self.duplicate_rows,
+            meter=meter,
         )
         return self._page(request, rows, self.page_size_max)
 
@@ -326,6 +357,27 @@ class OctopusSimulator:
         if not tariffs:
             return _detail(404, "Not found.")
         return JSONResponse(_product_json(code, tariffs[0].full_name, tariffs[0].is_variable))
+
+
+def _check_unique(households: Sequence[Household]) -> None:
+    """Account numbers and meter points must be unique, and a serial belongs to one account only."""
+    accounts: set[str] = set()
+    points: set[tuple[str, str]] = set()
+    serial_owner: dict[str, str] = {}
+    for household in households:
+        if household.account_number in accounts:
+            raise ValueError(f"account {household.account_number} appears twice")
+        accounts.add(household.account_number)
+        for _, point in household.iter_meter_points():
+            if (point.fuel, point.identifier) in points:
+                raise ValueError(f"{point.fuel} meter point {point.identifier} appears twice")
+            points.add((point.fuel, point.identifier))
+            for meter in point.meters:
+                owner = serial_owner.setdefault(meter.serial_number, household.account_number)
+                if owner != household.account_number:
+                    raise ValueError(
+                        f"meter {meter.serial_number} belongs to {owner} and {household.account_number}"
+                    )
 
 
 def _product_json(code: str, full_name: str, is_variable: bool) -> dict[str, Any]:

@@ -3,10 +3,15 @@
 Pure data and arithmetic, no HTTP: `app.py` turns these rows into JSON responses. Every value is a
 function of (seed, meter point, interval start) only, so any query window returns the same numbers,
 and rows are computed lazily so paging through years of half-hours stays cheap.
+
+Besides the tidy demo household, `SCENARIOS` holds messy accounts (Economy 7 with an Agile Outgoing
+export, a house move, a mid-day tariff switch with a replaced meter and a meter without data, gaps and
+duplicated readings) so the pipeline can be tested against what real accounts look like.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import struct
@@ -25,6 +30,9 @@ _TWO_TO_MINUS_64 = 2.0**-64
 GROUP_BY_CHOICES = ("hour", "day", "week", "month", "quarter")
 RATE_TYPES = ("standard-unit-rates", "day-unit-rates", "night-unit-rates", "standing-charges")
 DIRECT_DEBIT_AND_NOT = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
+# kWh per m³ of gas: volume correction 1.02264 x calorific value 39.5 MJ/m³ / 3.6 MJ per kWh.
+GAS_KWH_PER_M3 = 1.02264 * 39.5 / 3.6
+Window = tuple[datetime, datetime]
 
 
 # --------------------------------------------------------------------------- time helpers
@@ -118,17 +126,46 @@ class Register:
 
 @dataclass(frozen=True)
 class Meter:
+    """A physical meter (serial number) on a meter point, and the quirks of what it reports.
+
+    `installed_from`/`installed_to` (aware datetimes, None = unbounded) limit its readings to the period
+    it was installed, for replaced meters. `gaps` are [start, end) windows of interval starts whose
+    readings are missing; `duplicates` are windows whose half-hourly rows are returned twice (identical,
+    adjacent). `reports_consumption=False` is a meter whose consumption endpoint never has data.
+    `unit` is what a gas meter reports: "m3" (SMETS2, the default) or "kWh" (SMETS1); electricity is
+    always kWh.
+    """
+
     serial_number: str
     registers: tuple[Register, ...] = ()
+    installed_from: datetime | None = None
+    installed_to: datetime | None = None
+    gaps: tuple[Window, ...] = ()
+    duplicates: tuple[Window, ...] = ()
+    reports_consumption: bool = True
+    unit: Literal["kWh", "m3"] | None = None
+
+    def __post_init__(self) -> None:
+        instants = [
+            self.installed_from,
+            self.installed_to,
+            *(t for w in (*self.gaps, *self.duplicates) for t in w),
+        ]
+        if any(t is not None and t.tzinfo is None for t in instants):
+            raise ValueError(f"meter {self.serial_number}: installed_*/gaps/duplicates must be timezone-aware")
 
 
 @dataclass(frozen=True)
 class Agreement:
-    """A tariff for a meter point over local calendar dates [valid_from, valid_to)."""
+    """A tariff for a meter point over [valid_from, valid_to).
+
+    A `date` means local midnight; an aware `datetime` is an exact instant (a mid-day switch), and a
+    naive one is local time.
+    """
 
     tariff_code: str
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: date | datetime
+    valid_to: date | datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -147,10 +184,17 @@ class MeterPoint:
     def has_meter(self, serial_number: str) -> bool:
         return any(meter.serial_number == serial_number for meter in self.meters)
 
+    def meter(self, serial_number: str) -> Meter | None:
+        return next((meter for meter in self.meters if meter.serial_number == serial_number), None)
+
 
 @dataclass(frozen=True)
 class Property:
-    """A supply address; readings exist only while the account lived there."""
+    """A supply address; readings start at move-in.
+
+    They stop at move-out unless `readings_after_move_out`: the real API keeps serving a meter's
+    history after the account left (the next occupant's usage), so clients must clip by tenancy.
+    """
 
     id: int
     moved_in: date
@@ -162,6 +206,7 @@ class Property:
     town: str = "Testington"
     county: str = ""
     postcode: str = "TE1 1ST"
+    readings_after_move_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,34 +226,70 @@ class Household:
         self, fuel: Fuel, identifier: str, serial_number: str
     ) -> tuple[Property, MeterPoint] | None:
         """The property and meter point for a consumption URL, or None if it is not this account's."""
+        found = self.find_meter(fuel, identifier, serial_number)
+        return None if found is None else found[:2]
+
+    def find_meter(
+        self, fuel: Fuel, identifier: str, serial_number: str
+    ) -> tuple[Property, MeterPoint, Meter] | None:
+        """The property, meter point and meter for a consumption URL, or None if not this account's."""
         for prop in self.properties:
             for point in prop.meter_points:
-                if point.fuel == fuel and point.identifier == identifier and point.has_meter(serial_number):
-                    return prop, point
+                meter = (
+                    point.meter(serial_number) if point.fuel == fuel and point.identifier == identifier else None
+                )
+                if meter is not None:
+                    return prop, point, meter
         return None
 
-    def readings_window(self, prop: Property, now: datetime) -> tuple[datetime, datetime]:
+    def iter_meter_points(self) -> Iterator[tuple[Property, MeterPoint]]:
+        return ((prop, point) for prop in self.properties for point in prop.meter_points)
+
+    def readings_window(self, prop: Property, now: datetime, meter: Meter | None = None) -> Window:
         """UTC [start, end) of existing half-hour readings: move-in until local midnight today.
 
         Today's readings are "not yet available", like the real API, which publishes a day later.
+        Move-out ends them unless the property serves readings after move-out; a `meter` narrows the
+        window to its installed period.
         """
         tz = self.tz
         today = now.astimezone(tz).date()
-        last_day = min(today, prop.moved_out) if prop.moved_out else today
-        return local_midnight(prop.moved_in, tz).astimezone(UTC), local_midnight(last_day, tz).astimezone(UTC)
+        last_day = min(today, prop.moved_out) if prop.moved_out and not prop.readings_after_move_out else today
+        lo = local_midnight(prop.moved_in, tz).astimezone(UTC)
+        hi = local_midnight(last_day, tz).astimezone(UTC)
+        if meter is not None and meter.installed_from is not None:
+            lo = max(lo, ceil_half_hour(meter.installed_from))
+        if meter is not None and meter.installed_to is not None:
+            hi = min(hi, ceil_half_hour(meter.installed_to))
+        return lo, hi
 
-    def consumption(self, point: MeterPoint, interval_start: datetime) -> float:
-        """Reading (kWh, or m³ for gas) for the half-hour starting at `interval_start`, 3 decimals."""
+    def consumption(self, point: MeterPoint, interval_start: datetime, meter: Meter | None = None) -> float:
+        """Reading (kWh, or m³ for gas) for the half-hour starting at `interval_start`, 3 decimals.
+
+        A gas `meter` whose unit is "kWh" (SMETS1) reports the same gas converted to kWh.
+        """
         profile = LOAD_PROFILES[point.load_profile]
-        value = profile(self.seed, point.identifier, interval_start.astimezone(UTC), self.tz)
-        return round(max(0.0, value), 3)
+        value = max(0.0, profile(self.seed, point.identifier, interval_start.astimezone(UTC), self.tz))
+        if point.fuel == "gas" and meter is not None and meter.unit == "kWh":
+            value *= GAS_KWH_PER_M3
+        return round(value, 3)
+
+    def earliest_date(self) -> date | None:
+        """The first local date any property or agreement of this account starts on."""
+        tz = self.tz
+        days = [prop.moved_in for prop in self.properties] + [
+            _local_date(agreement.valid_from, tz)
+            for _, point in self.iter_meter_points()
+            for agreement in point.agreements
+        ]
+        return min(days, default=None)
 
     def to_json(self) -> Row:
         """The `/v1/accounts/{number}/` body."""
         tz = self.tz
 
-        def stamp(day: date | None) -> str | None:
-            return None if day is None else iso_local(local_midnight(day, tz), tz)
+        def stamp(moment: date | datetime | None) -> str | None:
+            return None if moment is None else iso_local(_instant(moment, tz), tz)
 
         def agreements(point: MeterPoint) -> list[Row]:
             return [
@@ -274,6 +355,17 @@ class Household:
         }
 
 
+def _instant(moment: date | datetime, tz: ZoneInfo) -> datetime:
+    """A date as local midnight, a naive datetime as local time, an aware one as it is."""
+    if isinstance(moment, datetime):
+        return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
+    return local_midnight(moment, tz)
+
+
+def _local_date(moment: date | datetime, tz: ZoneInfo) -> date:
+    return _instant(moment, tz).astimezone(tz).date()
+
+
 def default_household(
     seed: int = 1,
     account_number: str = "A-DEMO0001",
@@ -309,6 +401,132 @@ def default_household(
     return Household(account_number, seed, timezone, (Property(1000001, start_date, None, points),))
 
 
+# --------------------------------------------------------------------------- messy scenarios
+
+
+def economy7_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
+    """A-E7000001: Economy 7 import (storage heaters overnight) and an Agile Outgoing export, no gas."""
+    start = date(2024, 1, 1)
+    importer = Meter("21E7000001", (Register("1", "DAY"), Register("2", "NIGHT")))
+    exporter = Meter("21E7000001", (Register(),))
+    points = (
+        MeterPoint(
+            "electricity", "1100000000071", "economy7-import", (importer,),
+            (Agreement("E-2R-VAR-22-11-01-C", start),), consumption_standard=6500, profile_class=2,
+        ),
+        MeterPoint(
+            "electricity", "1100000000072", "solar-export", (exporter,),
+            (Agreement("E-1R-AGILE-OUTGOING-19-05-13-C", start),),
+            consumption_standard=0, profile_class=8, is_export=True,
+        ),
+    )  # fmt: skip
+    prop = Property(1100001, start, None, points, "7 Night Storage Lane", town="Heaterby", postcode="E7 7EE")
+    return Household("A-E7000001", seed, timezone, (prop,))
+
+
+def moved_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
+    """A-MOVE0001: moved house on 2024-06-15; the old meters keep reporting (the next occupant)."""
+    moved = date(2024, 6, 15)
+    old_points = (
+        MeterPoint(
+            "electricity", "1200000000011", "domestic-import", (Meter("21M0000011", (Register(),)),),
+            (Agreement("E-1R-VAR-22-11-01-C", date(2024, 1, 1)),), consumption_standard=3100, profile_class=1,
+        ),
+        MeterPoint(
+            "gas", "4000000011", "gas-heating", (Meter("G4S2000011", unit="m3"),),  # SMETS2: m³
+            (Agreement("G-1R-VAR-22-11-01-C", date(2024, 1, 1)),), consumption_standard=12000,
+        ),
+    )  # fmt: skip
+    new_points = (
+        MeterPoint(
+            "electricity", "1200000000022", "domestic-import", (Meter("21M0000022", (Register(),)),),
+            (
+                Agreement("E-1R-VAR-22-11-01-C", moved, date(2024, 10, 1)),
+                Agreement("E-1R-AGILE-24-10-01-C", date(2024, 10, 1)),
+            ),
+            consumption_standard=2700, profile_class=1,
+        ),
+        MeterPoint(
+            "gas", "4000000022", "gas-heating", (Meter("G4S1000022", unit="kWh"),),  # SMETS1: kWh
+            (Agreement("G-1R-VAR-22-11-01-C", moved),), consumption_standard=9000,
+        ),
+    )  # fmt: skip
+    old = Property(
+        2000001, date(2024, 1, 1), moved, old_points, "10 Old Road", town="Oldtown", postcode="OL1 1AA",
+        readings_after_move_out=True,
+    )  # fmt: skip
+    new = Property(2000002, moved, None, new_points, "22 New Street", town="Newtown", postcode="NE2 2BB")
+    return Household("A-MOVE0001", seed, timezone, (old, new))
+
+
+def switch_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
+    """A-SWCH0001: VAR to Agile at 13:30 local on 2024-06-12, a meter replaced on 2024-08-01, and a
+    second meter point whose consumption endpoint never has data."""
+    tz = ZoneInfo(timezone)
+    switch = datetime(2024, 6, 12, 13, 30, tzinfo=tz)
+    replaced = local_midnight(date(2024, 8, 1), tz)
+    meters = (
+        Meter("21S0000001", (Register(),), installed_to=replaced),
+        Meter("21S0000002", (Register(),), installed_from=replaced),
+    )
+    points = (
+        MeterPoint(
+            "electricity", "1300000000001", "domestic-import", meters,
+            (
+                Agreement("E-1R-VAR-22-11-01-C", date(2024, 1, 1), switch),
+                Agreement("E-1R-AGILE-24-10-01-C", switch),
+            ),
+            consumption_standard=2900, profile_class=1,
+        ),
+        MeterPoint(
+            "electricity", "1300000000002", "domestic-import",
+            (Meter("21S0000009", (Register(),), reports_consumption=False),),
+            (Agreement("E-1R-VAR-22-11-01-C", date(2024, 1, 1)),), consumption_standard=2900, profile_class=1,
+        ),
+    )  # fmt: skip
+    prop = Property(
+        1300001, date(2024, 1, 1), None, points, "3 Switchback Close", town="Swapton", postcode="SW3 3CH"
+    )
+    return Household("A-SWCH0001", seed, timezone, (prop,))
+
+
+def gaps_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
+    """A-GAPS0001: 02:00-03:30 local missing on 2024-06-12, 10:00-12:00 local doubled on 2024-06-13."""
+    tz = ZoneInfo(timezone)
+
+    def local(day: int, hour: int, minute: int = 0) -> datetime:
+        return datetime(2024, 6, day, hour, minute, tzinfo=tz).astimezone(UTC)
+
+    meter = Meter(
+        "21G0000001",
+        (Register(),),
+        gaps=((local(12, 2), local(12, 3, 30)),),
+        duplicates=((local(13, 10), local(13, 12)),),
+    )
+    point = MeterPoint(
+        "electricity", "1400000000001", "domestic-import", (meter,),
+        (Agreement("E-1R-VAR-22-11-01-C", date(2024, 1, 1)),), consumption_standard=2900, profile_class=1,
+    )  # fmt: skip
+    prop = Property(
+        1400001, date(2024, 1, 1), None, (point,), "4 Patchy Row", town="Holeborough", postcode="GA4 4PS"
+    )
+    return Household("A-GAPS0001", seed, timezone, (prop,))
+
+
+SCENARIOS: dict[str, Callable[..., Household]] = {
+    "default": default_household,
+    "economy7": economy7_household,
+    "moved": moved_household,
+    "switch": switch_household,
+    "gaps": gaps_household,
+}
+
+
+def all_scenarios(seed: int = 1, timezone: str = "Europe/London") -> list[Household]:
+    """One household per scenario, the demo account (A-DEMO0001) first; identifiers never clash."""
+    return [build(seed=seed, timezone=timezone) for build in SCENARIOS.values()]
+
+
 # --------------------------------------------------------------------------- load profiles
 
 
@@ -334,6 +552,14 @@ def domestic_import(seed: int, key: str, start: datetime, tz: ZoneInfo) -> float
     season = 1.0 + 0.2 * _winter(local.timetuple().tm_yday)
     kettle = 0.5 * noise[2] if noise[1] < 0.04 and 7 <= hour < 23 else 0.0
     return shape * season * (0.75 + 0.5 * noise[0]) + kettle
+
+
+def economy7_import(seed: int, key: str, start: datetime, tz: ZoneInfo) -> float:
+    """kWh: domestic import plus storage heaters / an EV at 1.0-1.5 per half-hour 00:30-07:30 UTC."""
+    utc = start.astimezone(UTC)
+    if 30 <= utc.hour * 60 + utc.minute < 450:  # the Economy 7 night, fixed in GMT all year
+        return 1.0 + 0.5 * unit_floats(seed, key, "night", utc.isoformat())[0]
+    return domestic_import(seed, key, start, tz)
 
 
 def solar_export(seed: int, key: str, start: datetime, tz: ZoneInfo) -> float:
@@ -366,6 +592,7 @@ def gas_heating(seed: int, key: str, start: datetime, tz: ZoneInfo) -> float:
 LoadProfile = Callable[[int, str, datetime, ZoneInfo], float]
 LOAD_PROFILES: dict[str, LoadProfile] = {
     "domestic-import": domestic_import,
+    "economy7-import": economy7_import,
     "solar-export": solar_export,
     "gas-heating": gas_heating,
 }
@@ -417,6 +644,39 @@ def _groups(lo: datetime, hi: datetime, group_by: str, tz: ZoneInfo) -> list[tup
     return groups
 
 
+Run = tuple[datetime, int, int]  # first interval start, half-hours, copies of each row
+
+
+def _runs(lo: datetime, hi: datetime, gaps: Sequence[Window], duplicates: Sequence[Window]) -> list[Run]:
+    """Oldest-first runs of half-hours in [lo, hi), without `gaps`, doubled inside `duplicates`.
+
+    Window bounds are rounded up to the half-hour grid, so a window [a, b) holds the starts a <= s < b.
+    """
+    if lo >= hi:
+        return []
+    gaps = [(ceil_half_hour(a), ceil_half_hour(b)) for a, b in gaps]
+    duplicates = [(ceil_half_hour(a), ceil_half_hour(b)) for a, b in duplicates]
+    cuts = {lo, hi} | {t for window in (*gaps, *duplicates) for t in window if lo < t < hi}
+    edges = sorted(cuts)
+    runs = []
+    for first, last in zip(edges, edges[1:], strict=False):
+        if any(a <= first < b for a, b in gaps):
+            continue
+        copies = 2 if any(a <= first < b for a, b in duplicates) else 1
+        runs.append((first, half_hours(first, last), copies))
+    return runs
+
+
+def _run_starts(runs: Sequence[Run], first: datetime, last: datetime) -> Iterator[datetime]:
+    """Each present half-hour start in [first, last) once, oldest first."""
+    for start, count, _ in runs:
+        end = start + HALF_HOUR * count
+        lo, hi = max(start, first), min(end, last)
+        if lo < hi:
+            offset = half_hours(start, lo)
+            yield from (start + HALF_HOUR * k for k in range(offset, offset + half_hours(lo, hi)))
+
+
 def consumption_rows(
     household: Household,
     prop: Property,
@@ -429,20 +689,26 @@ def consumption_rows(
     newest_first: bool = True,
     sloppy: bool = False,
     duplicate: bool = False,
+    meter: Meter | None = None,
 ) -> Sequence[Row]:
     """Readings with interval_start in [period_from, period_to), as the API's `results` rows.
 
     `sloppy` adds one half-hour before period_from and one after period_to (the real API does this
     sometimes); `duplicate` repeats every row. Both exist to test the client's defensiveness.
+    A `meter` applies its installed period, gaps, duplicated windows, unit and no-data flag; grouped
+    rows sum each present half-hour once and skip periods with no readings at all.
     """
+    if meter is not None and not meter.reports_consumption:
+        return []
     tz = household.tz
-    available_from, available_to = household.readings_window(prop, now)
+    available_from, available_to = household.readings_window(prop, now, meter)
     lo = ceil_half_hour(period_from) if period_from else available_from
     hi = ceil_half_hour(period_to) if period_to else available_to
     if sloppy:
         lo -= HALF_HOUR if period_from else timedelta()
         hi += HALF_HOUR if period_to else timedelta()
     lo, hi = max(lo, available_from), min(hi, available_to)
+    runs = _runs(lo, hi, meter.gaps, meter.duplicates) if meter is not None else _runs(lo, hi, (), ())
 
     def row(start: datetime, end: datetime, value: float) -> Row:
         return {
@@ -453,24 +719,29 @@ def consumption_rows(
 
     rows: Sequence[Row]
     if group_by is None:
-        count = half_hours(lo, hi)
+        ends = [0]  # cumulative row counts: run k holds rows [ends[k], ends[k + 1])
+        for _, count, copies in runs:
+            ends.append(ends[-1] + count * copies)
+        total = ends[-1]
 
         def half_hour_row(i: int) -> Row:
-            start = lo + HALF_HOUR * ((count - 1 - i) if newest_first else i)
-            return row(start, start + HALF_HOUR, household.consumption(point, start))
+            index = (total - 1 - i) if newest_first else i
+            k = bisect.bisect_right(ends, index) - 1
+            first, _, copies = runs[k]
+            start = first + HALF_HOUR * ((index - ends[k]) // copies)
+            return row(start, start + HALF_HOUR, household.consumption(point, start, meter))
 
-        rows = LazyRows(count, half_hour_row)
+        rows = LazyRows(total, half_hour_row)
     else:
         groups = _groups(lo, hi, group_by, tz) if lo < hi else []
+        if meter is not None and meter.gaps:  # a period entirely inside a gap has no row
+            groups = [g for g in groups if next(_run_starts(runs, *g), None) is not None]
         if newest_first:
             groups.reverse()
 
         def group_row(i: int) -> Row:
             start, end = groups[i]
-            first, last = max(start, lo), min(end, hi)
-            total = sum(
-                household.consumption(point, first + HALF_HOUR * k) for k in range(half_hours(first, last))
-            )
+            total = sum(household.consumption(point, s, meter) for s in _run_starts(runs, start, end))
             return row(start, end, round(total, 3))
 
         rows = LazyRows(len(groups), group_row)
@@ -482,9 +753,14 @@ def consumption_rows(
 
 @dataclass(frozen=True)
 class RateSchedule:
-    """How one rate series of a tariff moves: "quarterly" steps, "agile" half-hours or "fixed"."""
+    """How one rate series of a tariff moves.
 
-    kind: Literal["quarterly", "agile", "fixed"]
+    "quarterly" steps, "agile" / "agile-outgoing" half-hours, "fixed" (one open-ended row from the
+    history start) or "timeless" (one row with null valid_from and valid_to, as Agile Outgoing's
+    standing charge).
+    """
+
+    kind: Literal["quarterly", "agile", "agile-outgoing", "fixed", "timeless"]
     low: float = 0.0  # p/kWh or p/day, exc VAT
     high: float = 0.0
     payment_methods: tuple[str | None, ...] = (None,)
@@ -536,6 +812,10 @@ TARIFFS: dict[str, Tariff] = _catalogue(
         "standard-unit-rates": RateSchedule("fixed", 15.0, vat=False),
         "standing-charges": None,
     }),
+    Tariff("E-1R-AGILE-OUTGOING-19-05-13-C", "Agile Outgoing Octopus May 2019", True, {
+        "standard-unit-rates": RateSchedule("agile-outgoing", vat=False),
+        "standing-charges": RateSchedule("timeless", 0.0, vat=False),
+    }),
     Tariff("G-1R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1", True, {
         "standard-unit-rates": RateSchedule("quarterly", 5.5, 7.5, DIRECT_DEBIT_AND_NOT),
         "standing-charges": RateSchedule("quarterly", 27.0, 32.0, DIRECT_DEBIT_AND_NOT),
@@ -561,6 +841,11 @@ def agile_price(seed: int, start: datetime, tz: ZoneInfo) -> float:
     else:
         price = 17.0 + 9.0 * noise[0]
     return round(min(price, 100.0), 2)
+
+
+def agile_outgoing_price(seed: int, start: datetime, tz: ZoneInfo) -> float:
+    """p/kWh (no VAT on export) for the half-hour at `start`: follows Agile, 4.5-20p, never negative."""
+    return round(min(4.5 + 0.35 * max(agile_price(seed, start, tz), 0.0), 20.0), 2)
 
 
 def agile_published_until(now: datetime, tz: ZoneInfo) -> datetime:
@@ -599,12 +884,12 @@ def _step_periods(
 
 
 def _rate_row(
-    value_exc_vat: float, vat: bool, valid_from: datetime, valid_to: datetime | None, method: str | None
+    value_exc_vat: float, vat: bool, valid_from: datetime | None, valid_to: datetime | None, method: str | None
 ) -> Row:
     return {
         "value_exc_vat": value_exc_vat,
         "value_inc_vat": round(value_exc_vat * VAT, 4) if vat else value_exc_vat,
-        "valid_from": iso_utc(valid_from),
+        "valid_from": iso_utc(valid_from) if valid_from else None,
         "valid_to": iso_utc(valid_to) if valid_to else None,
         "payment_method": method,
     }
@@ -629,7 +914,10 @@ def rate_rows(
     schedule = tariff.rates.get(rate_type)
     if schedule is None:
         return []
-    if schedule.kind == "agile":
+    if schedule.kind == "timeless":  # valid for ever, so it overlaps any window
+        return [_rate_row(schedule.low, schedule.vat, None, None, method) for method in schedule.payment_methods]
+    if schedule.kind in ("agile", "agile-outgoing"):
+        price = agile_price if schedule.kind == "agile" else agile_outgoing_price
         margin = HALF_HOUR if sloppy else timedelta()
         lo = local_midnight(history_start, tz).astimezone(UTC)
         hi = agile_published_until(now, tz)
@@ -641,7 +929,7 @@ def rate_rows(
 
         def agile_row(i: int) -> Row:
             start = lo + HALF_HOUR * (count - 1 - i)
-            return _rate_row(agile_price(seed, start, tz), schedule.vat, start, start + HALF_HOUR, None)
+            return _rate_row(price(seed, start, tz), schedule.vat, start, start + HALF_HOUR, None)
 
         return LazyRows(count, agile_row)
 

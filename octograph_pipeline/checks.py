@@ -1,0 +1,156 @@
+"""Data-quality checks as pure functions: each returns one row per problem (an empty frame means pass).
+
+The assets turn these into Dagster asset checks, so a short day or an unpriced half-hour shows in the UI
+with the meter and the intervals named.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import pricing
+from .config import Settings
+from .frames import METER_KEY, POINT_KEY, price_lookup
+from .influx import schema as s
+
+MAX_LISTED = 12
+
+
+def _local_day(times: pd.Series, settings: Settings) -> pd.Series:
+    return times.dt.tz_convert(settings.octopus.tz).dt.date
+
+
+def _clock_times(times: pd.Series, settings: Settings) -> str:
+    shown = ", ".join(times.dt.tz_convert(settings.octopus.tz).dt.strftime("%H:%M").head(MAX_LISTED))
+    return shown + (f" (+{len(times) - MAX_LISTED} more)" if len(times) > MAX_LISTED else "")
+
+
+def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Every interval each meter point should report: those of its agreement segments (tenancy included)."""
+    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
+    rows = [
+        pd.DataFrame(
+            {
+                s.FUEL: segment[s.FUEL],
+                s.METER_POINT: segment[s.METER_POINT],
+                s.TIME: pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz),
+            }
+        )
+        for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows()
+    ]
+    if not rows:
+        return pd.DataFrame(columns=[*POINT_KEY, s.TIME])
+    return pd.concat(rows, ignore_index=True).drop_duplicates()
+
+
+def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Per meter point and local day, the expected intervals (46/48/50 half-hours in London) not reported
+    by any of its meters (a replaced meter's serials together cover the point)."""
+    expected = expected_intervals(segments, settings)
+    present = consumption[[*POINT_KEY, s.TIME]].drop_duplicates()
+    merged = expected.merge(present, on=[*POINT_KEY, s.TIME], how="left", indicator=True)
+    merged["day"] = _local_day(merged[s.TIME], settings)
+    problems = []
+    for (fuel, point, day), group in merged.groupby([*POINT_KEY, "day"], sort=True):
+        missing = group.loc[group["_merge"] == "left_only", s.TIME].sort_values()
+        if len(missing):
+            problems.append(
+                {
+                    "meter": f"{fuel} {point}",
+                    "day": day.isoformat(),
+                    "expected": len(group),
+                    "reported": len(group) - len(missing),
+                    "missing_intervals": _clock_times(missing, settings),
+                }
+            )
+    return pd.DataFrame(problems, columns=["meter", "day", "expected", "reported", "missing_intervals"])
+
+
+def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Import meters cannot run backwards: a negative reading is a data error, not export."""
+    bad = consumption[(consumption[s.IS_EXPORT] != "true") & (consumption["usage_kwh"] < 0)]
+    return pd.DataFrame(
+        {
+            "meter": bad[s.FUEL] + " " + bad[s.METER_POINT] + " / " + bad[s.METER_SERIAL_NUMBER],
+            "interval": bad[s.TIME].dt.tz_convert(settings.octopus.tz).astype(str),
+            "usage_kwh": bad["usage_kwh"],
+        }
+    ).reset_index(drop=True)
+
+
+def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Consumption intervals with no unit rate or standing charge, per meter and day."""
+    bad = (
+        details[details["total_cost_exc_vat_pence"].isna()]
+        if "total_cost_exc_vat_pence" in details
+        else details[:0]
+    )
+    problems = [
+        {
+            "meter": f"{key[0]} {key[1]} / {key[2]}",
+            "day": day.isoformat(),
+            "tariff_code": ", ".join(sorted(set(group[s.TARIFF_CODE_TAG]))),
+            "unpriced_intervals": _clock_times(group[s.TIME].sort_values(), settings),
+        }
+        for (*key, day), group in bad.assign(day=_local_day(bad[s.TIME], settings)).groupby([*METER_KEY, "day"])
+    ]
+    return pd.DataFrame(problems, columns=["meter", "day", "tariff_code", "unpriced_intervals"])
+
+
+def standing_charge_mismatches(
+    details: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, settings: Settings
+) -> pd.DataFrame:
+    """Per meter point and day, standing charge costs must add up to the day's charge for the time under
+    each agreement (one whole day's charge when a single tariff covered the day)."""
+    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
+    price_table = price_lookup(prices)
+    expected_rows = []
+    for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows():
+        starts = pd.Series(
+            pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz)
+        )
+        daily = price_table["standing_charge_exc_vat_price"].reindex(
+            pd.MultiIndex.from_arrays([[segment[s.TARIFF_CODE_TAG]] * len(starts), starts])
+        )
+        per_interval = daily.to_numpy() / pricing.intervals_in_local_day(starts, resolution, tz).to_numpy()
+        expected_rows.append(
+            pd.DataFrame(
+                {
+                    s.FUEL: segment[s.FUEL],
+                    s.METER_POINT: segment[s.METER_POINT],
+                    s.TIME: starts,
+                    "expected": per_interval,
+                }
+            )
+        )
+    if not expected_rows or details.empty:
+        return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
+    expected = pd.concat(expected_rows, ignore_index=True)
+    expected = expected.groupby([*POINT_KEY, _local_day(expected[s.TIME], settings).rename("day")])[
+        "expected"
+    ].sum(min_count=1)
+    charged = details.groupby([*POINT_KEY, _local_day(details[s.TIME], settings).rename("day")])[
+        "standing_charge_cost_exc_vat_pence"
+    ].sum(min_count=1)
+    both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
+    bad = both[(both["charged_pence"] - both["expected_pence"]).abs() > 1e-6]
+    return pd.DataFrame(
+        {
+            "meter": [f"{fuel} {point}" for fuel, point, _ in bad.index],
+            "day": [day.isoformat() for *_, day in bad.index],
+            "charged_pence": bad["charged_pence"].round(6).to_numpy(),
+            "expected_pence": bad["expected_pence"].round(6).to_numpy(),
+        }
+    )
+
+
+def markdown(frame: pd.DataFrame, limit: int = 50) -> str:
+    """A small markdown table for Dagster metadata (the first `limit` rows)."""
+    if frame.empty:
+        return "(none)"
+    shown = frame.head(limit)
+    lines = ["| " + " | ".join(map(str, shown.columns)) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in shown.itertuples(index=False)]
+    if len(frame) > limit:
+        lines.append(f"\n… and {len(frame) - limit} more rows")
+    return "\n".join(lines)
