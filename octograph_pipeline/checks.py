@@ -109,23 +109,24 @@ def standing_charge_mismatches(
         starts = pd.Series(
             pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz)
         )
+        if starts.empty:  # a day interval belongs to the agreement in force at its start
+            continue
         daily = price_table["standing_charge_exc_vat_price"].reindex(
             pd.MultiIndex.from_arrays([[segment[s.TARIFF_CODE_TAG]] * len(starts), starts])
         )
-        per_interval = daily.to_numpy() / pricing.intervals_in_local_day(starts, resolution, tz).to_numpy()
+        # Segments lie within one day and standing charges are daily: any of its prices tells the charge.
+        share = len(starts) / pricing.intervals_in_local_day(starts.head(1), resolution, tz).iloc[0]
         expected_rows.append(
-            pd.DataFrame(
-                {
-                    s.FUEL: segment[s.FUEL],
-                    s.METER_POINT: segment[s.METER_POINT],
-                    s.TIME: starts,
-                    "expected": per_interval,
-                }
-            )
+            {
+                s.FUEL: segment[s.FUEL],
+                s.METER_POINT: segment[s.METER_POINT],
+                s.TIME: starts.iloc[0],
+                "expected": daily.mean() * share,
+            }
         )
     if not expected_rows or details.empty:
         return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
-    expected = pd.concat(expected_rows, ignore_index=True)
+    expected = pd.DataFrame(expected_rows)
     expected = expected.groupby([*POINT_KEY, _local_day(expected[s.TIME], settings).rename("day")])[
         "expected"
     ].sum(min_count=1)

@@ -114,9 +114,7 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
         last = dt.datetime.now(TZ).date() - dt.timedelta(days=1)
         first = last - dt.timedelta(days=days - 1)
         defs = build_definitions(config)
-        print(
-            f"Materialising {first} .. {last} (one run per job) into DAGSTER_HOME={os.environ['DAGSTER_HOME']}"
-        )
+        print(f"Materialising {first} .. {last} (one run per job) into DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
         result = run_days(
             defs,
             first,

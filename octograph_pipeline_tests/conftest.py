@@ -15,7 +15,7 @@ from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx.local import LocalInfluxd
 from octograph_pipeline.influx.store import InfluxV1Store
 from octograph_pipeline.jobs import DaysRun, run_days
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
 
 API_KEY = "sk_test_pytest_0123456789"
 ACCOUNT = "A-TEST0001"
@@ -100,3 +100,32 @@ def materialize_days(config_file: Path, first: str, last: str | None = None, **k
     """Materialises all four assets for one day or, as single runs, for the range first..last."""
     instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
     return run_days(build_definitions(config_file), first, last, instance=instance, **kwargs)
+
+
+@pytest.fixture
+def households_api():
+    """One simulator serving every scenario household (E7, moved, mid-day switch, gaps, the default)."""
+    simulator = OctopusSimulator(api_key=API_KEY, households=all_scenarios(seed=7), clock=lambda: SIMULATOR_NOW)
+    with serve(simulator) as api_prefix:
+        yield api_prefix
+
+
+@pytest.fixture
+def household_config(tmp_path, influx, households_api, monkeypatch):
+    """`household_config("A-E7000001", octopus={...})`: a config file for one scenario account."""
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+
+    def make(account: str, **options) -> Path:
+        options.setdefault("octopus", {})["account_number"] = account
+        return write_config(tmp_path / f"{account}-{uuid.uuid4().hex[:6]}.ini", influx, households_api, **options)
+
+    return make
+
+
+def check_evaluations(run: DaysRun) -> dict[str, object]:
+    """The asset check evaluations of a run, by check name (the last one wins)."""
+    return {
+        event.event_specific_data.check_name: event.event_specific_data
+        for event in run.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    }

@@ -133,7 +133,7 @@ class Meter:
     readings are missing; `duplicates` are windows whose half-hourly rows are returned twice (identical,
     adjacent). `reports_consumption=False` is a meter whose consumption endpoint never has data.
     `unit` is what a gas meter reports: "m3" (SMETS2, the default) or "kWh" (SMETS1); electricity is
-    always kWh.
+    always kWh. `negative` windows report their readings negated, like a faulty or miswired meter.
     """
 
     serial_number: str
@@ -142,6 +142,7 @@ class Meter:
     installed_to: datetime | None = None
     gaps: tuple[Window, ...] = ()
     duplicates: tuple[Window, ...] = ()
+    negative: tuple[Window, ...] = ()
     reports_consumption: bool = True
     unit: Literal["kWh", "m3"] | None = None
 
@@ -149,10 +150,10 @@ class Meter:
         instants = [
             self.installed_from,
             self.installed_to,
-            *(t for w in (*self.gaps, *self.duplicates) for t in w),
+            *(t for w in (*self.gaps, *self.duplicates, *self.negative) for t in w),
         ]
         if any(t is not None and t.tzinfo is None for t in instants):
-            raise ValueError(f"meter {self.serial_number}: installed_*/gaps/duplicates must be timezone-aware")
+            raise ValueError(f"meter {self.serial_number}: installed_*/windows must be timezone-aware")
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,8 @@ class Household:
         value = max(0.0, profile(self.seed, point.identifier, interval_start.astimezone(UTC), self.tz))
         if point.fuel == "gas" and meter is not None and meter.unit == "kWh":
             value *= GAS_KWH_PER_M3
+        if meter is not None and any(a <= interval_start < b for a, b in meter.negative):
+            value = -value
         return round(value, 3)
 
     def earliest_date(self) -> date | None:
@@ -491,7 +494,8 @@ def switch_household(seed: int = 1, timezone: str = "Europe/London") -> Househol
 
 
 def gaps_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
-    """A-GAPS0001: 02:00-03:30 local missing on 2024-06-12, 10:00-12:00 local doubled on 2024-06-13."""
+    """A-GAPS0001: 02:00-03:30 local missing on 2024-06-12, 10:00-12:00 local doubled on 2024-06-13,
+    and 18:00-19:00 local reported negative on 2024-06-14."""
     tz = ZoneInfo(timezone)
 
     def local(day: int, hour: int, minute: int = 0) -> datetime:
@@ -502,6 +506,7 @@ def gaps_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
         (Register(),),
         gaps=((local(12, 2), local(12, 3, 30)),),
         duplicates=((local(13, 10), local(13, 12)),),
+        negative=((local(14, 18), local(14, 19)),),
     )
     point = MeterPoint(
         "electricity", "1400000000001", "domestic-import", (meter,),
