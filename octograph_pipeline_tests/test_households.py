@@ -316,3 +316,76 @@ def test_prices_run_a_day_ahead_once_published(make_config, influx, clock_hour, 
     assert len(agile) == (half_hours if published else 0)
     warnings = [r.user_message for r in instance.all_logs(run.run_id) if r.level == logging.WARNING]
     assert any("no unit rate published" in w for w in warnings) != published
+
+
+# --- ranges, payment methods, tags, metadata ----------------------------------------------------------------
+
+
+def test_a_switch_inside_a_backfill_range(household_config, influx):
+    run = materialize_days(household_config("A-SWCH0001", influxdb=METER_TAGS), "2024-06-11", "2024-06-13")
+    assert run.success
+    points = read(
+        influx, schema.ELECTRICITY_CONSUMPTION, "2024-06-11", "2024-06-13", electricity_mpan="1300000000001"
+    )
+    assert points["tariff_code"].value_counts().to_dict() == {VAR: 48 + 27, AGILE: 21 + 48}
+
+
+def test_payment_method_selects_its_own_rates(make_config, influx, octopus_api):
+    run = materialize_days(make_config(octopus={"payment_method": "NON_DIRECT_DEBIT"}), "2024-06-12")
+    assert run.success
+    prices = read(influx, schema.ELECTRICITY_PRICING, "2024-06-12", tariff_code=VAR)
+    with OctopusClient(octopus_api, API_KEY) as client:
+        unit = client.rates(VAR, "standard-unit-rates", *window("2024-06-12"))
+    expected = select_payment_method(unit, "NON_DIRECT_DEBIT")["value_inc_vat"]
+    assert set(prices["unit_price_inc_vat_price"]) == set(expected)
+    assert set(expected) != set(select_payment_method(unit, "DIRECT_DEBIT")["value_inc_vat"])
+
+
+def test_all_ten_seed_tags_and_additional_tags(make_config, influx):
+    tags = (
+        "account_number,property_address_line_1,property_address_line_2,property_address_line_3,"
+        "property_town,property_postcode,electricity_mpan,gas_mprn,meter_serial_number,agreement_tariff_code"
+    )
+    config = make_config(influxdb={"included_tags": tags, "additional_tags": "location=Home,owner=Pat"})
+    assert materialize_days(config, "2024-06-12").success
+    keys = {
+        name: {key for (key,) in series["values"]}
+        for series in influx.query("SHOW TAG KEYS")
+        for name in [series["name"]]
+    }
+    # Empty address lines are not written (line protocol has no empty tags); the rest are there.
+    expected = {
+        "tariff_code",
+        "account_number",
+        "property_address_line_1",
+        "property_town",
+        "property_postcode",
+        "meter_serial_number",
+        "agreement_tariff_code",
+        "location",
+        "owner",
+    }
+    assert expected | {"electricity_mpan"} <= keys["electricity_consumption"]
+    assert expected | {"gas_mprn"} <= keys["gas_consumption"]
+    assert expected | {"electricity_mpan"} <= keys["electricity_pricing"]
+
+
+def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_days(config_file, "2024-06-12", instance=instance).success
+    event = instance.get_latest_materialization_event(dg.AssetKey("priced_consumption"))
+    metadata = event.asset_materialization.metadata
+    assert isinstance(metadata["import_kwh"], dg.FloatMetadataValue) and metadata["import_kwh"].value > 0
+    assert isinstance(metadata["export_kwh"], dg.FloatMetadataValue)
+    assert isinstance(metadata["points_written"], dg.IntMetadataValue) and metadata["points_written"].value == 144
+    assert (
+        metadata["tariff_codes"].value
+        == "E-1R-OUTGOING-FIX-12M-19-05-13-C, E-1R-VAR-22-11-01-C, G-1R-VAR-22-11-01-C"
+    )
+    assert metadata["first_interval"].value == "2024-06-11 23:00:00+00:00"
+    assert metadata["last_interval"].value == "2024-06-12 22:30:00+00:00"
+    table = metadata["per_day"].value
+    assert "| day | fuel | meter_point | intervals | kwh | cost_inc_vat_gbp | tariff_codes |" in table
+    assert "| 2024-06-12 | gas | 3000000001 | 48 |" in table
+    account = instance.get_latest_materialization_event(dg.AssetKey("account")).asset_materialization.metadata
+    assert account["meters"].value == 3

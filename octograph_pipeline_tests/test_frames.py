@@ -1,0 +1,75 @@
+"""Account JSON -> agreements and points, without I/O: tenancy, gaps between agreements, meter filters."""
+
+import configparser
+
+import pandas as pd
+
+from octograph_pipeline import frames
+from octograph_pipeline.config import parse_settings
+
+ACCOUNT = {
+    "number": "A-FRAME001",
+    "properties": [
+        {
+            "id": 1,
+            "moved_in_at": "2024-01-01T00:00:00Z",
+            "moved_out_at": "2024-06-15T00:00:00+01:00",
+            "address_line_1": "1 Old Road",
+            "town": "Oldtown",
+            "electricity_meter_points": [
+                {
+                    "mpan": "100",
+                    "is_export": False,
+                    "meters": [{"serial_number": "S1"}, {"serial_number": "S2"}],
+                    "agreements": [
+                        {
+                            "tariff_code": "E-1R-VAR-22-11-01-C",
+                            "valid_from": "2024-01-01T00:00:00Z",
+                            "valid_to": "2024-06-12T00:00:00+01:00",
+                        },
+                        # no agreement on 2024-06-12
+                        {
+                            "tariff_code": "E-1R-AGILE-24-10-01-C",
+                            "valid_from": "2024-06-13T00:00:00+01:00",
+                            "valid_to": None,
+                        },
+                    ],
+                }
+            ],
+            "gas_meter_points": [],
+        }
+    ],
+}
+
+
+def settings(**octopus):
+    parser = configparser.ConfigParser()
+    parser.read_dict({"octopus": {"account_number": "A-FRAME001", **octopus}})
+    return parse_settings(parser)
+
+
+def test_agreements_stop_at_move_out():
+    agreements = list(frames.meter_agreements(ACCOUNT, settings()))
+    assert [(a["meter_serial_number"], a["tariff_code"][5:10]) for a in agreements] == [
+        ("S1", "VAR-2"),
+        ("S1", "AGILE"),
+        ("S2", "VAR-2"),
+        ("S2", "AGILE"),
+    ]
+    assert agreements[1]["valid_to"] == pd.Timestamp("2024-06-14T23:00Z")  # open-ended, clipped to the tenancy
+
+
+def test_points_per_day_and_meter_within_the_tenancy():
+    start, end = pd.Timestamp("2024-06-10T23:00Z"), pd.Timestamp("2024-06-16T23:00Z")  # 11th..16th
+    points = frames.account_points(ACCOUNT, settings(included_meters="S1"), start, end)
+    days = points["time"].dt.tz_convert("Europe/London").dt.day.tolist()
+    assert days == [11, 13, 14]  # none on the gap day 12th, none after moving out on the 15th
+    assert set(points["meter_serial_number"]) == {"S1"}
+    assert points["property_town"].unique().tolist() == ["Oldtown"]
+
+
+def test_a_day_without_agreement_is_reported():
+    start, end = pd.Timestamp("2024-06-10T23:00Z"), pd.Timestamp("2024-06-16T23:00Z")
+    assert frames.uncovered_days(ACCOUNT, settings(), start, end) == [
+        "electricity meter point 100 has no agreement on 2024-06-12"
+    ]
