@@ -4,6 +4,7 @@ Every asset works on its run's partition *window* (one day or a range of days), 
 request per meter or tariff component for the whole range, not one per day.
 """
 
+import contextlib
 import functools
 import warnings
 
@@ -11,8 +12,9 @@ import dagster as dg
 import pandas as pd
 
 from . import checks, frames
-from .config import Settings
+from .config import ConfigError, Settings
 from .influx.schema import ASSET_MEASUREMENTS, TARIFF_CODE_TAG, TIME
+from .octopus.client import ApiKeyRejected, NotFound
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
 
@@ -21,6 +23,22 @@ IO_MANAGER_KEY = "influx_io_manager"
 # day ahead of today; consumption cannot be complete before the day is over.
 PRICES_END_OFFSET = 2
 CONSUMPTION_END_OFFSET = 0
+# A backfill runs up to a quarter of a year per run: a few paginated requests per meter and tariff each,
+# instead of one run (and ~10 s of Dagster overhead) per day.
+MAX_DAYS_PER_RUN = 92
+# Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
+# sensors never hammer the API at once.
+OCTOPUS_POOL = "octopus_api"
+
+
+@contextlib.contextmanager
+def final_errors():
+    """A rejected key, a missing account/meter/tariff or a bad config will not mend by retrying: fail the step
+    at once with the message alone. Other Octopus errors (5xx, throttling) go to the retry policy."""
+    try:
+        yield
+    except (ApiKeyRejected, NotFound, ConfigError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
@@ -28,15 +46,25 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     prices_partitions = daily_partitions(settings, PRICES_END_OFFSET)
     consumption_partitions = daily_partitions(settings, CONSUMPTION_END_OFFSET)
 
-    def octopus_asset(name: str, description: str, partitions: dg.PartitionsDefinition, checks=()):
-        # backfill_policy is marked beta; the warning would greet every user at every load.
+    retry_policy = dg.RetryPolicy(
+        max_retries=settings.pipeline.retries,
+        delay=settings.pipeline.retry_delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL,
+    )
+
+    def octopus_asset(name: str, description: str, partitions: dg.PartitionsDefinition, checks=(), api=True):
+        # backfill_policy and partitioned checks are marked beta/preview; the warnings would greet every user
+        # at every load.
         warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
         return dg.asset(
             name=name,
             description=description,
             partitions_def=partitions,
             io_manager_key=IO_MANAGER_KEY,
-            backfill_policy=dg.BackfillPolicy.single_run(),
+            backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
+            retry_policy=retry_policy if api else None,
+            pool=OCTOPUS_POOL if api else None,
             group_name="octopus",
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
@@ -54,7 +82,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
         settings = octograph.settings()
         start, end = utc_window(context.partition_time_window)
-        with octograph.octopus_client(settings) as client:
+        with final_errors(), octograph.octopus_client(settings) as client:
             data = client.account(settings.octopus.account_number)
         for problem in frames.uncovered_days(data, settings, start, end):
             context.log.warning(f"{problem}: its usage there cannot be priced")
@@ -70,7 +98,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def tariff_rates(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
         start, end = utc_window(context.partition_time_window)
-        with octograph.octopus_client(settings) as client:
+        with final_errors(), octograph.octopus_client(settings) as client:
             # One request per tariff component for the whole window, however many meters and days use it.
             rates = functools.cache(lambda code, component: client.rates(code, component, start, end))
             points, problems = frames.rate_points(
@@ -94,7 +122,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         settings = octograph.settings()
         segments = frames.agreement_segments(account, settings.octopus.tz)
         parts = []
-        with octograph.octopus_client(settings) as client:
+        with final_errors(), octograph.octopus_client(settings) as client:
             for _, meter in frames.meters(account).iterrows():
                 meter_segments = segments[(segments[frames.METER_KEY] == meter[frames.METER_KEY]).all(axis=1)]
                 readings = client.consumption(
@@ -123,6 +151,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "Standing charge costs add up to one day's charge per meter point and day.",
             ),
         ],
+        api=False,
     )
     def priced_consumption(
         octograph: OctographConfig,

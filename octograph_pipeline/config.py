@@ -93,9 +93,17 @@ class OctopusSettings:
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    """Options of ours, not the seed's: where the daily partitions begin."""
+    """Options of ours, not the seed's: the partitions, late data and retries."""
 
     start_date: dt.date = dt.date(2024, 1, 1)
+    lookback_days: int = 7  # how far back the late-data sensor looks for incomplete days
+    late_data_retry_hours: int = 6  # the sensor re-requests an incomplete day at most this often
+    retries: int = 3  # step retries on transient Octopus API failures, with exponential backoff
+    retry_delay_seconds: int = 30
+    api_retries: int = 6  # HTTP retries per request (429, 5xx, HTML 403, connection errors)
+    api_backoff_seconds: float = (
+        0.5  # urllib3 backoff factor: waits of factor × 2^n s between retries, at most 30 s
+    )
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,19 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             cache_dir=octopus.text("cache_dir", OctopusSettings.cache_dir),
             included_meters=octopus.items("included_meters"),
         ),
-        pipeline=PipelineSettings(start_date=pipeline.date("start_date", PipelineSettings.start_date)),
+        pipeline=PipelineSettings(
+            start_date=pipeline.date("start_date", PipelineSettings.start_date),
+            lookback_days=pipeline.whole("lookback_days", PipelineSettings.lookback_days, 1, 60),
+            late_data_retry_hours=pipeline.whole(
+                "late_data_retry_hours", PipelineSettings.late_data_retry_hours, 1, 168
+            ),
+            retries=pipeline.whole("retries", PipelineSettings.retries, 0, 10),
+            retry_delay_seconds=pipeline.whole(
+                "retry_delay_seconds", PipelineSettings.retry_delay_seconds, 0, 3600
+            ),
+            api_retries=pipeline.whole("api_retries", PipelineSettings.api_retries, 0, 20),
+            api_backoff_seconds=pipeline.non_negative("api_backoff_seconds", PipelineSettings.api_backoff_seconds),
+        ),
     )
     for section in (influx, octopus, pipeline):
         section.reject_unknown()
@@ -183,7 +203,7 @@ class _Section:
             "additional_tags",
         },
         "octopus": set(OctopusSettings.__dataclass_fields__) - {"calorific_values"},
-        "pipeline": {"start_date"},
+        "pipeline": set(PipelineSettings.__dataclass_fields__),
     }
 
     def __init__(self, parser: configparser.ConfigParser, name: str):
@@ -270,7 +290,15 @@ class _Section:
             raise self._error(option, f"{path} holds no `date,value` rows")
         return values
 
-    def positive(self, option: str, default: float) -> float:
+    def whole(self, option: str, default: int, low: int, high: int) -> int:
+        value = self.raw(option)
+        if value is None:
+            return default
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise self._error(option, f"{value!r} is not a whole number from {low} to {high}")
+        return int(value)
+
+    def positive(self, option: str, default: float, minimum_allowed: bool = False) -> float:
         value = self.raw(option)
         if value is None:
             return default
@@ -278,9 +306,14 @@ class _Section:
             number = float(value)
         except ValueError:
             number = float("nan")
-        if not number > 0:
-            raise self._error(option, f"{value!r} is not a positive number")
+        if not (number >= 0 if minimum_allowed else number > 0):
+            raise self._error(
+                option, f"{value!r} is not a {'non-negative' if minimum_allowed else 'positive'} number"
+            )
         return number
+
+    def non_negative(self, option: str, default: float) -> float:
+        return self.positive(option, default, minimum_allowed=True)
 
     def boolean(self, option: str, default: bool) -> bool:
         value = self.raw(option)

@@ -11,14 +11,18 @@ from .config import config_path, load_settings
 from .influx.io_manager import InfluxIOManager
 from .jobs import build_jobs
 from .resources import OctographConfig
+from .schedules import build_late_data_sensor, build_schedules
 
 
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
     path = str(config_path(config_file).resolve())
     settings = load_settings(path)
+    jobs = {job.name: job for job in build_jobs()}
     return dg.Definitions(
         assets=build_assets(settings),
-        jobs=build_jobs(),
+        jobs=list(jobs.values()),
+        schedules=build_schedules(settings, jobs),
+        sensors=[build_late_data_sensor(settings, jobs)],
         resources={
             "octograph": OctographConfig(config_file=path),
             IO_MANAGER_KEY: InfluxIOManager(config_file=path),

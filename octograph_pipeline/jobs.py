@@ -17,7 +17,7 @@ PRICES_JOB = "octopus_prices"
 CONSUMPTION_JOB = "octopus_consumption"
 
 
-def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs() -> list:
     return [
         dg.define_asset_job(
             PRICES_JOB,

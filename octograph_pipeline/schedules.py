@@ -1,0 +1,137 @@
+"""Keeping the data current: a daily schedule for yesterday's usage, a second cadence for tomorrow's Agile
+prices, and a sensor that re-requests recent days whose consumption arrived late or incompletely."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+
+from . import checks, frames
+from .config import Settings
+from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION
+from .influx.store import open_store
+from .jobs import CONSUMPTION_JOB, PRICES_JOB
+from .partitions import range_tags
+from .pricing import local_days_window
+from .resources import OctographConfig
+
+CONSUMPTION_HOUR = 9  # yesterday's readings are usually there by the morning
+AGILE_CRON = "30 16,20 * * *"  # tomorrow's Agile prices appear around 16:00, sometimes as late as 20:00
+
+
+def build_schedules(settings: Settings, jobs: dict) -> list:
+    tz = settings.octopus.timezone
+
+    daily_consumption = dg.build_schedule_from_partitioned_job(
+        jobs[CONSUMPTION_JOB],
+        name="daily_consumption",
+        description="Every morning: yesterday's readings and costs (the last consumption partition).",
+        hour_of_day=CONSUMPTION_HOUR,
+        minute_of_hour=0,
+    )
+
+    @dg.schedule(
+        name="agile_prices",
+        job=jobs[PRICES_JOB],
+        cron_schedule=AGILE_CRON,
+        execution_timezone=tz,
+        description="Tomorrow's prices once published (16:30, and again at 20:30 in case they were late).",
+    )
+    def agile_prices(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tomorrow = context.scheduled_execution_time.astimezone(settings.octopus.tz).date() + dt.timedelta(days=1)
+        return dg.RunRequest(partition_key=tomorrow.isoformat())
+
+    return [daily_consumption, agile_prices]
+
+
+def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinition:
+    pipeline = settings.pipeline
+
+    @dg.sensor(
+        name="late_consumption",
+        jobs=[jobs[PRICES_JOB], jobs[CONSUMPTION_JOB]],
+        minimum_interval_seconds=15 * 60,
+        description=(
+            f"Re-requests days of the last {pipeline.lookback_days} that were never materialised or whose "
+            f"readings are incomplete, at most once per day every {pipeline.late_data_retry_hours} h, until complete."
+        ),
+    )
+    def late_consumption(context: dg.SensorEvaluationContext, octograph: OctographConfig):
+        now = dt.datetime.now(dt.UTC)
+        return late_data_requests(
+            context.instance, octograph.settings(), now, context.cursor, context.update_cursor
+        )
+
+    return late_consumption
+
+
+def recent_days(settings: Settings, now: dt.datetime) -> list[dt.date]:
+    """The last `lookback_days` complete local days before `now`, oldest first, not before the start date."""
+    today = now.astimezone(settings.octopus.tz).date()
+    days = [today - dt.timedelta(days=n) for n in range(settings.pipeline.lookback_days, 0, -1)]
+    return [day for day in days if day >= settings.pipeline.start_date]
+
+
+def incomplete_days(settings: Settings, days: list[dt.date]) -> set[dt.date]:
+    """Days whose stored readings miss intervals: the completeness check, re-run on what InfluxDB holds."""
+    if not days:
+        return set()
+    tz = settings.octopus.tz
+    start, end = local_days_window(days[0], days[-1], tz)
+    store = open_store(settings.influxdb)
+    try:
+        tags = settings.influxdb.additional_tags
+        account = store.read([ACCOUNT_METERS], start, end, tags)
+        consumption = store.read([METER_CONSUMPTION], start, end, tags)
+    finally:
+        store.close()
+    if account.empty:
+        return set()
+    if consumption.empty:
+        consumption = consumption.assign(**{key: "" for key in frames.METER_KEY})
+    problems = checks.missing_intervals(consumption, frames.agreement_segments(account, tz), settings)
+    return {dt.date.fromisoformat(day) for day in problems["day"]}
+
+
+def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt.datetime, cursor, update_cursor):
+    """One range run for the recent days that need (re)materialising; prices first where they are missing.
+
+    The cursor remembers when each day was last requested, so a day is asked for at most once per
+    `late_data_retry_hours`, and never again once complete."""
+    days = recent_days(settings, now)
+    requested = json.loads(cursor) if cursor else {}
+    retry_after = dt.timedelta(hours=settings.pipeline.late_data_retry_hours)
+
+    def materialized(asset: str) -> set[dt.date]:
+        return {dt.date.fromisoformat(key) for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
+
+    missing_prices = [day for day in days if day not in materialized("account")]
+    if missing_prices:
+        job, due = PRICES_JOB, missing_prices
+    else:
+        job = CONSUMPTION_JOB
+        due = sorted((set(days) - materialized("priced_consumption")) | incomplete_days(settings, days))
+    due = [
+        day
+        for day in due
+        if f"{job}:{day}" not in requested
+        or now - dt.datetime.fromisoformat(requested[f"{job}:{day}"]) >= retry_after
+    ]
+    if not due:
+        return dg.SkipReason(f"the last {len(days)} days are complete, or were requested within {retry_after}")
+    for day in due:
+        requested[f"{job}:{day}"] = now.isoformat()
+    update_cursor(
+        json.dumps(
+            {key: value for key, value in requested.items() if value >= (now - 4 * retry_after).isoformat()}
+        )
+    )
+    first, last = due[0].isoformat(), due[-1].isoformat()
+    # A single run over first..last; complete days in between are simply re-written as they were.
+    tags = range_tags(first, last) if first != last else {}
+    return dg.RunRequest(
+        job_name=job,
+        partition_key=first if first == last else None,
+        tags=tags,
+        run_key=f"{job}:{first}:{last}:{now.isoformat()}",
+    )

@@ -1,0 +1,265 @@
+"""Backfills, schedules, the late-data sensor and one-day reruns, evaluated with Dagster's own test APIs
+against the real InfluxDB and the simulator."""
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from octograph_pipeline.assets import MAX_DAYS_PER_RUN
+from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.influx.local import free_port
+from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
+from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
+from octograph_pipeline.resources import OctographConfig
+from octograph_pipeline.simulator import OctopusSimulator, serve
+
+from .conftest import API_KEY, LONDON, materialize_days
+from .test_pipeline import all_points
+
+pytestmark = pytest.mark.integration
+
+
+def days(first: str, count: int) -> list[str]:
+    start = dt.date.fromisoformat(first)
+    return [(start + dt.timedelta(days=n)).isoformat() for n in range(count)]
+
+
+# --- backfills ---------------------------------------------------------------------------------------------
+
+
+def test_a_40_day_single_run_backfill_writes_what_40_daily_runs_write(make_config, influx, influxd, simulator):
+    """40 days across the October clock change: the same points, far fewer Octopus requests."""
+    window = days("2024-10-08", 40)
+    ranged = materialize_days(make_config(), window[0], window[-1])
+    assert ranged.success
+    range_requests = sum(simulator.request_counts.values())
+    range_points = all_points(influx)
+
+    daily_db = InfluxV1Store(influxd.url, influx.database + "_daily")
+    daily_db.create_database()
+    try:
+        simulator.reset_counts()
+        config = make_config(influxdb={"bucket": daily_db.database})
+        instance = dg.DagsterInstance.ephemeral()
+        for day in window:
+            assert materialize_days(config, day, instance=instance).success
+        daily_requests = sum(simulator.request_counts.values())
+        assert all_points(daily_db) == range_points
+    finally:
+        daily_db.drop_database()
+    # account 1 + rates (2 tariffs on import across the Agile switch, export, gas; 2 components each)
+    # + consumption for 3 meters, each a single paginated request for the whole range
+    assert range_requests <= 15, simulator.request_counts
+    assert daily_requests >= 40 * 10
+    assert len(ranged.run_ids) == 2  # one run per job for the whole range
+
+
+def test_a_year_backfill_needs_tens_of_requests(make_config, simulator):
+    """A backfill launches runs of at most MAX_DAYS_PER_RUN days (the backfill policy); count every request."""
+    year = days("2024-01-01", 366)
+    config = make_config()
+    instance = dg.DagsterInstance.ephemeral()
+    for offset in range(0, len(year), MAX_DAYS_PER_RUN):
+        chunk = year[offset : offset + MAX_DAYS_PER_RUN]
+        assert materialize_days(config, chunk[0], chunk[-1], instance=instance).success
+    total = sum(simulator.request_counts.values())
+    assert 10 <= total <= 80, simulator.request_counts
+    materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
+    assert materialized == set(year)  # every day's partition is green, not just the runs'
+
+
+def test_range_run_reports_per_day_numbers(config_file, influx):
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_days(config_file, "2024-03-30", "2024-04-01", instance=instance).success
+    for asset in ("account", "tariff_rates", "meter_consumption", "priced_consumption"):
+        assert instance.get_materialized_partitions(dg.AssetKey(asset)) == {
+            "2024-03-30",
+            "2024-03-31",
+            "2024-04-01",
+        }
+    table = instance.get_latest_materialization_event(dg.AssetKey("priced_consumption")).asset_materialization
+    per_day = table.metadata["per_day"].value
+    assert "| 2024-03-31 | electricity | 1900000000001 | 46 |" in per_day  # the short day, counted right
+    assert "| 2024-04-01 | gas | 3000000001 | 48 |" in per_day
+
+
+# --- one failed day, re-run alone ---------------------------------------------------------------------------
+
+
+def test_a_day_failed_by_api_errors_succeeds_when_rerun_alone(make_config, influx, simulator):
+    config = make_config(
+        pipeline={"retries": "1", "retry_delay_seconds": "0", "api_retries": "1", "api_backoff_seconds": "0"}
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_days(config, "2024-06-10", "2024-06-12", instance=instance).success
+    before = all_points(influx)
+
+    simulator.inject(500, count=100, path_contains="/consumption")
+    failed = materialize_days(config, "2024-06-11", instance=instance, raise_on_error=False)
+    assert not failed.success
+    failures = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failures and "HTTP 500" in str(failures[-1].event_specific_data.error)
+    retries = [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retries) == 1  # the RetryPolicy tried once more before giving up
+    assert all_points(influx) == before  # nothing half-written, no other day touched
+
+    simulator.clear_faults()
+    assert materialize_days(config, "2024-06-11", instance=instance).success
+    assert all_points(influx) == before
+
+
+def test_final_errors_are_not_retried(make_config, simulator, monkeypatch):
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", "sk_live_wrong")
+    failed = materialize_days(
+        make_config(pipeline={"retry_delay_seconds": "0"}), "2024-06-11", raise_on_error=False
+    )
+    assert not failed.success
+    assert not [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert simulator.request_counts["account"] == 1
+
+
+# --- schedules ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tick", "expected"),
+    [
+        ("2024-06-13T09:00:00+01:00", "2024-06-12"),
+        ("2024-06-13T00:05:00+01:00", "2024-06-12"),  # just after local midnight (still the 12th in UTC)
+        ("2024-03-31T09:00:00+01:00", "2024-03-30"),  # the morning the clocks went forward
+        ("2024-04-01T09:00:00+01:00", "2024-03-31"),  # yesterday was the 23-hour day
+        ("2024-10-28T09:00:00+00:00", "2024-10-27"),  # yesterday was the 25-hour day
+        ("2025-01-01T09:00:00+00:00", "2024-12-31"),
+    ],
+)
+def test_daily_schedule_requests_yesterday_in_london(config_file, tick, expected):
+    defs = build_definitions(config_file)
+    schedule = defs.resolve_schedule_def("daily_consumption")
+    assert schedule.execution_timezone == "Europe/London"
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime.fromisoformat(tick))
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == expected
+    assert schedule.job_name == CONSUMPTION_JOB
+
+
+@pytest.mark.parametrize(
+    ("tick", "expected"),
+    [
+        ("2024-10-26T16:30:00+01:00", "2024-10-27"),
+        ("2024-03-30T20:30:00+00:00", "2024-03-31"),
+        ("2024-06-12T16:30:00+01:00", "2024-06-13"),
+    ],
+)
+def test_agile_prices_schedule_requests_tomorrow(config_file, tick, expected):
+    defs = build_definitions(config_file)
+    schedule = defs.resolve_schedule_def("agile_prices")
+    assert schedule.cron_schedule == "30 16,20 * * *" and schedule.execution_timezone == "Europe/London"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime.fromisoformat(tick), repository_def=defs.get_repository_def()
+    )
+    (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.partition_key == expected
+    assert schedule.job_name == PRICES_JOB
+
+
+# --- the late-data sensor ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def recent_config(make_config):
+    """The default household served up to today (real time), with partitions that start 20 days ago."""
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(LONDON).date()
+    simulator = OctopusSimulator(
+        api_key=API_KEY,
+        account_number="A-TEST0001",
+        start_date=today - dt.timedelta(days=30),
+        agile_from=today - dt.timedelta(days=10),
+        clock=lambda: now,
+    )
+    with serve(simulator) as api:
+        config = make_config(
+            octopus={"api_prefix": api}, pipeline={"start_date": (today - dt.timedelta(days=20)).isoformat()}
+        )
+        yield config, today
+
+
+def evaluate(defs: dg.Definitions, instance, config, cursor=None):
+    sensor = defs.resolve_sensor_def("late_consumption")
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"octograph": OctographConfig(config_file=str(config))},
+        repository_def=defs.get_repository_def(),
+    )
+    return sensor.evaluate_tick(context)
+
+
+def test_late_data_sensor_requests_only_incomplete_days(recent_config, influx):
+    config, today = recent_config
+    defs = build_definitions(config)
+    instance = dg.DagsterInstance.ephemeral()
+    week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
+    assert run_days(defs, week[0], week[-1], instance=instance).success
+
+    # Complete: nothing to do.
+    result = evaluate(defs, instance, config)
+    assert not result.run_requests and "complete" in result.skip_message
+
+    # Three half-hours of one day go missing (late data): only that day is requested, once.
+    late_day = week[3]
+    start = pd.Timestamp(late_day).tz_localize(LONDON).tz_convert("UTC") + pd.Timedelta(hours=2)
+    influx.query(
+        f"DELETE FROM {quote_identifier('meter_consumption')} WHERE time >= '{start.isoformat()}' "
+        f"AND time < '{(start + pd.Timedelta(minutes=90)).isoformat()}'",
+        method="POST",
+    )
+    result = evaluate(defs, instance, config)
+    (request,) = result.run_requests
+    assert request.job_name == CONSUMPTION_JOB and request.partition_key == late_day
+    again = evaluate(defs, instance, config, cursor=result.cursor)
+    assert not again.run_requests  # not again within late_data_retry_hours
+
+    # Running what it asked for completes the day, and the sensor stops asking.
+    job = defs.resolve_job_def(CONSUMPTION_JOB)
+    assert job.execute_in_process(partition_key=request.partition_key, instance=instance).success
+    assert not evaluate(defs, instance, config).run_requests
+
+
+def test_late_data_sensor_fills_never_materialised_days_prices_first(recent_config, influx):
+    config, today = recent_config
+    defs = build_definitions(config)
+    instance = dg.DagsterInstance.ephemeral()
+    week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
+    assert run_days(defs, week[0], week[4], instance=instance).success  # the last two days never ran
+
+    first = evaluate(defs, instance, config)
+    (prices,) = first.run_requests
+    assert prices.job_name == PRICES_JOB
+    assert (
+        prices.tags["dagster/asset_partition_range_start"],
+        prices.tags["dagster/asset_partition_range_end"],
+    ) == (week[5], week[6])
+    assert defs.resolve_job_def(PRICES_JOB).execute_in_process(tags=prices.tags, instance=instance).success
+
+    second = evaluate(defs, instance, config, cursor=first.cursor)
+    (consumption,) = second.run_requests
+    assert consumption.job_name == CONSUMPTION_JOB
+    assert consumption.tags["dagster/asset_partition_range_start"] == week[5]
+    assert (
+        defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(tags=consumption.tags, instance=instance).success
+    )
+    assert not evaluate(defs, instance, config, cursor=second.cursor).run_requests
+
+
+def test_definitions_snapshot(config_file):
+    defs = build_definitions(config_file)
+    assert sorted(job.name for job in defs.jobs) == [CONSUMPTION_JOB, PRICES_JOB]
+    assert sorted(s.name for s in defs.schedules) == ["agile_prices", "daily_consumption"]
+    assert [s.name for s in defs.sensors] == ["late_consumption"]
+    account = defs.resolve_assets_def("account")
+    assert account.backfill_policy == dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN)
+    assert account.op.pool == "octopus_api"
+    assert free_port() > 0
