@@ -1,16 +1,18 @@
 """The two jobs, one per partitions definition, and running a range of days through both.
 
 Prices (`account`, `tariff_rates`) may run a day ahead of consumption, so the assets have two daily
-partitions definitions and Dagster needs one job for each; a range of days is one run of each job.
+partitions definitions and Dagster needs one job for each. A range of days runs as the backfill policy
+would launch it: single runs of at most MAX_DAYS_PER_RUN days, prices first, then consumption.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dagster as dg
 
+from .assets import MAX_DAYS_PER_RUN
 from .partitions import range_tags
 
 PRICES_JOB = "octopus_prices"
@@ -22,21 +24,22 @@ def build_jobs() -> list:
         dg.define_asset_job(
             PRICES_JOB,
             selection=["account", "tariff_rates"],
-            description="Account agreements and tariff prices (may run up to tomorrow).",
+            description="Account agreements and tariff prices (partitions up to tomorrow).",
         ),
         dg.define_asset_job(
             CONSUMPTION_JOB,
             selection=["meter_consumption", "priced_consumption"],
-            description="Meter readings and their cost (up to yesterday).",
+            description="Meter readings and their cost (partitions up to yesterday).",
         ),
     ]
 
 
 @dataclass
 class DaysRun:
-    """The in-process runs that materialised a range of days."""
+    """The in-process runs that materialised a range of days, and which days each covered."""
 
-    results: list[dg.ExecuteInProcessResult]
+    results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
+    outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)  # day -> job -> succeeded
 
     @property
     def success(self) -> bool:
@@ -50,6 +53,13 @@ class DaysRun:
     def all_events(self) -> list[dg.DagsterEvent]:
         return [event for result in self.results for event in result.all_events]
 
+    def failed_days(self) -> list[str]:
+        return sorted(day for day, jobs in self.outcomes.items() if not all(jobs.values()))
+
+
+def day_range(first: dt.date, last: dt.date) -> list[str]:
+    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
 
 def run_days(
     defs: dg.Definitions,
@@ -60,20 +70,29 @@ def run_days(
     run_config: dict | None = None,
     raise_on_error: bool = True,
 ) -> DaysRun:
-    """Materialises every asset for the days first..last: one prices run, then (if it succeeded) one
-    consumption run, each a single run over the whole range, as a single-run backfill would launch."""
-    first, last = str(first), str(last or first)
-    tags = range_tags(first, last) if first != last else {}
-    results = []
-    for name in (PRICES_JOB, CONSUMPTION_JOB):
-        result = defs.resolve_job_def(name).execute_in_process(
-            instance=instance,
-            partition_key=first if first == last else None,
-            tags=tags,
-            run_config=run_config,
-            raise_on_error=raise_on_error,
-        )
-        results.append(result)
-        if not result.success:
-            break
-    return DaysRun(results)
+    """Materialises every asset for the days first..last (consumption only up to its last partition,
+    yesterday): per chunk of days, one prices run and, if it succeeded, one consumption run."""
+    first = dt.date.fromisoformat(str(first))
+    last = dt.date.fromisoformat(str(last or first))
+    last_consumption = dt.date.fromisoformat(
+        defs.resolve_job_def(CONSUMPTION_JOB).partitions_def.get_last_partition_key()
+    )
+    days = day_range(first, last)
+    run = DaysRun()
+    for offset in range(0, len(days), MAX_DAYS_PER_RUN):
+        chunk = days[offset : offset + MAX_DAYS_PER_RUN]
+        over = [day for day in chunk if dt.date.fromisoformat(day) <= last_consumption]
+        for job, job_days in ((PRICES_JOB, chunk), (CONSUMPTION_JOB, over)):
+            if not job_days or (job == CONSUMPTION_JOB and not run.results[-1].success):
+                continue
+            result = defs.resolve_job_def(job).execute_in_process(
+                instance=instance,
+                partition_key=job_days[0] if len(job_days) == 1 else None,
+                tags=range_tags(job_days[0], job_days[-1]) if len(job_days) > 1 else {},
+                run_config=run_config,
+                raise_on_error=raise_on_error,
+            )
+            run.results.append(result)
+            for day in job_days:
+                run.outcomes.setdefault(day, {})[job] = result.success
+    return run

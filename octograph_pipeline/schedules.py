@@ -53,7 +53,8 @@ def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinitio
         minimum_interval_seconds=15 * 60,
         description=(
             f"Re-requests days of the last {pipeline.lookback_days} that were never materialised or whose "
-            f"readings are incomplete, at most once per day every {pipeline.late_data_retry_hours} h, until complete."
+            f"readings are incomplete, at most once per day every {pipeline.late_data_retry_hours} h, until "
+            "complete."
         ),
     )
     def late_consumption(context: dg.SensorEvaluationContext, octograph: OctographConfig):

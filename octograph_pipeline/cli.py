@@ -1,0 +1,153 @@
+"""`octograph`: the seed's command line, run through Dagster.
+
+    octograph --config-file=octograph.ini --from-date=latest --to-date=tomorrow
+
+Materialises the days' partitions on the Dagster instance ($DAGSTER_HOME, else a throwaway one), waits,
+prints the outcome per day, and exits 1 if any day failed (2 for bad arguments or config).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import sys
+
+from .config import ConfigError, Settings, load_settings
+from .influx.schema import METER_CONSUMPTION
+from .influx.store import InfluxError, open_store, quote_identifier, quote_string
+
+LATEST_LOOKBACK_DAYS = 30
+
+
+class UsageError(ValueError):
+    """A bad argument; the message says which and why."""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="octograph", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--config-file", default=None, help="configuration file (default: $OCTOGRAPH_CONFIG or octograph.ini)"
+    )
+    parser.add_argument(
+        "--from-date", default="latest", help="YYYY-MM-DD, `latest` or `yesterday` (default: latest)"
+    )
+    parser.add_argument(
+        "--to-date", default="tomorrow", help="YYYY-MM-DD, `yesterday` or `tomorrow` (default: tomorrow)"
+    )
+    return parser.parse_args(argv)
+
+
+def parse_day(value: str, option: str, today: dt.date, special: dict[str, dt.date]) -> dt.date | None:
+    """A date or one of the option's special words; `latest` is resolved later (it needs InfluxDB)."""
+    if value in special:
+        return special[value]
+    if value == "latest" and option == "--from-date":
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        words = ", ".join(f"`{word}`" for word in (["latest"] if option == "--from-date" else []) + list(special))
+        raise UsageError(f"{option}: {value!r} is not a date in YYYY-MM-DD format or one of {words}") from None
+
+
+def latest_day(settings: Settings, today: dt.date) -> dt.date:
+    """The day of the last reading stored in the last 30 days: it is fetched again, as it may be partial."""
+    store = open_store(settings.influxdb)
+    since = dt.datetime.combine(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), dt.time(), settings.octopus.tz)
+    scope = "".join(
+        f" AND {quote_identifier(key)} = {quote_string(value)}"
+        for key, value in settings.influxdb.additional_tags.items()
+    )
+    try:
+        series = store.query(
+            f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
+            f"WHERE time >= {quote_string(since.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}{scope}"
+        )
+    finally:
+        store.close()
+    if not series:
+        raise UsageError(
+            f"--from-date=latest: no consumption stored in the last {LATEST_LOOKBACK_DAYS} days; back-fill from "
+            "a fixed date first, e.g. --from-date=2024-01-01"
+        )
+    last_reading = dt.datetime.fromtimestamp(series[0]["values"][0][0], dt.UTC)
+    return last_reading.astimezone(settings.octopus.tz).date()
+
+
+def resolve_range(args: argparse.Namespace, settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
+    yesterday, tomorrow = today - dt.timedelta(days=1), today + dt.timedelta(days=1)
+    first = parse_day(args.from_date, "--from-date", today, {"yesterday": yesterday})
+    last = parse_day(args.to_date, "--to-date", today, {"yesterday": yesterday, "tomorrow": tomorrow})
+    if first is None:
+        first = latest_day(settings, today)
+    if last > tomorrow:
+        raise UsageError(
+            f"--to-date: {last} is after tomorrow ({tomorrow}); prices are published a day ahead at most"
+        )
+    if first > last:
+        raise UsageError(f"--from-date {first} is after --to-date {last}")
+    if first < settings.pipeline.start_date:
+        raise UsageError(
+            f"--from-date {first} is before the first partition, "
+            f"[pipeline] start_date = {settings.pipeline.start_date}"
+        )
+    return first, last
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(args.config_file)
+        settings.octopus.api_key()  # fail now, with the variable's name, rather than inside a run
+        today = dt.datetime.now(settings.octopus.tz).date()
+        first, last = resolve_range(args, settings, today)
+    except (ConfigError, UsageError, InfluxError) as exc:
+        print(f"octograph: {exc}", file=sys.stderr)
+        return 2
+
+    import dagster as dg  # after argument checks: a typo should not wait for Dagster to import
+
+    from .config import config_path
+    from .definitions import build_definitions
+    from .jobs import CONSUMPTION_JOB, PRICES_JOB, day_range, run_days
+
+    defs = build_definitions(config_path(args.config_file))
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+    print(
+        f"octograph: {first} .. {last} on {'DAGSTER_HOME=' + os.environ['DAGSTER_HOME'] if os.environ.get('DAGSTER_HOME') else 'a temporary Dagster instance'}"
+    )
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+    run = run_days(
+        defs,
+        first,
+        last,
+        instance=instance,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        raise_on_error=False,
+    )
+    for day in day_range(first, last):
+        outcome = run.outcomes.get(day, {})
+        words = [
+            f"{label} {'ok' if outcome[job] else 'FAILED'}" if job in outcome else f"{label} -"
+            for label, job in (("prices", PRICES_JOB), ("consumption", CONSUMPTION_JOB))
+        ]
+        print(f"{day}  {'  '.join(words)}")
+    for result in run.results:
+        if not result.success:
+            failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
+            reason = failure.event_specific_data.error.message.strip() if failure else "see the run's logs"
+            print(f"run {result.run_id} ({result.job_def.name}) failed: {reason}", file=sys.stderr)
+    failed = run.failed_days()
+    if failed:
+        print(
+            f"octograph: {len(failed)} day(s) failed: {', '.join(failed)}; re-run them with --from-date/--to-date",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
