@@ -114,11 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     from .jobs import CONSUMPTION_JOB, PRICES_JOB, day_range, run_days
 
     defs = build_definitions(config_path(args.config_file))
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-
-    print(
-        f"octograph: {first} .. {last} on {'DAGSTER_HOME=' + os.environ['DAGSTER_HOME'] if os.environ.get('DAGSTER_HOME') else 'a temporary Dagster instance'}"
-    )
+    home = os.environ.get("DAGSTER_HOME")
+    instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
+    print(f"octograph: {first} .. {last} on {f'DAGSTER_HOME={home}' if home else 'a temporary Dagster instance'}")
     logging.getLogger("dagster").setLevel(logging.WARNING)
     run = run_days(
         defs,
