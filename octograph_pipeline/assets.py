@@ -225,7 +225,7 @@ def consumption_metadata(points: pd.DataFrame, settings: Settings) -> dict:
     )
     return {
         "intervals": len(points),
-        "kwh_reported": float(points["usage_kwh"].sum()),
+        "kwh_reported": round(float(points["usage_kwh"].sum()), 6),
         "per_meter": dg.MetadataValue.md(checks.markdown(per_meter.round(3).reset_index())),
         **_interval_bounds(points),
     }
@@ -250,10 +250,10 @@ def priced_metadata(details: pd.DataFrame, settings: Settings) -> dict:
     exported = details["is_export"] == "true"
     return {
         "intervals": len(details),
-        "import_kwh": float(details.loc[~exported, "usage_kwh"].sum()),
-        "export_kwh": float(-details.loc[exported, "usage_kwh"].sum()),
-        "net_cost_inc_vat_pence": float(details["total_cost_inc_vat_pence"].sum()),
-        "net_cost_exc_vat_pence": float(details["total_cost_exc_vat_pence"].sum()),
+        "import_kwh": round(float(details.loc[~exported, "usage_kwh"].sum()), 6),
+        "export_kwh": round(float(-details.loc[exported, "usage_kwh"].sum()), 6),
+        "net_cost_inc_vat_pence": round(float(details["total_cost_inc_vat_pence"].sum()), 6),
+        "net_cost_exc_vat_pence": round(float(details["total_cost_exc_vat_pence"].sum()), 6),
         "tariff_codes": ", ".join(sorted(set(details[TARIFF_CODE_TAG]) - {""})),
         "per_day": dg.MetadataValue.md(checks.markdown(per_day, limit=400)),
         **_interval_bounds(details),
