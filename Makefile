@@ -27,7 +27,7 @@ format: venv
 	$(UV) run --frozen ruff check --fix octograph_pipeline octograph_pipeline_tests benchmarks
 
 influxd:
-	@scripts/ensure-influxd.sh
+	@scripts/ensure-debian-package.sh influxd influxdb "InfluxDB 1.x server"
 
 venv: .venv/.synced
 

@@ -129,3 +129,23 @@ def check_evaluations(run: DaysRun) -> dict[str, object]:
         for event in run.all_events
         if event.event_type_value == "ASSET_CHECK_EVALUATION"
     }
+
+
+@pytest.fixture
+def recent_household(make_config, monkeypatch):
+    """The default household served up to now (real time), partitions from 20 days ago, no DAGSTER_HOME.
+
+    For what depends on today's date: `latest`, the late-data sensor. Yields (simulator, config, today)."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    now = dt.datetime.now(dt.UTC)
+    today = now.astimezone(LONDON).date()
+    simulator = OctopusSimulator(
+        api_key=API_KEY,
+        account_number=ACCOUNT,
+        start_date=today - dt.timedelta(days=30),
+        agile_from=today - dt.timedelta(days=10),
+        clock=lambda: now,
+    )
+    with serve(simulator) as api:
+        pipeline = {"start_date": (today - dt.timedelta(days=20)).isoformat(), "retries": "0", "api_retries": "0"}
+        yield simulator, make_config(octopus={"api_prefix": api}, pipeline=pipeline), today

@@ -8,36 +8,8 @@ from pathlib import Path
 import pytest
 
 from octograph_pipeline.cli import main
-from octograph_pipeline.simulator import OctopusSimulator, serve
-
-from .conftest import API_KEY, LONDON
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def recent(make_config, monkeypatch):
-    """A household served up to now, partitions from 20 days ago, and no DAGSTER_HOME (a throwaway instance)."""
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(LONDON).date()
-    simulator = OctopusSimulator(
-        api_key=API_KEY,
-        account_number="A-TEST0001",
-        start_date=today - dt.timedelta(days=30),
-        agile_from=today - dt.timedelta(days=10),
-        clock=lambda: now,
-    )
-    with serve(simulator) as api:
-        config = make_config(
-            octopus={"api_prefix": api},
-            pipeline={
-                "start_date": (today - dt.timedelta(days=20)).isoformat(),
-                "retries": "0",
-                "api_retries": "0",
-            },
-        )
-        yield simulator, str(config), today
 
 
 @pytest.mark.parametrize(
@@ -51,8 +23,8 @@ def recent(make_config, monkeypatch):
         (["--from-date=latest"], "no consumption stored in the last 30 days; back-fill from a fixed date first"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_clear_error(recent, capsys, args, message):
-    _, config, _ = recent
+def test_bad_arguments_exit_2_with_one_clear_error(recent_household, capsys, args, message):
+    _, config, _ = recent_household
     assert main([f"--config-file={config}", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -63,8 +35,8 @@ def test_missing_config_file_exits_2(tmp_path, capsys):
     assert "nope.ini not found" in capsys.readouterr().err
 
 
-def test_backfill_then_latest_fetches_only_new_days(recent, capsys):
-    simulator, config, today = recent
+def test_backfill_then_latest_fetches_only_new_days(recent_household, capsys):
+    simulator, config, today = recent_household
     first = today - dt.timedelta(days=5)
     assert main([f"--config-file={config}", f"--from-date={first}", "--to-date=tomorrow"]) == 0
     out = capsys.readouterr().out
@@ -82,8 +54,8 @@ def test_backfill_then_latest_fetches_only_new_days(recent, capsys):
     assert simulator.request_counts["consumption"] == 3
 
 
-def test_a_failed_day_exits_1_and_is_named(recent, capsys):
-    simulator, config, today = recent
+def test_a_failed_day_exits_1_and_is_named(recent_household, capsys):
+    simulator, config, today = recent_household
     simulator.inject(500, count=50, path_contains="/consumption")
     yesterday = today - dt.timedelta(days=1)
     assert main([f"--config-file={config}", "--from-date=yesterday", "--to-date=yesterday"]) == 1
@@ -93,8 +65,8 @@ def test_a_failed_day_exits_1_and_is_named(recent, capsys):
     assert "HTTP 500" in captured.err
 
 
-def test_the_installed_command(recent):
-    _, config, _ = recent
+def test_the_installed_command(recent_household):
+    _, config, _ = recent_household
     octograph = [str(Path(sys.executable).parent / "octograph")]  # the console script pyproject declares
     done = subprocess.run([*octograph, "--help"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "--from-date" in done.stdout

@@ -13,9 +13,8 @@ from octograph_pipeline.influx.local import free_port
 from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
 from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
 from octograph_pipeline.resources import OctographConfig
-from octograph_pipeline.simulator import OctopusSimulator, serve
 
-from .conftest import API_KEY, LONDON, materialize_days
+from .conftest import LONDON, materialize_days
 from .test_pipeline import all_points
 
 pytestmark = pytest.mark.integration
@@ -166,25 +165,6 @@ def test_agile_prices_schedule_requests_tomorrow(config_file, tick, expected):
 # --- the late-data sensor ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def recent_config(make_config):
-    """The default household served up to today (real time), with partitions that start 20 days ago."""
-    now = dt.datetime.now(dt.UTC)
-    today = now.astimezone(LONDON).date()
-    simulator = OctopusSimulator(
-        api_key=API_KEY,
-        account_number="A-TEST0001",
-        start_date=today - dt.timedelta(days=30),
-        agile_from=today - dt.timedelta(days=10),
-        clock=lambda: now,
-    )
-    with serve(simulator) as api:
-        config = make_config(
-            octopus={"api_prefix": api}, pipeline={"start_date": (today - dt.timedelta(days=20)).isoformat()}
-        )
-        yield config, today
-
-
 def evaluate(defs: dg.Definitions, instance, config, cursor=None):
     sensor = defs.resolve_sensor_def("late_consumption")
     context = dg.build_sensor_context(
@@ -196,8 +176,8 @@ def evaluate(defs: dg.Definitions, instance, config, cursor=None):
     return sensor.evaluate_tick(context)
 
 
-def test_late_data_sensor_requests_only_incomplete_days(recent_config, influx):
-    config, today = recent_config
+def test_late_data_sensor_requests_only_incomplete_days(recent_household, influx):
+    _, config, today = recent_household
     defs = build_definitions(config)
     instance = dg.DagsterInstance.ephemeral()
     week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
@@ -227,8 +207,8 @@ def test_late_data_sensor_requests_only_incomplete_days(recent_config, influx):
     assert not evaluate(defs, instance, config).run_requests
 
 
-def test_late_data_sensor_fills_never_materialised_days_prices_first(recent_config, influx):
-    config, today = recent_config
+def test_late_data_sensor_fills_never_materialised_days_prices_first(recent_household, influx):
+    _, config, today = recent_household
     defs = build_definitions(config)
     instance = dg.DagsterInstance.ephemeral()
     week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]

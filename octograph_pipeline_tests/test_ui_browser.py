@@ -1,5 +1,5 @@
 """A real browser look at the Dagster UI: `dagster-webserver` on an instance that materialised three days, its
-asset pages rendered by headless Chromium (Debian's `chromium`, installed by scripts/ensure-chromium.sh), and
+asset pages rendered by headless Chromium (Debian's `chromium`, installed by scripts/ensure-debian-package.sh), and
 the screenshots (plus the rendered DOMs) kept under out/ui/, which git ignores and CI keeps as artifacts."""
 
 from __future__ import annotations
@@ -45,19 +45,22 @@ CHROMIUM_TIMEOUT = 90  # seconds of real time per chromium run
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Debian's chromium, installed by scripts/ensure-chromium.sh when missing (possible only as root)."""
+    """Debian's chromium, installed by scripts/ensure-debian-package.sh when missing (possible only as root)."""
     try:
         result = subprocess.run(
-            [str(REPO / "scripts" / "ensure-chromium.sh")], capture_output=True, text=True, timeout=900
+            [str(REPO / "scripts" / "ensure-debian-package.sh"), "chromium", "chromium", "headless browser"],
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
     except subprocess.TimeoutExpired:
-        pytest.fail("scripts/ensure-chromium.sh did not finish in 15 minutes")
+        pytest.fail("scripts/ensure-debian-package.sh did not finish in 15 minutes")
     if result.returncode != 0:
         if os.geteuid() != 0:
             pytest.skip(f"chromium is missing and cannot be installed without root: {result.stderr.strip()}")
-        pytest.fail(f"scripts/ensure-chromium.sh failed:\n{result.stdout}\n{result.stderr}")
+        pytest.fail(f"scripts/ensure-debian-package.sh failed:\n{result.stdout}\n{result.stderr}")
     path = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.access(path, os.X_OK), f"no executable chromium at {path} after scripts/ensure-chromium.sh"
+    assert os.access(path, os.X_OK), f"no executable chromium at {path} after scripts/ensure-debian-package.sh"
     return path
 
 
