@@ -9,7 +9,6 @@ import pytest
 
 from octograph_pipeline.assets import MAX_DAYS_PER_RUN
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx.local import free_port
 from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
 from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
 from octograph_pipeline.resources import OctographConfig
@@ -241,4 +240,3 @@ def test_definitions_snapshot(config_file):
     account = defs.resolve_assets_def("account")
     assert account.backfill_policy == dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN)
     assert account.op.pool == "octopus_api"
-    assert free_port() > 0

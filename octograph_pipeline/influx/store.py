@@ -72,26 +72,24 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
 
 def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
     """InfluxQL `SELECT *` results (epoch seconds) back into a points frame; absent tags become ''."""
-    frames = []
+    frames, numeric = [], set()
     for one in series:
         measurement = MEASUREMENTS[one["name"]]
-        frame = pd.DataFrame(one.get("values", []), columns=one["columns"])
-        frame.insert(0, MEASUREMENT, measurement.name)
-        frame[TIME] = pd.to_datetime(frame[TIME], unit="s", utc=True)
-        for column in frame.columns:
-            if column in measurement.fields:
-                frame[column] = frame[column].astype(float)
-            elif column not in (MEASUREMENT, TIME):
-                frame[column] = frame[column].fillna("").astype(str)
-        frames.append(frame)
+        numeric.update(measurement.fields)
+        frames.append(
+            pd.DataFrame(one.get("values", []), columns=one["columns"]).assign(**{MEASUREMENT: measurement.name})
+        )
     if not frames:
         return pd.DataFrame({MEASUREMENT: pd.Series(dtype=str), TIME: pd.Series(dtype="datetime64[ns, UTC]")})
     combined = pd.concat(frames, ignore_index=True)
-    tag_like = [
-        c for c in combined.columns if combined[c].dtype == object or pd.api.types.is_string_dtype(combined[c])
-    ]
-    combined[tag_like] = combined[tag_like].fillna("")
-    return combined.sort_values([MEASUREMENT, TIME], kind="stable").reset_index(drop=True)
+    combined[TIME] = pd.to_datetime(combined[TIME], unit="s", utc=True)
+    for column in combined.columns:
+        if column in numeric:
+            combined[column] = combined[column].astype(float)
+        elif column != TIME:
+            combined[column] = combined[column].fillna("").astype(str)
+    columns = [MEASUREMENT, *(c for c in combined.columns if c != MEASUREMENT)]
+    return combined[columns].sort_values([MEASUREMENT, TIME], kind="stable").reset_index(drop=True)
 
 
 class InfluxStore:
