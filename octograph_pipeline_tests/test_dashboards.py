@@ -1,0 +1,467 @@
+"""The Grafana dashboards, proven on a week the pipeline really wrote through Dagster: every query of every
+panel runs on InfluxDB 1.x with Grafana's macros filled in and returns data, names only measurements, fields
+and tags the pipeline writes, and the totals the stats show equal the sums of the points read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from octograph_pipeline.influx import schema
+from octograph_pipeline.influx.store import InfluxV1Store
+from octograph_pipeline.pricing import local_days_window
+from octograph_pipeline.simulator import OctopusSimulator, serve
+
+from .conftest import ACCOUNT, API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
+PROVIDER_FILE = ROOT / "grafana" / "provisioning" / "dashboards" / "octograph.yaml"
+# docker-compose mounts the dashboards folder here in the Grafana container (and ./grafana/provisioning at
+# /etc/grafana/provisioning, where the provider file is read).
+DASHBOARDS_MOUNT = ("./grafana/dashboards", "/var/lib/grafana/dashboards")
+DATASOURCE = {"type": "influxdb", "uid": "influxdb"}
+ELECTRICITY, GAS, PRICES = "octograph-electricity", "octograph-gas", "octograph-prices"
+
+# Agile import (since 2024-10-01), fixed-rate export, SMETS2 gas, and the 25-hour day of 27 October.
+FIRST, LAST = dt.date(2024, 10, 21), dt.date(2024, 10, 27)
+START, END = local_days_window(FIRST, LAST, LONDON)
+LOCATION = "Home"
+IMPORT_MPAN, EXPORT_MPAN, GAS_MPRN = "1900000000001", "1900000000002", "3000000001"
+
+
+# -- the dashboards as Grafana would load them ------------------------------------------------------------
+
+
+def load_dashboards() -> dict[str, dict]:
+    """Every dashboard file, by file name."""
+    return {path.name: json.loads(path.read_text()) for path in sorted(DASHBOARD_DIR.glob("*.json"))}
+
+
+def walk_panels(panels: list[dict]) -> Iterator[dict]:
+    """Every panel, rows' nested panels included (a collapsed row holds its panels)."""
+    for panel in panels:
+        yield panel
+        yield from walk_panels(panel.get("panels", []))
+
+
+@dataclass(frozen=True)
+class Query:
+    uid: str
+    panel: str
+    ref: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.uid} / {self.panel} / {self.ref}"
+
+
+def dashboard_queries(dashboard: dict) -> Iterator[Query]:
+    """The raw InfluxQL of every panel target and of every query variable."""
+    for variable in dashboard.get("templating", {}).get("list", []):
+        if variable.get("type") == "query":
+            yield Query(dashboard["uid"], f"${variable['name']}", "variable", variable["query"])
+    for panel in walk_panels(dashboard.get("panels", [])):
+        for target in panel.get("targets", []):
+            yield Query(dashboard["uid"], panel.get("title", ""), target.get("refId", ""), target.get("query", ""))
+
+
+DASHBOARDS = load_dashboards()
+QUERIES = [query for dashboard in DASHBOARDS.values() for query in dashboard_queries(dashboard)]
+
+
+# -- Grafana's macros ---------------------------------------------------------------------------------------
+
+MACRO = re.compile(r"\$\{(\w+)(?::[^}]*)?\}|\$(\w+)")
+
+
+def _utc(moment: pd.Timestamp) -> str:
+    return moment.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def substitute(query: str, *, vat: str, resolution: str) -> str:
+    """What Grafana sends for the week (its $timeFilter, in RFC 3339 rather than epoch ms); unknown macros stay."""
+    values = {
+        "timeFilter": f"time >= '{_utc(START)}' AND time < '{_utc(END)}'",
+        "location": LOCATION,
+        "vat": vat,
+        "resolution": resolution,
+        "__from": str(int(START.timestamp() * 1000)),
+        "__to": str(int(END.timestamp() * 1000)),
+        "__interval": "1h",
+        "__interval_ms": "3600000",
+    }
+    return MACRO.sub(lambda match: values.get(match[1] or match[2], match[0]), query)
+
+
+def variants(query: Query) -> Iterator[tuple[str, str, str]]:
+    """(vat, resolution, substituted query): both VAT choices at 1d, and 30m once; duplicates dropped."""
+    seen = set()
+    for vat, resolution in (("inc", "1d"), ("exc", "1d"), ("inc", "30m")):
+        text = substitute(query.text, vat=vat, resolution=resolution)
+        if text not in seen:
+            seen.add(text)
+            yield vat, resolution, text
+
+
+CASES = [
+    pytest.param(query, text, id=f"{query}-vat={vat}-res={resolution}")
+    for query in QUERIES
+    for vat, resolution, text in variants(query)
+]
+
+
+# -- the schema check -----------------------------------------------------------------------------------------
+
+STRING = re.compile(r"'(?:[^'\\]|\\.)*'")
+REGEX = re.compile(r"([=!]~)\s*/(?:[^/\\]|\\.)*/")
+IDENTIFIER = re.compile(r'"((?:[^"\\]|\\.)*)"')
+ALIAS = re.compile(r'\bAS\s+"((?:[^"\\]|\\.)*)"', re.IGNORECASE)
+WORD = re.compile(r"(?<![\w$])[A-Za-z_]\w*")  # $macros are checked on their own
+# InfluxQL keywords and functions; any other bare word would be an unquoted name the check cannot see.
+# fmt: off
+INFLUXQL_WORDS = frozenset({
+    "select", "from", "where", "and", "or", "as", "group", "by", "time", "fill", "none", "null", "previous",
+    "linear", "tz", "order", "asc", "desc", "limit", "offset", "slimit", "soffset", "show", "tag", "tags",
+    "values", "field", "keys", "key", "with", "measurements", "series", "now",
+    "sum", "mean", "median", "min", "max", "first", "last", "count", "distinct", "spread", "stddev", "mode",
+    "percentile", "integral", "difference", "non_negative_difference", "derivative", "non_negative_derivative",
+    "cumulative_sum", "moving_average", "elapsed", "abs", "round", "floor", "ceil",
+})
+# fmt: on
+
+
+def _without_literals(query: str) -> str:
+    return REGEX.sub(r"\1 //", STRING.sub("''", query))
+
+
+def unquoted_words(query: str) -> list[str]:
+    """Bare words that are not InfluxQL: names must be double-quoted so that `unknown_names` sees them."""
+    text = IDENTIFIER.sub('""', _without_literals(query))
+    return [word for word in WORD.findall(text) if word.lower() not in INFLUXQL_WORDS]
+
+
+def unknown_names(query: str, tag_keys: Mapping[str, set[str]]) -> list[str]:
+    """The double-quoted identifiers of `query` that are neither a measurement of the schema, a field or a
+    written tag key of a measurement the query reads, nor an alias the query defines with AS "..."."""
+    text = _without_literals(query)
+    names = IDENTIFIER.findall(text)
+    measurements = [schema.MEASUREMENTS[name] for name in names if name in schema.MEASUREMENTS]
+    known = set(ALIAS.findall(text))
+    for measurement in measurements:
+        known |= {measurement.name, *measurement.all_fields, *tag_keys.get(measurement.name, ())}
+    return list(dict.fromkeys(name for name in names if name not in known))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        'SELECT sum("usage_kwhs") FROM "electricity_consumption"',  # a misspelt field
+        'SELECT sum("usage_kwh") FROM "electricity"',  # the seed dashboard's old measurement name
+        'SELECT mean("unit_price_inc_vat_price") FROM "electricity_consumption"',  # another measurement's field
+        'SELECT last("usage_kwh") FROM "electricity_consumption" GROUP BY "electricity_mpan"',  # not written here
+        'SELECT last("agreement_valid_from") FROM "account_meters" GROUP BY "property_address_line_2"',  # empty
+    ],
+)
+def test_the_schema_check_rejects_names_the_pipeline_does_not_write(query):
+    tag_keys = {"electricity_consumption": {"tariff_code", "location"}, "account_meters": {"property_town"}}
+    assert unknown_names(query, tag_keys)
+
+
+def test_the_schema_check_accepts_fields_tags_and_aliases():
+    query = (
+        'SELECT mean("d") FROM (SELECT sum("total_cost_inc_vat_pence") / 100 AS "d" FROM "gas_consumption" '
+        "WHERE \"location\" =~ /^Home$/ AND \"tariff_code\" != 'X' GROUP BY time(1d) tz('Europe/London'))"
+    )
+    assert unknown_names(query, {"gas_consumption": {"tariff_code", "location"}}) == []
+    assert unquoted_words(query) == []
+    assert unquoted_words("SELECT sum(usage_kwh) FROM \"gas_consumption\" WHERE location = 'Home'") == [
+        "usage_kwh",
+        "location",
+    ]
+
+
+# -- static checks: files, uids, datasource, variables, provisioning -----------------------------------------
+
+
+def test_dashboards_have_distinct_uids_and_the_expected_settings():
+    assert set(DASHBOARDS) == {"electricity.json", "gas.json", "prices.json"}
+    uids = [dashboard["uid"] for dashboard in DASHBOARDS.values()]
+    assert sorted(uids) == sorted({ELECTRICITY, GAS, PRICES})
+    for name, dashboard in DASHBOARDS.items():
+        assert dashboard["title"].startswith("Octograph – "), name
+        assert dashboard["timezone"] == "Europe/London", name
+        # The last 7 whole local days (consumption arrives the next day; prices run to tomorrow).
+        assert dashboard["time"]["from"] == "now-7d/d", name
+        assert dashboard["time"]["to"] == ("now+1d/d" if dashboard["uid"] == PRICES else "now-1d/d"), name
+        assert dashboard["schemaVersion"] >= 39, name
+        assert "id" not in dashboard, f"{name}: an instance's numeric id does not belong in a provisioned file"
+        ids = [panel["id"] for panel in walk_panels(dashboard["panels"])]
+        assert len(ids) == len(set(ids)), f"{name}: panel ids repeat"
+        variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
+        assert variables["location"]["type"] == "query"
+        assert re.fullmatch(r'SHOW TAG VALUES FROM "(\w+)" WITH KEY = "location"', variables["location"]["query"])
+        assert (variables["vat"]["type"], variables["vat"]["query"]) == ("custom", "inc,exc")
+        assert variables["vat"]["current"]["value"] == "inc"
+        assert (variables["resolution"]["type"], variables["resolution"]["query"]) == ("custom", "30m,1h,1d,7d")
+        assert variables["resolution"]["current"]["value"] == "1d"
+
+
+def test_every_panel_and_query_uses_the_influxdb_datasource_by_uid():
+    for name, dashboard in DASHBOARDS.items():
+        for variable in dashboard["templating"]["list"]:
+            if variable["type"] == "query":
+                assert variable["datasource"] == DATASOURCE, f"{name}: ${variable['name']}"
+        for panel in walk_panels(dashboard["panels"]):
+            if panel["type"] == "row":
+                continue
+            assert panel["datasource"] == DATASOURCE, f"{name}: {panel['title']}"
+            assert panel["targets"], f"{name}: {panel['title']} has no query"
+            for target in panel["targets"]:
+                assert target["datasource"] == DATASOURCE, f"{name}: {panel['title']} {target['refId']}"
+                assert target["rawQuery"] is True and target["query"].strip(), f"{name}: {panel['title']}"
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=str)
+def test_queries_double_quote_every_name(query):
+    assert unquoted_words(substitute(query.text, vat="inc", resolution="1d")) == []
+
+
+def test_the_provider_loads_the_folder_the_dashboards_are_in():
+    provider = yaml.safe_load(PROVIDER_FILE.read_text())["providers"]
+    assert len(provider) == 1
+    provider = provider[0]
+    assert (provider["type"], provider["folder"], provider["allowUiUpdates"]) == ("file", "Octograph", True)
+    source, target = DASHBOARDS_MOUNT
+    assert provider["options"]["path"] == target
+    assert (ROOT / source).resolve() == DASHBOARD_DIR
+    # Where docker-compose mounts our folders, it mounts them where the provider looks.
+    grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
+    mounts = dict(
+        (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
+        for volume in grafana.get("volumes", [])
+    )
+    assert mounts.get(source, target) == target
+    assert mounts.get("./grafana/provisioning", "/etc/grafana/provisioning") == "/etc/grafana/provisioning"
+
+
+# -- a week through Dagster into the real InfluxDB ---------------------------------------------------------------
+
+
+@dataclass
+class Week:
+    store: InfluxV1Store
+    tag_keys: dict[str, set[str]]
+    electricity: pd.DataFrame
+    gas: pd.DataFrame
+    electricity_prices: pd.DataFrame
+    gas_prices: pd.DataFrame
+    meters: pd.DataFrame
+
+
+@pytest.fixture(scope="module")
+def week(influxd, tmp_path_factory) -> Week:
+    """FIRST..LAST materialised once for the module (the conftest's `influx`/`make_config` are per test)."""
+    store = InfluxV1Store(influxd.url, f"dashboards_{uuid.uuid4().hex[:12]}")
+    store.create_database()
+    simulator = OctopusSimulator(  # the household of conftest's `simulator`
+        seed=7,
+        account_number=ACCOUNT,
+        api_key=API_KEY,
+        start_date=dt.date(2024, 1, 1),
+        agile_from=dt.date(2024, 10, 1),
+        clock=lambda: SIMULATOR_NOW,
+    )
+    try:
+        with pytest.MonkeyPatch.context() as monkeypatch, serve(simulator) as api_prefix:
+            monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+            config = write_config(
+                tmp_path_factory.mktemp("dashboards") / "octograph.ini",
+                store,
+                api_prefix,
+                # No included_tags: the dashboards group only by tags the pipeline always writes.
+                influxdb={"additional_tags": f"location={LOCATION}"},
+                octopus={"gas_meter_types": "G4P0000000001=SMETS2"},
+            )
+            assert materialize_days(config, FIRST.isoformat(), LAST.isoformat()).success
+        tag_keys = {
+            series["name"]: {key for (key,) in series["values"]} for series in store.query("SHOW TAG KEYS")
+        }
+
+        def read(measurement: schema.Measurement) -> pd.DataFrame:
+            return store.read([measurement], START, END, {"location": LOCATION})
+
+        yield Week(
+            store,
+            tag_keys,
+            read(schema.ELECTRICITY_CONSUMPTION),
+            read(schema.GAS_CONSUMPTION),
+            read(schema.ELECTRICITY_PRICING),
+            read(schema.GAS_PRICING),
+            read(schema.ACCOUNT_METERS),
+        )
+    finally:
+        store.drop_database()
+        store.close()
+
+
+def is_export(frame: pd.DataFrame) -> pd.Series:
+    """Export rows by their tariff, independently of the dashboards' sign test on usage_kwh."""
+    return frame[schema.TARIFF_CODE_TAG].str.contains("OUTGOING")
+
+
+def daily_mean(frame: pd.DataFrame, column: str) -> float:
+    by_day = frame.groupby(frame[schema.TIME].dt.tz_convert(LONDON).dt.date)[column].sum()
+    assert list(by_day.index) == [FIRST + dt.timedelta(days=n) for n in range(7)]
+    return by_day.mean()
+
+
+def values(series: list[dict]) -> list:
+    """Every non-null value of every row of every series, the time column left out."""
+    return [
+        value
+        for one in series
+        for row in one.get("values", [])
+        for column, value in zip(one["columns"], row, strict=True)
+        if column != "time" and value is not None
+    ]
+
+
+KWH, GBP, PENCE_PER_KWH = "kwatth", "currencyGBP", "suffix: p/kWh"
+
+
+def expected_stats(week: Week, vat: str) -> dict[tuple[str, str], tuple[str, float]]:
+    """(dashboard uid, panel title) -> (unit, the sum of that panel's values) from the points read back."""
+    total, usage_cost, price = (
+        f"total_cost_{vat}_vat_pence",
+        f"usage_cost_{vat}_vat_pence",
+        f"unit_price_{vat}_vat_price",
+    )
+    electricity, gas = week.electricity, week.gas
+    imported, exported = electricity[~is_export(electricity)], electricity[is_export(electricity)]
+    import_prices = week.electricity_prices[~is_export(week.electricity_prices)][price]
+    export_prices = week.electricity_prices[is_export(week.electricity_prices)][price]
+    kwh = imported["usage_kwh"].sum()
+    net = electricity[total].sum() / 100
+    return {
+        (ELECTRICITY, "Electricity imported"): (KWH, kwh),
+        (ELECTRICITY, "Import cost"): (GBP, imported[total].sum() / 100),
+        (ELECTRICITY, "Electricity exported"): (KWH, -exported["usage_kwh"].sum()),
+        (ELECTRICITY, "Export earnings"): (GBP, -exported[total].sum() / 100),
+        (ELECTRICITY, "Net cost"): (GBP, net),
+        (ELECTRICITY, "Net cost per day"): (GBP, net),
+        (ELECTRICITY, "Average unit cost"): (PENCE_PER_KWH, imported[usage_cost].sum() / kwh),
+        (ELECTRICITY, "Average unit cost incl. standing charge"): (PENCE_PER_KWH, imported[total].sum() / kwh),
+        (ELECTRICITY, "Daily average import"): (KWH, daily_mean(imported, "usage_kwh")),
+        (ELECTRICITY, "Daily average import cost"): (GBP, daily_mean(imported, total) / 100),
+        (ELECTRICITY, "Daily average net cost"): (GBP, daily_mean(electricity, total) / 100),
+        (GAS, "Gas used"): (KWH, gas["usage_kwh"].sum()),
+        (GAS, "Gas cost"): (GBP, gas[total].sum() / 100),
+        (GAS, "Cost per day"): (GBP, gas[total].sum() / 100),
+        (GAS, "Daily average use"): (KWH, daily_mean(gas, "usage_kwh")),
+        (GAS, "Daily average cost"): (GBP, daily_mean(gas, total) / 100),
+        (GAS, "Average unit cost"): (PENCE_PER_KWH, gas[usage_cost].sum() / gas["usage_kwh"].sum()),
+        (GAS, "Average unit cost incl. standing charge"): (
+            PENCE_PER_KWH,
+            gas[total].sum() / gas["usage_kwh"].sum(),
+        ),
+        (PRICES, "Lowest import unit price"): (PENCE_PER_KWH, import_prices.min()),
+        (PRICES, "Average import unit price"): (PENCE_PER_KWH, import_prices.mean()),
+        (PRICES, "Highest import unit price"): (PENCE_PER_KWH, import_prices.max()),
+        (PRICES, "Average export unit price"): (PENCE_PER_KWH, export_prices.mean()),
+        (PRICES, "Average gas unit price"): (PENCE_PER_KWH, week.gas_prices[price].mean()),
+    }
+
+
+def panels_by_title() -> dict[tuple[str, str], dict]:
+    panels = {}
+    for dashboard in DASHBOARDS.values():
+        for panel in walk_panels(dashboard["panels"]):
+            key = (dashboard["uid"], panel.get("title", ""))
+            assert key not in panels, f"two panels titled {key}"
+            panels[key] = panel
+    return panels
+
+
+@pytest.mark.integration
+def test_the_week_has_what_the_dashboards_show(week):
+    """Agile import, fixed export (negative usage and cost), gas and a standing charge: nothing is vacuous."""
+    electricity = week.electricity
+    assert set(electricity[~is_export(electricity)]["tariff_code"]) == {"E-1R-AGILE-24-10-01-C"}
+    assert set(electricity[is_export(electricity)]["tariff_code"]) == {"E-1R-OUTGOING-FIX-12M-19-05-13-C"}
+    exported = electricity[is_export(electricity)]
+    assert (exported["usage_kwh"] <= 0).all() and exported["usage_kwh"].sum() < 0
+    assert (exported["total_cost_inc_vat_pence"] <= 0).all()
+    assert (electricity[~is_export(electricity)]["usage_kwh"] >= 0).all()
+    assert week.gas["usage_kwh"].sum() > 0 and week.gas["standing_charge_cost_inc_vat_pence"].sum() > 0
+    assert week.electricity_prices["unit_price_inc_vat_price"].nunique() > 2  # Agile moves every half-hour
+    assert {"location", "tariff_code"} <= week.tag_keys["electricity_consumption"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(("query", "text"), CASES)
+def test_every_query_runs_on_the_pipelines_data(week, query, text):
+    left = [match[0] for match in MACRO.finditer(text)]
+    assert not left, f"{query}: Grafana macros the test does not know: {left}"
+    unknown = unknown_names(text, week.tag_keys)
+    assert not unknown, f"{query}: names the pipeline does not write: {unknown}\n{text}"
+    series = week.store.query(text)  # raises on a parse or evaluation error
+    assert values(series), f"{query}: no data for the week\n{text}"
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("vat", ["inc", "exc"])
+def test_totals_equal_the_pipelines_sums(week, vat):
+    """Every stat panel (and the per-day bars, summed) shows the sum of the points the pipeline wrote."""
+    panels = panels_by_title()
+    expected = expected_stats(week, vat)
+    stats = {key for key, panel in panels.items() if panel["type"] == "stat"}
+    assert stats <= set(expected), f"stat panels without an expected value: {sorted(stats - set(expected))}"
+    failures = []
+    for key, (unit, value) in expected.items():
+        panel = panels[key]
+        assert len(panel["targets"]) == 1, key
+        text = substitute(panel["targets"][0]["query"], vat=vat, resolution="1d")
+        shown = values(week.store.query(text))
+        if panel["fieldConfig"]["defaults"].get("unit") != unit:
+            failures.append(f"{key}: unit {panel['fieldConfig']['defaults'].get('unit')!r}, expected {unit!r}")
+        if panel["type"] == "stat" and len(shown) != 1:
+            failures.append(f"{key}: {len(shown)} values, expected one")
+        elif sum(shown) != pytest.approx(value, abs=1e-6):
+            failures.append(f"{key}: shows {sum(shown)!r}, the pipeline's points give {float(value)!r}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.integration
+def test_tables_list_the_weeks_tariffs_and_meters(week):
+    panels = panels_by_title()
+
+    def rows(key: tuple[str, str]) -> list[dict]:
+        text = substitute(panels[key]["targets"][0]["query"], vat="inc", resolution="1d")
+        return [series["tags"] for series in week.store.query(text)]
+
+    assert {row["tariff_code"] for row in rows((ELECTRICITY, "Tariffs in the range"))} == set(
+        week.electricity["tariff_code"]
+    )
+    assert {row["tariff_code"] for row in rows((GAS, "Tariffs in the range"))} == set(week.gas["tariff_code"])
+    standing = {row["tariff_code"] for row in rows((PRICES, "Standing charges"))}
+    assert standing == set(week.electricity_prices["tariff_code"]) | set(week.gas_prices["tariff_code"])
+    address = week.meters[list(schema.PROPERTY_TAGS[:1] + schema.PROPERTY_TAGS[3:])].drop_duplicates()
+    assert len(address) == 1
+    for key, meter_points in (
+        ((ELECTRICITY, "Property and meters"), {IMPORT_MPAN, EXPORT_MPAN}),
+        ((GAS, "Property and meters"), {GAS_MPRN}),
+    ):
+        shown = rows(key)
+        assert {row["meter_point"] for row in shown} == meter_points
+        for row in shown:
+            assert {tag: row[tag] for tag in address.columns} == address.iloc[0].to_dict()
