@@ -244,14 +244,14 @@ def test_the_provider_loads_the_folder_the_dashboards_are_in():
     source, target = DASHBOARDS_MOUNT
     assert provider["options"]["path"] == target
     assert (ROOT / source).resolve() == DASHBOARD_DIR
-    # Where docker-compose mounts our folders, it mounts them where the provider looks.
+    # docker-compose mounts our folders where Grafana's provisioning and the provider look.
     grafana = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["grafana"]
     mounts = dict(
         (volume["source"], volume["target"]) if isinstance(volume, dict) else volume.split(":")[:2]
         for volume in grafana.get("volumes", [])
     )
-    assert mounts.get(source, target) == target
-    assert mounts.get("./grafana/provisioning", "/etc/grafana/provisioning") == "/etc/grafana/provisioning"
+    assert mounts[source] == target
+    assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
 
 
 # -- a week through Dagster into the real InfluxDB ---------------------------------------------------------------
