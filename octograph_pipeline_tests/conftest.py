@@ -41,8 +41,8 @@ def influx(influxd) -> InfluxV1Store:
     store.close()
 
 
-@pytest.fixture
-def simulator() -> OctopusSimulator:
+def test_household_simulator() -> OctopusSimulator:
+    """The tests' default household: from 2024-01-01, on Agile from 2024-10-01, "now" fixed at SIMULATOR_NOW."""
     return OctopusSimulator(
         seed=7,
         account_number=ACCOUNT,
@@ -51,6 +51,14 @@ def simulator() -> OctopusSimulator:
         agile_from=dt.date(2024, 10, 1),
         clock=lambda: SIMULATOR_NOW,
     )
+
+
+test_household_simulator.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture
+def simulator() -> OctopusSimulator:
+    return test_household_simulator()
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import yaml
 from octograph_pipeline.influx import schema
 from octograph_pipeline.influx.store import InfluxV1Store
 from octograph_pipeline.pricing import local_days_window
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.simulator import serve
 
-from .conftest import ACCOUNT, API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
+from .conftest import API_KEY, LONDON, materialize_days, test_household_simulator, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
@@ -273,14 +273,7 @@ def week(influxd, tmp_path_factory) -> Week:
     """FIRST..LAST materialised once for the module (the conftest's `influx`/`make_config` are per test)."""
     store = InfluxV1Store(influxd.url, f"dashboards_{uuid.uuid4().hex[:12]}")
     store.create_database()
-    simulator = OctopusSimulator(  # the household of conftest's `simulator`
-        seed=7,
-        account_number=ACCOUNT,
-        api_key=API_KEY,
-        start_date=dt.date(2024, 1, 1),
-        agile_from=dt.date(2024, 10, 1),
-        clock=lambda: SIMULATOR_NOW,
-    )
+    simulator = test_household_simulator()
     try:
         with pytest.MonkeyPatch.context() as monkeypatch, serve(simulator) as api_prefix:
             monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
