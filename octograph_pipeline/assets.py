@@ -121,9 +121,14 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
         segments = frames.agreement_segments(account, settings.octopus.tz)
+        if segments.empty:
+            context.log.warning(
+                "no agreements stored for this window, so no meters to read: if the account existed then, "
+                "materialise `account` for these days first (the octopus_prices job)"
+            )
         parts = []
         with final_errors(), octograph.octopus_client(settings) as client:
-            for _, meter in frames.meters(account).iterrows():
+            for _, meter in frames.meters(segments).iterrows():
                 meter_segments = segments[(segments[frames.METER_KEY] == meter[frames.METER_KEY]).all(axis=1)]
                 readings = client.consumption(
                     meter["fuel"],

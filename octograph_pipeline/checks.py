@@ -10,7 +10,7 @@ import pandas as pd
 
 from . import pricing
 from .config import Settings
-from .frames import METER_KEY, POINT_KEY, price_lookup
+from .frames import METER_KEY, POINT_KEY, price_lookup, with_columns
 from .influx import schema as s
 
 MAX_LISTED = 12
@@ -39,7 +39,9 @@ def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFra
         for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows()
     ]
     if not rows:
-        return pd.DataFrame(columns=[*POINT_KEY, s.TIME])
+        return pd.DataFrame(
+            {**{key: pd.Series(dtype=object) for key in POINT_KEY}, s.TIME: pd.Series(dtype="datetime64[ns, UTC]")}
+        )
     return pd.concat(rows, ignore_index=True).drop_duplicates()
 
 
@@ -47,7 +49,8 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
     """Per meter point and local day, the expected intervals (46/48/50 half-hours in London) not reported
     by any of its meters (a replaced meter's serials together cover the point)."""
     expected = expected_intervals(segments, settings)
-    present = consumption[[*POINT_KEY, s.TIME]].drop_duplicates()
+    present = with_columns(consumption, POINT_KEY)[[*POINT_KEY, s.TIME]].drop_duplicates()
+    present[s.TIME] = present[s.TIME].astype(expected[s.TIME].dtype)
     merged = expected.merge(present, on=[*POINT_KEY, s.TIME], how="left", indicator=True)
     merged["day"] = _local_day(merged[s.TIME], settings)
     problems = []
@@ -68,6 +71,8 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
 
 def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Import meters cannot run backwards: a negative reading is a data error, not export."""
+    if consumption.empty:
+        return pd.DataFrame(columns=["meter", "interval", "usage_kwh"])
     bad = consumption[(consumption[s.IS_EXPORT] != "true") & (consumption["usage_kwh"] < 0)]
     return pd.DataFrame(
         {
@@ -80,11 +85,10 @@ def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFra
 
 def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Consumption intervals with no unit rate or standing charge, per meter and day."""
-    bad = (
-        details[details["total_cost_exc_vat_pence"].isna()]
-        if "total_cost_exc_vat_pence" in details
-        else details[:0]
-    )
+    columns = ["meter", "day", "tariff_code", "unpriced_intervals"]
+    if details.empty:
+        return pd.DataFrame(columns=columns)
+    bad = details[details["total_cost_exc_vat_pence"].isna()]
     problems = [
         {
             "meter": f"{key[0]} {key[1]} / {key[2]}",
@@ -94,14 +98,17 @@ def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFram
         }
         for (*key, day), group in bad.assign(day=_local_day(bad[s.TIME], settings)).groupby([*METER_KEY, "day"])
     ]
-    return pd.DataFrame(problems, columns=["meter", "day", "tariff_code", "unpriced_intervals"])
+    return pd.DataFrame(problems, columns=columns)
 
 
 def standing_charge_mismatches(
     details: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, settings: Settings
 ) -> pd.DataFrame:
     """Per meter point and day, standing charge costs must add up to the day's charge for the time under
-    each agreement (one whole day's charge when a single tariff covered the day)."""
+    each agreement (one whole day's charge when a single tariff covered the day).
+
+    Days with readings still missing are left to `complete_intervals` (a warning: late data is normal);
+    their charge is short by the missing intervals' share until the readings arrive and the day is re-run."""
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     price_table = price_lookup(prices)
     expected_rows = []
@@ -134,6 +141,13 @@ def standing_charge_mismatches(
         "standing_charge_cost_exc_vat_pence"
     ].sum(min_count=1)
     both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
+    by_day = [*POINT_KEY, "day"]
+    intervals = expected_intervals(segments, settings)
+    due = intervals.groupby([*POINT_KEY, _local_day(intervals[s.TIME], settings).rename("day")]).size()
+    reported = details.drop_duplicates([*POINT_KEY, s.TIME])
+    got = reported.groupby([*POINT_KEY, _local_day(reported[s.TIME], settings).rename("day")]).size()
+    complete = (got.reindex(due.index, fill_value=0) >= due).rename_axis(by_day)
+    both = both[complete.reindex(both.index, fill_value=True)]
     bad = both[(both["charged_pence"] - both["expected_pence"]).abs() > 1e-6]
     return pd.DataFrame(
         {

@@ -20,6 +20,10 @@ from .octopus.tariffs import parse_tariff_code
 AGREEMENT_FROM, AGREEMENT_TO = s.ACCOUNT_METERS.string_fields
 METER_KEY = [s.FUEL, s.METER_POINT, s.METER_SERIAL_NUMBER, s.IS_EXPORT]
 POINT_KEY = [s.FUEL, s.METER_POINT]
+ACCOUNT_COLUMNS = [
+    s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *METER_KEY, s.TARIFF_CODE_TAG, "property_id", *s.PROPERTY_TAGS,
+    AGREEMENT_FROM, AGREEMENT_TO,
+]  # fmt: skip
 
 
 def _utc(value) -> pd.Timestamp | None:
@@ -121,13 +125,23 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
                     AGREEMENT_TO: _iso(valid_to),
                 }
             )
-    columns = [s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *METER_KEY, s.TARIFF_CODE_TAG, "property_id"]
-    columns += [*s.PROPERTY_TAGS, *settings.influxdb.additional_tags, AGREEMENT_FROM, AGREEMENT_TO]
-    return _frame(rows, columns)
+    return _frame(rows, [*ACCOUNT_COLUMNS, *settings.influxdb.additional_tags])
+
+
+def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """`frame` with any of `columns` it lacks added as empty tags: what InfluxDB hands back for a window
+    with no points (or a tag never written) has no such columns, and the next step should not care."""
+    missing = [column for column in columns if column not in frame.columns]
+    return frame.assign(**{column: pd.Series("", index=frame.index, dtype=object) for column in missing})
 
 
 def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
-    """The account points with `segment_start`/`segment_end`: each agreement clipped to its point's day."""
+    """The account points with `segment_start`/`segment_end`: each agreement clipped to its point's day.
+    A window without agreements (before moving in, say) gives no segments, not an error."""
+    account = with_columns(account, ACCOUNT_COLUMNS)
+    if account.empty:
+        no_times = pd.Series(dtype="datetime64[ns, UTC]")
+        return account.assign(segment_start=no_times, segment_end=no_times)
     day_end = account[s.TIME].map(
         lambda t: pricing.local_midnight(t.tz_convert(tz).date() + dt.timedelta(days=1), tz)
     )
@@ -327,7 +341,7 @@ def priced_points(
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     price_table = price_lookup(prices)
     points, details = [], []
-    for key, readings in consumption.groupby(METER_KEY, sort=False):
+    for key, readings in with_columns(consumption, METER_KEY).groupby(METER_KEY, sort=False):
         meter_segments = segments[(segments[METER_KEY] == pd.Series(key, index=METER_KEY)).all(axis=1)]
         if meter_segments.empty:
             continue
@@ -367,6 +381,12 @@ def priced_points(
 
 
 def price_lookup(prices: pd.DataFrame) -> pd.DataFrame:
-    """The pricing points indexed by (tariff_code, time): prices are the same whichever meter they tag."""
+    """The pricing points indexed by (tariff_code, time): prices are the same whichever meter they tag.
+    No stored prices (the prices job never ran) is an empty table, so every interval shows as unpriced."""
+    if prices.empty:
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([], dtype=str), pd.DatetimeIndex([], tz="UTC")], names=[s.TARIFF_CODE_TAG, s.TIME]
+        )
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in pricing.PRICE_COLUMNS}, index=index)
     table = prices.drop_duplicates([s.TARIFF_CODE_TAG, s.TIME]).set_index([s.TARIFF_CODE_TAG, s.TIME])
     return table[list(pricing.PRICE_COLUMNS)]

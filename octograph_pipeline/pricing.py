@@ -54,10 +54,13 @@ def interval_starts(
     start: pd.Timestamp, end: pd.Timestamp, resolution_minutes: int, tz: ZoneInfo
 ) -> pd.DatetimeIndex:
     """Interval starts in [start, end) at the API's resolution: half-hours and hours step in UTC (so a
-    DST day has 46/50 half-hours); a day interval starts at each local midnight."""
+    DST day has 46/50 half-hours); a day interval starts at each local midnight. An interval belongs to
+    whatever is in force at its start."""
     if resolution_minutes >= 1440:
         return pd.DatetimeIndex([local_midnight(day, tz) for day in local_dates(start, end, tz)], tz="UTC")
-    return pd.date_range(start, end, freq=f"{resolution_minutes}min", inclusive="left", tz="UTC")
+    # On the API's grid: a tariff that starts at 13:30 owns the hourly intervals from 14:00.
+    freq = f"{resolution_minutes}min"
+    return pd.date_range(pd.Timestamp(start).ceil(freq), end, freq=freq, inclusive="left", tz="UTC")
 
 
 def intervals_in_local_day(starts: pd.Series, resolution_minutes: int, tz: ZoneInfo) -> pd.Series:

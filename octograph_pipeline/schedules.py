@@ -35,11 +35,14 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         job=jobs[PRICES_JOB],
         cron_schedule=AGILE_CRON,
         execution_timezone=tz,
-        description="Tomorrow's prices once published (16:30, and again at 20:30 in case they were late).",
+        description=(
+            "Today's and tomorrow's prices once published (16:30, and 20:30 in case they were late): Agile "
+            "prices published today run from 23:00 today to 23:00 tomorrow, so each day needs both runs."
+        ),
     )
     def agile_prices(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        tomorrow = context.scheduled_execution_time.astimezone(settings.octopus.tz).date() + dt.timedelta(days=1)
-        return dg.RunRequest(partition_key=tomorrow.isoformat())
+        today = context.scheduled_execution_time.astimezone(settings.octopus.tz).date()
+        return dg.RunRequest(tags=range_tags(today.isoformat(), (today + dt.timedelta(days=1)).isoformat()))
 
     return [daily_consumption, agile_prices]
 
@@ -86,10 +89,6 @@ def incomplete_days(settings: Settings, days: list[dt.date]) -> set[dt.date]:
         consumption = store.read([METER_CONSUMPTION], start, end, tags)
     finally:
         store.close()
-    if account.empty:
-        return set()
-    if consumption.empty:
-        consumption = consumption.assign(**{key: "" for key in frames.METER_KEY})
     problems = checks.missing_intervals(consumption, frames.agreement_segments(account, tz), settings)
     return {dt.date.fromisoformat(day) for day in problems["day"]}
 
@@ -106,7 +105,8 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     def materialized(asset: str) -> set[dt.date]:
         return {dt.date.fromisoformat(key) for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
 
-    missing_prices = [day for day in days if day not in materialized("account")]
+    priced = materialized("account") & materialized("tariff_rates")
+    missing_prices = [day for day in days if day not in priced]
     if missing_prices:
         job, due = PRICES_JOB, missing_prices
     else:

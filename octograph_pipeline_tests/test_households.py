@@ -13,6 +13,7 @@ from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx import schema
 from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
 from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, DaysRun
+from octograph_pipeline.partitions import range_tags
 from octograph_pipeline.octopus.client import OctopusClient
 from octograph_pipeline.pricing import gas_volume_to_kwh, local_days_window, select_payment_method
 from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
@@ -154,13 +155,21 @@ def test_mid_day_switch_prices_each_half_hour_with_its_own_tariff(household_conf
     assert points["standing_charge_cost_exc_vat_pence"].sum() == pytest.approx(
         var_standing * 27 / 48 + agile_standing * 21 / 48, abs=1e-9
     )
-    checks = assert_checks(
-        run, every_interval_priced=True, standing_charge_one_day=False, complete_intervals=False
+    checks = assert_checks(run, every_interval_priced=True, standing_charge_one_day=True, complete_intervals=False)
+    # Only the meter point that never reports is incomplete (a warning, as for any late data).
+    assert "1300000000002" in problems(checks["complete_intervals"])
+    assert "1300000000001" not in problems(checks["complete_intervals"])
+
+
+def test_hourly_resolution_with_a_switch_at_half_past(household_config, influx):
+    """At 60 minutes an hour belongs to the tariff in force at its start: 13:00 VAR, 14:00 on Agile."""
+    run = materialize_days(
+        household_config("A-SWCH0001", octopus={"resolution_minutes": "60"}, influxdb=METER_TAGS), "2024-06-12"
     )
-    # Only the meter point that never reports is short (of usage, and so of its standing charge).
-    for check in ("complete_intervals", "standing_charge_one_day"):
-        assert "1300000000002" in problems(checks[check])
-        assert "1300000000001" not in problems(checks[check])
+    checks = assert_checks(run, every_interval_priced=True, standing_charge_one_day=True, complete_intervals=False)
+    assert "1300000000001" not in problems(checks["complete_intervals"])
+    points = read(influx, schema.ELECTRICITY_CONSUMPTION, "2024-06-12", electricity_mpan="1300000000001")
+    assert points["tariff_code"].value_counts().to_dict() == {VAR: 14, AGILE: 10}
 
 
 def test_replaced_meter_serials_together_cover_the_meter_point(household_config, influx):
@@ -299,23 +308,28 @@ def test_coarser_resolution_prices_with_the_mean_half_hour_rate(make_config, inf
 
 @pytest.mark.parametrize(("clock_hour", "published"), [(17, True), (11, False)])
 def test_prices_run_a_day_ahead_once_published(make_config, influx, clock_hour, published):
+    """The Agile schedule's run (today..tomorrow): prices published at 16:00 cover 23:00 today to 23:00
+    tomorrow, so after 16:00 today is complete and tomorrow lacks only its last hour; before, tomorrow is empty."""
     today = dt.datetime.now(LONDON).date()
-    tomorrow = (today + dt.timedelta(days=1)).isoformat()
+    days = [today.isoformat(), (today + dt.timedelta(days=1)).isoformat()]
     clock = dt.datetime.combine(today, dt.time(clock_hour), LONDON)
     simulator = OctopusSimulator(api_key=API_KEY, households=all_scenarios(seed=7), clock=lambda: clock)
     instance = dg.DagsterInstance.ephemeral()
     with serve(simulator) as api:
         defs = build_definitions(make_config(octopus={"api_prefix": api, "account_number": "A-DEMO0001"}))
-        assert tomorrow in defs.resolve_assets_def("tariff_rates").partitions_def.get_partition_keys()
-        assert tomorrow not in defs.resolve_assets_def("meter_consumption").partitions_def.get_partition_keys()
-        run = defs.resolve_job_def(PRICES_JOB).execute_in_process(partition_key=tomorrow, instance=instance)
+        assert days[1] in defs.resolve_assets_def("tariff_rates").partitions_def.get_partition_keys()
+        assert days[1] not in defs.resolve_assets_def("meter_consumption").partitions_def.get_partition_keys()
+        run = defs.resolve_job_def(PRICES_JOB).execute_in_process(tags=range_tags(*days), instance=instance)
     assert run.success
-    agile = read(influx, schema.ELECTRICITY_PRICING, tomorrow, tariff_code=AGILE)
-    half_hours = len(pd.date_range(*window(tomorrow), freq="30min", inclusive="left"))
-    # No price is made up before publication: the run succeeds, warns, and writes no Agile points.
-    assert len(agile) == (half_hours if published else 0)
+    half_hours = {day: len(pd.date_range(*window(day), freq="30min", inclusive="left")) for day in days}
+    agile = {day: len(read(influx, schema.ELECTRICITY_PRICING, day, tariff_code=AGILE)) for day in days}
+    # No price is made up before publication: missing intervals get no point, and the run warns.
+    if published:
+        assert agile == {days[0]: half_hours[days[0]], days[1]: half_hours[days[1]] - 2}
+    else:
+        assert agile == {days[0]: half_hours[days[0]] - 2, days[1]: 0}
     warnings = [r.user_message for r in instance.all_logs(run.run_id) if r.level == logging.WARNING]
-    assert any("no unit rate published" in w for w in warnings) != published
+    assert any("no unit rate published" in w for w in warnings)
 
 
 # --- ranges, payment methods, tags, metadata ----------------------------------------------------------------
@@ -389,3 +403,37 @@ def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
     assert "| 2024-06-12 | gas | 3000000001 | 48 |" in table
     account = instance.get_latest_materialization_event(dg.AssetKey("account")).asset_materialization.metadata
     assert account["meters"].value == 3
+
+
+def test_days_before_the_account_existed_materialise_as_empty(make_config, influx):
+    """A back-fill that starts before moving in: those days succeed with nothing to write, not a crash."""
+    run = materialize_days(make_config(pipeline={"start_date": "2023-12-01"}), "2023-12-30", "2024-01-02")
+    assert run.success
+    assert_checks(run, complete_intervals=True, every_interval_priced=True, standing_charge_one_day=True)
+    readings = read(influx, schema.METER_CONSUMPTION, "2023-12-30", "2024-01-02")
+    assert set(readings["time"].dt.tz_convert(LONDON).dt.date.astype(str)) == {"2024-01-01", "2024-01-02"}
+
+
+def test_consumption_without_stored_prices_fails_the_check_not_the_run(config_file, influx):
+    defs = build_definitions(config_file)
+    instance = dg.DagsterInstance.ephemeral()
+    assert (
+        defs.resolve_job_def(PRICES_JOB).execute_in_process(partition_key="2024-06-12", instance=instance).success
+    )
+    for measurement in ("electricity_pricing", "gas_pricing"):  # every price of the day lost
+        influx.query(f"DROP MEASUREMENT {quote_identifier(measurement)}", method="POST")
+    consumption = defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(
+        partition_key="2024-06-12", instance=instance
+    )
+    assert consumption.success
+    checks = assert_checks(DaysRun([consumption]), every_interval_priced=False)
+    assert "| 2024-06-12 |" in problems(checks["every_interval_priced"])
+
+
+def test_consumption_before_its_prices_job_warns(config_file, influx):
+    defs = build_definitions(config_file)
+    instance = dg.DagsterInstance.ephemeral()
+    run = defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(partition_key="2024-06-12", instance=instance)
+    assert run.success
+    warnings = [r.user_message for r in instance.all_logs(run.run_id) if r.level == logging.WARNING]
+    assert any("no agreements stored for" in w and "octopus_prices" in w for w in warnings)

@@ -236,8 +236,9 @@ def test_agile_tomorrow_appears_at_four_pm(sim: OctopusSimulator, url: str) -> N
     assert requests.get(f"{url}/{AGILE}", params=tomorrow, timeout=5).json()["count"] == 0
     sim.clock = fixed_clock(datetime(2024, 11, 15, 16, 0, tzinfo=UTC))
     rows = requests.get(f"{url}/{AGILE}", params=tomorrow, timeout=5).json()["results"]
-    assert len(rows) == 48 and rows[0]["valid_from"] == "2024-11-16T23:30:00Z"
-    assert rows[0]["valid_to"] == "2024-11-17T00:00:00Z" and rows[0]["payment_method"] is None
+    # Published at 16:00 up to 23:00 tomorrow: the day's last hour only appears on the day itself.
+    assert len(rows) == 46 and rows[0]["valid_from"] == "2024-11-16T22:30:00Z"
+    assert rows[0]["valid_to"] == "2024-11-16T23:00:00Z" and rows[0]["payment_method"] is None
     assert all(row["value_inc_vat"] == round(row["value_exc_vat"] * 1.05, 4) for row in rows)
 
 

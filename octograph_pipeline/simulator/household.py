@@ -854,10 +854,11 @@ def agile_outgoing_price(seed: int, start: datetime, tz: ZoneInfo) -> float:
 
 
 def agile_published_until(now: datetime, tz: ZoneInfo) -> datetime:
-    """End (UTC) of published Agile prices: tomorrow's appear at 16:00 local, as in reality."""
+    """End (UTC) of published Agile prices: as in reality, the prices published at 16:00 local run from
+    23:00 today to 23:00 tomorrow, so a day's last hour is only known on the day itself."""
     local = now.astimezone(tz)
-    days = 2 if local.hour >= 16 else 1
-    return local_midnight(local.date() + timedelta(days=days), tz).astimezone(UTC)
+    day = local.date() + timedelta(days=1 if local.hour >= 16 else 0)
+    return datetime.combine(day, time(23), tzinfo=tz).astimezone(UTC)
 
 
 def _quarter_start(day: date) -> date:
