@@ -14,8 +14,10 @@ import logging
 import os
 import sys
 
+import requests
+
 from .config import ConfigError, Settings, load_settings
-from .influx.schema import METER_CONSUMPTION
+from .influx.schema import METER_CONSUMPTION, METER_POINT
 from .influx.store import InfluxError, open_store, quote_identifier, quote_string
 
 LATEST_LOOKBACK_DAYS = 30
@@ -53,7 +55,8 @@ def parse_day(value: str, option: str, today: dt.date, special: dict[str, dt.dat
 
 
 def latest_day(settings: Settings, today: dt.date) -> dt.date:
-    """The day of the last reading stored in the last 30 days: it is fetched again, as it may be partial."""
+    """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
+    arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
     store = open_store(settings.influxdb)
     since = dt.datetime.combine(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), dt.time(), settings.octopus.tz)
     scope = "".join(
@@ -63,7 +66,8 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
     try:
         series = store.query(
             f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
-            f"WHERE time >= {quote_string(since.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}{scope}"
+            f"WHERE time >= {quote_string(since.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}{scope} "
+            f"GROUP BY {quote_identifier(METER_POINT)}"
         )
     finally:
         store.close()
@@ -72,7 +76,7 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
             f"--from-date=latest: no consumption stored in the last {LATEST_LOOKBACK_DAYS} days; back-fill from "
             "a fixed date first, e.g. --from-date=2024-01-01"
         )
-    last_reading = dt.datetime.fromtimestamp(series[0]["values"][0][0], dt.UTC)
+    last_reading = min(dt.datetime.fromtimestamp(one["values"][0][0], dt.UTC) for one in series)
     return last_reading.astimezone(settings.octopus.tz).date()
 
 
@@ -105,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         first, last = resolve_range(args, settings, today)
     except (ConfigError, UsageError, InfluxError) as exc:
         print(f"octograph: {exc}", file=sys.stderr)
+        return 2
+    except requests.RequestException as exc:
+        print(
+            f"octograph: cannot reach InfluxDB at [influxdb] url = {settings.influxdb.url}: {exc}", file=sys.stderr
+        )
         return 2
 
     import dagster as dg  # after argument checks: a typo should not wait for Dagster to import

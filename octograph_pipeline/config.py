@@ -29,6 +29,11 @@ PAYMENT_METHODS = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
 GAS_METER_TYPES = ("SMETS1", "SMETS2")
 # Weekly grouping (10080) exists in the API but cannot be split into daily partitions.
 RESOLUTIONS = (30, 60, 1440)
+# Names the pipeline writes itself (columns, tags and fields), which additional_tags must not take.
+RESERVED_NAMES = frozenset(
+    {"measurement", "time", "tariff_code", "fuel", "meter_point", "is_export", "unit", "property_id",
+     "consumption", "usage_kwh", "agreement_valid_from", "agreement_valid_to", *AVAILABLE_TAGS}
+)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -143,7 +148,7 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
             api_version=influx.choice("api_version", InfluxSettings.api_version, (1, 2), int),
             included_tags=influx.subset("included_tags", AVAILABLE_TAGS),
-            additional_tags=influx.mapping("additional_tags"),
+            additional_tags=influx.tags("additional_tags"),
         ),
         octopus=OctopusSettings(
             account_number=octopus.required("account_number"),
@@ -186,6 +191,11 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
     )
     for section in (influx, octopus, pipeline):
         section.reject_unknown()
+    unknown = sorted(set(parser.sections()) - set(_Section.KNOWN))
+    if unknown:
+        raise ConfigError(f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus] and [pipeline])")
+    if settings.octopus.unit_rate_low_start == settings.octopus.unit_rate_low_end:
+        raise ConfigError("[octopus] unit_rate_low_end: equals unit_rate_low_start, leaving no night-rate window")
     return settings
 
 
@@ -353,6 +363,19 @@ class _Section:
             if item not in allowed:
                 raise self._error(option, f"unknown tag {item!r} (available: {', '.join(allowed)})")
         return chosen
+
+    def tags(self, option: str) -> dict[str, str]:
+        """`key=value` tags added to every point: they must not reuse a name the pipeline writes itself, and
+        a backslash would not survive line protocol's escaping."""
+        tags = self.mapping(option)
+        for key, value in tags.items():
+            if key in RESERVED_NAMES:
+                raise self._error(
+                    option, f"{key!r} is a tag or field the pipeline writes itself; pick another name"
+                )
+            if "\\" in key + value:
+                raise self._error(option, f"{key}={value!r}: backslashes are not supported in tags")
+        return tags
 
     def mapping(self, option: str, allowed_values: tuple[str, ...] | None = None) -> dict[str, str]:
         pairs = {}

@@ -26,6 +26,7 @@ COST_COLUMNS = (
     "total_cost_inc_vat_pence",
 )
 KWH_PER_MJ = 1 / 3.6
+GAS_DAY_STARTS = pd.Timedelta(hours=5)  # the UK gas day runs 05:00-05:00 local time
 
 
 def local_midnight(day: dt.date, tz: ZoneInfo) -> pd.Timestamp:
@@ -166,9 +167,9 @@ def gas_volume_to_kwh(cubic_metres, volume_correction_factor: float, calorific_v
 def calorific_value_by_interval(
     starts: pd.Series, tz: ZoneInfo, daily: dict[dt.date, float], default: float
 ) -> pd.Series:
-    """The calorific value for each interval's local gas day: the published value for that date, else the
-    latest earlier one (values are published a day late), else the fixed `default`."""
-    days = starts.dt.tz_convert(tz).dt.date
+    """The calorific value for each interval's gas day (05:00 to 05:00 UK time, the day CVs are published
+    for): the value for that day, else the latest earlier one (values come a day late), else `default`."""
+    days = (starts.dt.tz_convert(tz) - GAS_DAY_STARTS).dt.date
     if not daily:
         return pd.Series(default, index=starts.index, dtype=float)
     table = pd.Series(daily).sort_index()

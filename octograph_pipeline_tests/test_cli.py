@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from octograph_pipeline.cli import main
+
+from .conftest import LONDON
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +77,24 @@ def test_the_installed_command(recent_household):
         [*octograph, f"--config-file={config}", "--to-date=never"], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 2 and "--to-date: 'never'" in done.stderr
+
+
+def test_latest_starts_from_the_meter_point_that_lags_most(recent_household, influx, capsys):
+    simulator, config, today = recent_household
+    first, yesterday = today - dt.timedelta(days=5), today - dt.timedelta(days=1)
+    assert main([f"--config-file={config}", f"--from-date={first}", "--to-date=yesterday"]) == 0
+    # Gas for the last two days has not arrived yet.
+    lag_start = pd.Timestamp(yesterday - dt.timedelta(days=1)).tz_localize(LONDON).tz_convert("UTC")
+    influx.query(
+        f"DELETE FROM \"meter_consumption\" WHERE \"fuel\" = 'gas' AND time >= '{lag_start.isoformat()}'",
+        method="POST",
+    )
+    capsys.readouterr()
+    assert main([f"--config-file={config}", "--from-date=latest", "--to-date=yesterday"]) == 0
+    assert f"octograph: {yesterday - dt.timedelta(days=2)} .. {yesterday}" in capsys.readouterr().out
+
+
+def test_unreachable_influxdb_exits_2(recent_household, make_config, capsys):
+    config = make_config(influxdb={"url": "http://127.0.0.1:9"})
+    assert main([f"--config-file={config}", "--from-date=latest"]) == 2
+    assert "cannot reach InfluxDB at [influxdb] url = http://127.0.0.1:9" in capsys.readouterr().err

@@ -143,3 +143,23 @@ def test_calorific_value_file(tmp_path):
     path.write_text("[octopus]\naccount_number = A-1\ncalorific_value_file = missing.csv\n")
     with pytest.raises(ConfigError, match=r"calorific_value_file: cannot read"):
         load_settings(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[influxdb]\nadditional_tags = fuel=solar\n", r"\[influxdb\] additional_tags: 'fuel' is a tag or field"),
+        ("[influxdb]\nadditional_tags = tariff_code=x\n", r"'tariff_code' is a tag or field the pipeline writes"),
+        ("[influxdb]\nadditional_tags = location=back\\\n", r"backslashes are not supported"),
+        ("[InfluxDB]\nurl = http://x\n", r"\[InfluxDB\]: unknown section"),
+        (
+            "[octopus]\nunit_rate_low_start = 1\nunit_rate_low_end = 01:00\n",
+            r"unit_rate_low_end: equals unit_rate_low_start",
+        ),
+    ],
+)
+def test_settings_that_would_corrupt_data_are_refused(text, message):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string("[octopus]\naccount_number = A-1\n" + text.replace("[octopus]\n", ""))
+    with pytest.raises(ConfigError, match=message):
+        parse_settings(parser)

@@ -213,10 +213,15 @@ def test_moved_out_property_counts_only_while_lived_in(household_config, influx,
     # SMETS2: m³ × volume correction × that day's calorific value / 3.6; raw m³ kept alongside.
     smets2 = readings[readings["meter_serial_number"] == "G4S2000011"]
     assert set(smets2["unit"]) == {"m3"}
-    for day, cv_value in ((13, 39.0), (14, 39.5)):
-        one_day = smets2[smets2["time"].dt.tz_convert(LONDON).dt.day == day]
-        assert len(one_day) == 48
-        assert one_day["usage_kwh"].sum() == pytest.approx(one_day["consumption"].sum() * 1.02264 * cv_value / 3.6)
+    # Each reading uses its gas day's CV (05:00-05:00 local); before the first published value, the fixed one.
+    gas_day = (smets2["time"].dt.tz_convert(LONDON) - pd.Timedelta(hours=5)).dt.day
+    cv_values = gas_day.map({12: 38.8, 13: 39.0, 14: 39.5})
+    for day in (13, 14):
+        one_day = smets2["time"].dt.tz_convert(LONDON).dt.day == day
+        assert one_day.sum() == 48
+        expected = (smets2["consumption"] * 1.02264 * cv_values / 3.6)[one_day].sum()
+        assert smets2.loc[one_day, "usage_kwh"].sum() == pytest.approx(expected, abs=1e-9)
+    assert set(cv_values.dropna()) == {38.8, 39.0, 39.5}
     assert gas_volume_to_kwh(1.0, 1.02264, 39.5) == pytest.approx(11.220633, abs=1e-6)
     # SMETS1 reports kWh already: no conversion.
     smets1 = readings[readings["meter_serial_number"] == "G4S1000022"]

@@ -160,3 +160,14 @@ def test_v1_store_uses_db_rp_and_user_password(influxd):
     store = InfluxV1Store(influxd.url, "energy/autogen", token="user:pass")
     assert store._query_params() == {"db": "energy", "rp": "autogen"}
     assert store.http.auth == ("user", "pass")
+
+
+@pytest.mark.integration
+def test_v1_store_with_a_retention_policy_reads_and_writes_there(influx):
+    influx.query(f'CREATE RETENTION POLICY "kept" ON "{influx.database}" DURATION 0s REPLICATION 1', method="POST")
+    in_rp = InfluxV1Store(influx.url, f"{influx.database}/kept")
+    frame = pricing_frame("RP", 12.0, ["2024-06-12T00:00Z"])
+    in_rp.replace([schema.ELECTRICITY_PRICING], *DAY, {}, frame)
+    assert in_rp.read([schema.ELECTRICITY_PRICING], *DAY, {})["tariff_code"].tolist() == ["RP"]
+    assert influx.read([schema.ELECTRICITY_PRICING], *DAY, {}).empty  # not in the default policy
+    in_rp.close()

@@ -196,6 +196,12 @@ def test_calorific_value_per_gas_day_falls_back_to_the_latest_then_the_default()
     assert pricing.calorific_value_by_interval(starts, LONDON, daily, 38.8).tolist() == [39.1, 39.4, 39.4, 38.8]
 
 
+def test_calorific_value_follows_the_gas_day_from_five_am():
+    starts = pd.Series(pd.to_datetime(["2024-01-02T04:30Z", "2024-01-02T05:00Z"], utc=True))  # GMT = local
+    daily = {dt.date(2024, 1, 1): 39.1, dt.date(2024, 1, 2): 39.4}
+    assert pricing.calorific_value_by_interval(starts, LONDON, daily, 38.8).tolist() == [39.1, 39.4]
+
+
 def test_smets2_cubic_metres_to_kwh():
     assert pricing.gas_volume_to_kwh(1.0, 1.02264, 38.8) == pytest.approx(1.02264 * 38.8 / 3.6)
     assert pricing.gas_volume_to_kwh(pd.Series([0.0, 2.0]), 1.0, 36.0).tolist() == [0.0, 20.0]

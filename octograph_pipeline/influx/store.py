@@ -136,8 +136,11 @@ class InfluxStore:
         end: pd.Timestamp,
         tags: Mapping[str, str],
     ) -> pd.DataFrame:
-        names = ", ".join(quote_identifier(m.name) for m in measurements)
+        names = ", ".join(self._source(m.name) for m in measurements)
         return series_to_frame(self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)}"))
+
+    def _source(self, measurement: str) -> str:
+        return quote_identifier(measurement)
 
     # -- writes -----------------------------------------------------------------------------------------
 
@@ -190,6 +193,12 @@ class InfluxV1Store(InfluxStore):
             params["rp"] = self.retention_policy
         return params
 
+    def _source(self, measurement: str) -> str:
+        # A SELECT names its retention policy itself; the `rp` parameter only steers writes.
+        if self.retention_policy:
+            return ".".join(map(quote_identifier, (self.database, self.retention_policy, measurement)))
+        return quote_identifier(measurement)
+
     def create_database(self) -> None:
         self.query(f"CREATE DATABASE {quote_identifier(self.database)}", method="POST")
 
@@ -207,7 +216,8 @@ class InfluxV1Store(InfluxStore):
             raise InfluxError(f"InfluxDB write failed (HTTP {response.status_code}): {response.text[:300]}")
 
     def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
-        # DELETE drops the whole series when nothing else matches; its WHERE accepts time and tags.
+        # InfluxQL's DELETE takes time and tags but no retention policy: with `db/rp` it clears the window in
+        # every retention policy of the database (the README says to give the pipeline its own database).
         condition = window_condition(start, end, tags)
         self.query(f"DELETE FROM {quote_identifier(measurement)} WHERE {condition}", method="POST")
 

@@ -23,6 +23,7 @@ CONSUMPTION_PAGE_SIZE = 25000
 RATES_PAGE_SIZE = 1500
 GROUP_BY = {30: None, 60: "hour", 1440: "day", 10080: "week"}
 RETRYABLE_STATUSES = (403, 429, 500, 502, 503, 504)
+CACHE_SECONDS = 3600
 
 
 class OctopusError(RuntimeError):
@@ -89,8 +90,11 @@ class OctopusClient:
         if cache_dir:
             import requests_cache  # only when asked for: `enable_cache = true`
 
-            # requests-cache leaves the Authorization header out of cache keys and stored requests.
-            self.session = requests_cache.CachedSession(str(Path(cache_dir) / "octopus_api"), backend="sqlite")
+            # requests-cache leaves the Authorization header out of cache keys and stored requests. An hour's
+            # life: late readings and newly published prices must show up when a day is fetched again.
+            self.session = requests_cache.CachedSession(
+                str(Path(cache_dir) / "octopus_api"), backend="sqlite", expire_after=CACHE_SECONDS
+            )
         else:
             self.session = requests.Session()
         adapter = HTTPAdapter(max_retries=retry or default_retry())
@@ -208,8 +212,8 @@ class OctopusClient:
         where = f"GET {response.url}"
         if response.status_code == 401 or (response.status_code == 403 and is_json):
             raise ApiKeyRejected(
-                f"the Octopus API rejected the API key (HTTP {response.status_code} from {where}); "
-                "check the variable named by [octopus] api_key_env_var"
+                f"the Octopus API rejected the API key (HTTP {response.status_code} from {where}); check the "
+                "variable named by [octopus] api_key_env_var, and that the key belongs to [octopus] account_number"
             )
         if response.status_code == 403:
             raise OctopusError(
