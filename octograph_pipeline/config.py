@@ -366,15 +366,15 @@ class _Section:
 
     def tags(self, option: str) -> dict[str, str]:
         """`key=value` tags added to every point: they must not reuse a name the pipeline writes itself, and
-        a backslash would not survive line protocol's escaping."""
+        backslashes and double quotes would not survive line protocol's escaping or a v2 delete predicate."""
         tags = self.mapping(option)
         for key, value in tags.items():
             if key in RESERVED_NAMES:
                 raise self._error(
                     option, f"{key!r} is a tag or field the pipeline writes itself; pick another name"
                 )
-            if "\\" in key + value:
-                raise self._error(option, f"{key}={value!r}: backslashes are not supported in tags")
+            if "\\" in key + value or '"' in key + value:
+                raise self._error(option, f"{key}={value!r}: backslashes and double quotes are not allowed in tags")
         return tags
 
     def mapping(self, option: str, allowed_values: tuple[str, ...] | None = None) -> dict[str, str]:

@@ -150,7 +150,7 @@ def test_calorific_value_file(tmp_path):
     [
         ("[influxdb]\nadditional_tags = fuel=solar\n", r"\[influxdb\] additional_tags: 'fuel' is a tag or field"),
         ("[influxdb]\nadditional_tags = tariff_code=x\n", r"'tariff_code' is a tag or field the pipeline writes"),
-        ("[influxdb]\nadditional_tags = location=back\\\n", r"backslashes are not supported"),
+        ("[influxdb]\nadditional_tags = location=back\\\n", r"backslashes and double quotes are not allowed"),
         ("[InfluxDB]\nurl = http://x\n", r"\[InfluxDB\]: unknown section"),
         (
             "[octopus]\nunit_rate_low_start = 1\nunit_rate_low_end = 01:00\n",
