@@ -374,7 +374,7 @@ class _Section:
                     option, f"{key!r} is a tag or field the pipeline writes itself; pick another name"
                 )
             if "\\" in key + value or '"' in key + value:
-                raise self._error(option, f"{key}={value!r}: backslashes and double quotes are not allowed in tags")
+                raise self._error(option, f"{key}={value!r}: backslashes and double quotes are not allowed")
         return tags
 
     def mapping(self, option: str, allowed_values: tuple[str, ...] | None = None) -> dict[str, str]:
