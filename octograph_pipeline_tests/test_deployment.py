@@ -218,15 +218,17 @@ def postgres():
 
 
 @pytest.mark.integration
-def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_file, influx, monkeypatch):
-    """deploy/dagster.yaml exactly as the compose stack uses it, on a real PostgreSQL server."""
+def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_file, influx, monkeypatch, tmp_path):
+    """deploy/dagster.yaml exactly as the compose stack uses it (copied into DAGSTER_HOME, as the image does),
+    on a real PostgreSQL server."""
     import dagster as dg
 
     from .conftest import materialize_days
 
     for name, value in postgres.items():
         monkeypatch.setenv(name, value)
-    with dg.DagsterInstance.from_config(str(REPO / "deploy")) as instance:
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
         run = materialize_days(config_file, "2024-06-12", instance=instance)
         assert run.success
