@@ -129,7 +129,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         parts = []
         with final_errors(), octograph.octopus_client(settings) as client:
             for _, meter in frames.meters(segments).iterrows():
-                meter_segments = segments[(segments[frames.METER_KEY] == meter[frames.METER_KEY]).all(axis=1)]
+                meter_segments = frames.segments_of(segments, meter[frames.METER_KEY])
                 readings = client.consumption(
                     meter["fuel"],
                     meter["meter_point"],
@@ -141,7 +141,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 readings = frames.within_agreements(readings, meter_segments)
                 parts.append(frames.consumption_points(meter, readings, settings))
         points = pd.concat(parts, ignore_index=True) if parts else frames.empty_points()
-        yield dg.Output(points, metadata=consumption_metadata(points, settings))
+        yield dg.Output(points, metadata=consumption_metadata(points))
         yield check_result("complete_intervals", checks.missing_intervals(points, segments, settings), warn=True)
         yield check_result("no_negative_import", checks.negative_import(points, settings))
 
@@ -222,7 +222,7 @@ def rates_metadata(points: pd.DataFrame) -> dict:
     }
 
 
-def consumption_metadata(points: pd.DataFrame, settings: Settings) -> dict:
+def consumption_metadata(points: pd.DataFrame) -> dict:
     if points.empty:
         return {"intervals": 0}
     per_meter = points.groupby(frames.METER_KEY).agg(

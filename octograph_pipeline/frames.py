@@ -101,6 +101,11 @@ def _earliest(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | 
     return a if b is None else b if a is None else min(a, b)
 
 
+def _overlaps(valid_from, valid_to, day_start: pd.Timestamp, day_end: pd.Timestamp) -> bool:
+    """Whether [valid_from, valid_to) (None = open end) meets [day_start, day_end)."""
+    return (valid_from is None or valid_from < day_end) and (valid_to is None or valid_to > day_start)
+
+
 def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One point per local day, meter and agreement in force that day, stamped at the later of the
     agreement's start and the day's, carrying everything later assets need to know about the meter.
@@ -111,9 +116,7 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
     for agreement in meter_agreements(account, settings):
         valid_from, valid_to = agreement.pop("valid_from"), agreement.pop("valid_to")
         for day_start, day_end in days:
-            if (valid_from is not None and valid_from >= day_end) or (
-                valid_to is not None and valid_to <= day_start
-            ):
+            if not _overlaps(valid_from, valid_to, day_start, day_end):
                 continue
             rows.append(
                 {
@@ -155,16 +158,16 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
 def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
     """Meter-point days inside a tenancy with no agreement at all: priced as nothing, so worth a warning."""
     tz = settings.octopus.tz
-    covered: dict[tuple[str, str], set[dt.date]] = {}
+    days = local_days(start, end, tz)
+    covered: dict[tuple[str, str], set[pd.Timestamp]] = {}
     tenancy: dict[tuple[str, str], tuple] = {}
     for agreement in meter_agreements(account, settings):
         key = (agreement[s.FUEL], agreement[s.METER_POINT])
-        covered.setdefault(key, set())
-        for day_start, day_end in local_days(start, end, tz):
-            if (agreement["valid_from"] is None or agreement["valid_from"] < day_end) and (
-                agreement["valid_to"] is None or agreement["valid_to"] > day_start
-            ):
-                covered[key].add(day_start.tz_convert(tz).date())
+        covered.setdefault(key, set()).update(
+            day_start
+            for day_start, day_end in days
+            if _overlaps(agreement["valid_from"], agreement["valid_to"], day_start, day_end)
+        )
     for prop in account.get("properties", []):
         moved_in, moved_out = _utc(prop.get("moved_in_at")), _utc(prop.get("moved_out_at"))
         for fuel, id_key in (("electricity", "mpan"), ("gas", "mprn")):
@@ -176,10 +179,8 @@ def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: 
             continue  # filtered out by included_meters
         missing = [
             day_start.tz_convert(tz).date()
-            for day_start, day_end in local_days(start, end, tz)
-            if (moved_in is None or moved_in < day_end)
-            and (moved_out is None or moved_out > day_start)
-            and day_start.tz_convert(tz).date() not in covered.get(key, set())
+            for day_start, day_end in days
+            if _overlaps(moved_in, moved_out, day_start, day_end) and day_start not in covered.get(key, set())
         ]
         if missing:
             problems.append(f"{key[0]} meter point {key[1]} has no agreement on {_day_list(missing)}")
@@ -189,6 +190,11 @@ def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: 
 def _day_list(days: list[dt.date]) -> str:
     shown = ", ".join(day.isoformat() for day in days[:5])
     return shown + (f" and {len(days) - 5} more days" if len(days) > 5 else "")
+
+
+def segments_of(segments: pd.DataFrame, meter_key) -> pd.DataFrame:
+    """The segments of one meter, given its `METER_KEY` values (a tuple or a row)."""
+    return segments[(segments[METER_KEY] == pd.Series(list(meter_key), index=METER_KEY)).all(axis=1)]
 
 
 def meters(account: pd.DataFrame) -> pd.DataFrame:
@@ -342,7 +348,7 @@ def priced_points(
     price_table = price_lookup(prices)
     points, details = [], []
     for key, readings in with_columns(consumption, METER_KEY).groupby(METER_KEY, sort=False):
-        meter_segments = segments[(segments[METER_KEY] == pd.Series(key, index=METER_KEY)).all(axis=1)]
+        meter_segments = segments_of(segments, key)
         if meter_segments.empty:
             continue
         meter = meter_segments.iloc[0]
@@ -357,9 +363,7 @@ def priced_points(
         )
         details.append(
             pd.DataFrame({**dict(zip(METER_KEY, key, strict=True)), s.TIME: readings[s.TIME]})
-            .assign(
-                tariff_code=tariff_codes, usage_kwh=usage_kwh, unit_price_exc_vat_price=interval_prices.iloc[:, 0]
-            )
+            .assign(tariff_code=tariff_codes, usage_kwh=usage_kwh)
             .join(costs)
         )
         for tariff_code, rows in costs.groupby(tariff_codes, sort=False):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from .assets import MAX_DAYS_PER_RUN
-from .partitions import range_tags
+from .partitions import days_target
 
 PRICES_JOB = "octopus_prices"
 CONSUMPTION_JOB = "octopus_consumption"
@@ -87,8 +87,7 @@ def run_days(
                 continue
             result = defs.resolve_job_def(job).execute_in_process(
                 instance=instance,
-                partition_key=job_days[0] if len(job_days) == 1 else None,
-                tags=range_tags(job_days[0], job_days[-1]) if len(job_days) > 1 else {},
+                **days_target(job_days[0], job_days[-1]),
                 run_config=run_config,
                 raise_on_error=raise_on_error,
             )

@@ -14,6 +14,13 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
 
 
+def days_target(first: str, last: str) -> dict:
+    """How a run names the days first..last: one partition key, or range tags for a single run over many."""
+    if first == last:
+        return {"partition_key": first, "tags": {}}
+    return {"partition_key": None, "tags": range_tags(first, last)}
+
+
 def daily_partitions(settings: Settings, end_offset: int = 0) -> dg.DailyPartitionsDefinition:
     """Local days from `[pipeline] start_date`; with end_offset=0 the last is yesterday, 2 reaches tomorrow."""
     return dg.DailyPartitionsDefinition(

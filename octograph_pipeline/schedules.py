@@ -11,7 +11,7 @@ from .config import Settings
 from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION
 from .influx.store import open_store
 from .jobs import CONSUMPTION_JOB, PRICES_JOB
-from .partitions import range_tags
+from .partitions import days_target, range_tags
 from .pricing import local_days_window
 from .resources import OctographConfig
 
@@ -129,10 +129,6 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     )
     first, last = due[0].isoformat(), due[-1].isoformat()
     # A single run over first..last; complete days in between are simply re-written as they were.
-    tags = range_tags(first, last) if first != last else {}
     return dg.RunRequest(
-        job_name=job,
-        partition_key=first if first == last else None,
-        tags=tags,
-        run_key=f"{job}:{first}:{last}:{now.isoformat()}",
+        job_name=job, run_key=f"{job}:{first}:{last}:{now.isoformat()}", **days_target(first, last)
     )
