@@ -18,7 +18,8 @@ import requests
 
 from .config import ConfigError, Settings, load_settings
 from .influx.schema import METER_CONSUMPTION, METER_POINT
-from .influx.store import InfluxError, open_store, quote_identifier, quote_string
+from .influx.store import InfluxError, open_store, quote_identifier, window_condition
+from .pricing import local_days_window
 
 LATEST_LOOKBACK_DAYS = 30
 
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def parse_day(value: str, option: str, today: dt.date, special: dict[str, dt.date]) -> dt.date | None:
+def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date | None:
     """A date or one of the option's special words; `latest` is resolved later (it needs InfluxDB)."""
     if value in special:
         return special[value]
@@ -58,15 +59,11 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
     """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
     store = open_store(settings.influxdb)
-    since = dt.datetime.combine(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), dt.time(), settings.octopus.tz)
-    scope = "".join(
-        f" AND {quote_identifier(key)} = {quote_string(value)}"
-        for key, value in settings.influxdb.additional_tags.items()
-    )
+    since, until = local_days_window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
     try:
         series = store.query(
             f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
-            f"WHERE time >= {quote_string(since.astimezone(dt.UTC).strftime('%Y-%m-%dT%H:%M:%SZ'))}{scope} "
+            f"WHERE {window_condition(since, until, settings.influxdb.additional_tags)} "
             f"GROUP BY {quote_identifier(METER_POINT)}"
         )
     finally:
@@ -82,8 +79,8 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
 
 def resolve_range(args: argparse.Namespace, settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
     yesterday, tomorrow = today - dt.timedelta(days=1), today + dt.timedelta(days=1)
-    first = parse_day(args.from_date, "--from-date", today, {"yesterday": yesterday})
-    last = parse_day(args.to_date, "--to-date", today, {"yesterday": yesterday, "tomorrow": tomorrow})
+    first = parse_day(args.from_date, "--from-date", {"yesterday": yesterday})
+    last = parse_day(args.to_date, "--to-date", {"yesterday": yesterday, "tomorrow": tomorrow})
     if first is None:
         first = latest_day(settings, today)
     if last > tomorrow:

@@ -20,12 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pandas as pd
-
 from .config import load_settings
 from .influx.local import LocalInfluxd
-from .influx.store import InfluxV1Store, quote_identifier
+from .influx.store import InfluxV1Store, quote_identifier, window_condition
 from .jobs import run_days
+from .pricing import local_days_window
 from .simulator import OctopusSimulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -134,10 +133,7 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     """Per measurement and local day: points, kWh and cost (inc VAT), read back from InfluxDB."""
     settings = load_settings(config)
     store = InfluxV1Store(settings.influxdb.url, settings.influxdb.bucket)
-    start = pd.Timestamp(dt.datetime.combine(first, dt.time(), TZ)).tz_convert("UTC").isoformat()
-    end = (
-        pd.Timestamp(dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), TZ)).tz_convert("UTC").isoformat()
-    )
+    start, end = local_days_window(first, last, TZ)
     # measurement -> (points counted on, kWh, cost column heading's expression)
     queries = {
         "meter_consumption": ("count(usage_kwh)", "sum(usage_kwh)", None),
@@ -155,7 +151,7 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     for measurement, expressions in queries.items():
         select = ", ".join(e for e in expressions if e)
         series = store.query(
-            f"SELECT {select} FROM {quote_identifier(measurement)} WHERE time >= '{start}' AND time < '{end}' "
+            f"SELECT {select} FROM {quote_identifier(measurement)} WHERE {window_condition(start, end, {})} "
             f"GROUP BY time(1d) fill(none) tz('{TZ.key}')"
         )
         for row in series[0]["values"] if series else []:
