@@ -26,23 +26,28 @@ def _clock_times(times: pd.Series, settings: Settings) -> str:
 
 
 def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """Every interval each meter point should report: those of its agreement segments (tenancy included)."""
+    """Every interval each meter point should report: those of its agreement segments (tenancy included),
+    with the segment (its start and tariff) each belongs to."""
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     rows = [
         pd.DataFrame(
             {
                 s.FUEL: segment[s.FUEL],
                 s.METER_POINT: segment[s.METER_POINT],
+                s.TARIFF_CODE_TAG: segment[s.TARIFF_CODE_TAG],
+                "segment_start": segment["segment_start"],
                 s.TIME: pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz),
             }
         )
         for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows()
     ]
     if not rows:
+        no_times = pd.Series(dtype="datetime64[ns, UTC]")
         return pd.DataFrame(
-            {**{key: pd.Series(dtype=object) for key in POINT_KEY}, s.TIME: pd.Series(dtype="datetime64[ns, UTC]")}
-        )
-    return pd.concat(rows, ignore_index=True).drop_duplicates()
+            {**{key: pd.Series(dtype=object) for key in [*POINT_KEY, s.TARIFF_CODE_TAG]},
+             "segment_start": no_times, s.TIME: no_times}
+        )  # fmt: skip
+    return pd.concat(rows, ignore_index=True)
 
 
 def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -110,43 +115,30 @@ def standing_charge_mismatches(
     Days with readings still missing are left to `complete_intervals` (a warning: late data is normal);
     their charge is short by the missing intervals' share until the readings arrive and the day is re-run."""
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
-    price_table = price_lookup(prices)
-    expected_rows = []
-    for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows():
-        starts = pd.Series(
-            pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz)
-        )
-        if starts.empty:  # a day interval belongs to the agreement in force at its start
-            continue
-        daily = price_table["standing_charge_exc_vat_price"].reindex(
-            pd.MultiIndex.from_arrays([[segment[s.TARIFF_CODE_TAG]] * len(starts), starts])
-        )
-        # Segments lie within one day and standing charges are daily: any of its prices tells the charge.
-        share = len(starts) / pricing.intervals_in_local_day(starts.head(1), resolution, tz).iloc[0]
-        expected_rows.append(
-            {
-                s.FUEL: segment[s.FUEL],
-                s.METER_POINT: segment[s.METER_POINT],
-                s.TIME: starts.iloc[0],
-                "expected": daily.mean() * share,
-            }
-        )
-    if not expected_rows or details.empty:
+    intervals = expected_intervals(segments, settings)
+    if intervals.empty or details.empty:
         return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
-    expected = pd.DataFrame(expected_rows)
-    expected = expected.groupby([*POINT_KEY, _local_day(expected[s.TIME], settings).rename("day")])[
-        "expected"
-    ].sum(min_count=1)
+    intervals["day"] = _local_day(intervals[s.TIME], settings)
+    standing = price_lookup(prices)["standing_charge_exc_vat_price"]
+    intervals["daily"] = standing.reindex(
+        pd.MultiIndex.from_frame(intervals[[s.TARIFF_CODE_TAG, s.TIME]])
+    ).to_numpy()
+    intervals["per_day"] = pricing.intervals_in_local_day(intervals[s.TIME], resolution, tz)
+    # Segments lie within one day and standing charges are daily: any of a segment's prices tells its charge,
+    # and the segment owes it for its share of the day's intervals.
+    segment = intervals.groupby([*POINT_KEY, "segment_start"]).agg(
+        day=("day", "first"), daily=("daily", "mean"), count=(s.TIME, "size"), per_day=("per_day", "first")
+    )
+    segment["expected"] = segment["daily"] * segment["count"] / segment["per_day"]
+    expected = segment.reset_index().groupby([*POINT_KEY, "day"])["expected"].sum(min_count=1)
     charged = details.groupby([*POINT_KEY, _local_day(details[s.TIME], settings).rename("day")])[
         "standing_charge_cost_exc_vat_pence"
     ].sum(min_count=1)
     both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
-    by_day = [*POINT_KEY, "day"]
-    intervals = expected_intervals(segments, settings)
-    due = intervals.groupby([*POINT_KEY, _local_day(intervals[s.TIME], settings).rename("day")]).size()
+    due = intervals.groupby([*POINT_KEY, "day"]).size()
     reported = details.drop_duplicates([*POINT_KEY, s.TIME])
     got = reported.groupby([*POINT_KEY, _local_day(reported[s.TIME], settings).rename("day")]).size()
-    complete = (got.reindex(due.index, fill_value=0) >= due).rename_axis(by_day)
+    complete = got.reindex(due.index, fill_value=0) >= due
     both = both[complete.reindex(both.index, fill_value=True)]
     bad = both[(both["charged_pence"] - both["expected_pence"]).abs() > 1e-6]
     return pd.DataFrame(
