@@ -34,8 +34,8 @@ venv: .venv/.synced
 $(UV):
 	@scripts/bootstrap-uv.sh $(UV_VERSION)
 
-.venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen
+.venv/.synced: $(UV) pyproject.toml uv.lock Makefile
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 clean: ## Remove the virtualenv and all local state (InfluxDB data, DAGSTER_HOME)

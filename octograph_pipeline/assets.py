@@ -5,15 +5,14 @@ request per meter or tariff component for the whole range, not one per day.
 """
 
 import contextlib
-import functools
 import warnings
 
 import dagster as dg
 import pandas as pd
 
-from . import checks, frames
+from . import checks, frames, metadata
 from .config import ConfigError, Settings
-from .influx.schema import ASSET_MEASUREMENTS, TARIFF_CODE_TAG, TIME
+from .influx.schema import ASSET_MEASUREMENTS
 from .octopus.client import ApiKeyRejected, NotFound
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
@@ -23,9 +22,9 @@ IO_MANAGER_KEY = "influx_io_manager"
 # day ahead of today; consumption cannot be complete before the day is over.
 PRICES_END_OFFSET = 2
 CONSUMPTION_END_OFFSET = 0
-# A backfill runs up to a quarter of a year per run: a few paginated requests per meter and tariff each,
-# instead of one run (and ~10 s of Dagster overhead) per day.
-MAX_DAYS_PER_RUN = 92
+# A backfill runs up to a year per run: one (paginated) request per meter and per tariff component covers all
+# of it, and Dagster's per-run costs are paid once. A failed year re-runs in seconds.
+MAX_DAYS_PER_RUN = 366
 # Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
 # sensors never hammer the API at once.
 OCTOPUS_POOL = "octopus_api"
@@ -87,7 +86,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         for problem in frames.uncovered_days(data, settings, start, end):
             context.log.warning(f"{problem}: its usage there cannot be priced")
         points = frames.account_points(data, settings, start, end)
-        context.add_output_metadata(account_metadata(points))
+        attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
         return points
 
     @octopus_asset(
@@ -97,16 +96,14 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def tariff_rates(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
-        start, end = utc_window(context.partition_time_window)
         with final_errors(), octograph.octopus_client(settings) as client:
-            # One request per tariff component for the whole window, however many meters and days use it.
-            rates = functools.cache(lambda code, component: client.rates(code, component, start, end))
+            # One request per tariff component for all the days and meters under that tariff.
             points, problems = frames.rate_points(
-                frames.agreement_segments(account, settings.octopus.tz), rates, settings
+                frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
             )
         for problem in problems:
             context.log.warning(problem)
-        context.add_output_metadata(rates_metadata(points))
+        attach_day_metadata(context, metadata.tariff_rates(points, context.partition_keys, settings.octopus.tz))
         return points
 
     @octopus_asset(
@@ -126,22 +123,12 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 "no agreements stored for this window, so no meters to read: if the account existed then, "
                 "materialise `account` for these days first (the octopus_prices job)"
             )
-        parts = []
         with final_errors(), octograph.octopus_client(settings) as client:
-            for _, meter in frames.meters(segments).iterrows():
-                meter_segments = frames.segments_of(segments, meter[frames.METER_KEY])
-                readings = client.consumption(
-                    meter["fuel"],
-                    meter["meter_point"],
-                    meter["meter_serial_number"],
-                    meter_segments["segment_start"].min(),
-                    meter_segments["segment_end"].max(),
-                    settings.octopus.resolution_minutes,
-                )
-                readings = frames.within_agreements(readings, meter_segments)
-                parts.append(frames.consumption_points(meter, readings, settings))
-        points = pd.concat(parts, ignore_index=True) if parts else frames.empty_points()
-        yield dg.Output(points, metadata=consumption_metadata(points))
+            points = frames.consumption_frame(segments, client.consumption, settings)
+        attach_day_metadata(
+            context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz)
+        )
+        yield dg.Output(points)
         yield check_result("complete_intervals", checks.missing_intervals(points, segments, settings), warn=True)
         yield check_result("no_negative_import", checks.negative_import(points, settings))
 
@@ -159,6 +146,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         api=False,
     )
     def priced_consumption(
+        context: dg.AssetExecutionContext,
         octograph: OctographConfig,
         account: pd.DataFrame,
         tariff_rates: pd.DataFrame,
@@ -167,7 +155,9 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         settings = octograph.settings()
         segments = frames.agreement_segments(account, settings.octopus.tz)
         points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
-        yield dg.Output(points, metadata=priced_metadata(details, settings))
+        per_day = metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
+        attach_day_metadata(context, per_day)
+        yield dg.Output(points)
         yield check_result("every_interval_priced", checks.unpriced_intervals(details, settings))
         yield check_result(
             "standing_charge_one_day", checks.standing_charge_mismatches(details, tariff_rates, segments, settings)
@@ -186,80 +176,8 @@ def check_result(name: str, problems: pd.DataFrame, warn: bool = False) -> dg.As
     )
 
 
-# --- materialisation metadata: numbers as numbers, plus a small table --------------------------------------
-
-
-def _interval_bounds(points: pd.DataFrame) -> dict:
-    if points.empty:
-        return {}
-    return {"first_interval": str(points[TIME].min()), "last_interval": str(points[TIME].max())}
-
-
-def account_metadata(points: pd.DataFrame) -> dict:
-    agreements = points.drop_duplicates([*frames.METER_KEY, TARIFF_CODE_TAG])
-    table = agreements[[*frames.METER_KEY, TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
-    return {
-        "meters": len(frames.meters(points)),
-        "tariff_codes": ", ".join(sorted(set(points[TARIFF_CODE_TAG]))),
-        "agreements": dg.MetadataValue.md(checks.markdown(table)),
-    }
-
-
-def rates_metadata(points: pd.DataFrame) -> dict:
-    if points.empty:
-        return {"tariff_codes": ""}
-    summary = points.groupby(TARIFF_CODE_TAG).agg(
-        intervals=(TIME, "nunique"),
-        min_unit_p=("unit_price_inc_vat_price", "min"),
-        mean_unit_p=("unit_price_inc_vat_price", "mean"),
-        max_unit_p=("unit_price_inc_vat_price", "max"),
-        standing_p_per_day=("standing_charge_inc_vat_price", "mean"),
-    )
-    return {
-        "tariff_codes": ", ".join(summary.index),
-        "prices_inc_vat": dg.MetadataValue.md(checks.markdown(summary.round(3).reset_index())),
-        **_interval_bounds(points),
-    }
-
-
-def consumption_metadata(points: pd.DataFrame) -> dict:
-    if points.empty:
-        return {"intervals": 0}
-    per_meter = points.groupby(frames.METER_KEY).agg(
-        intervals=(TIME, "count"), consumption=("consumption", "sum"), kwh=("usage_kwh", "sum")
-    )
-    return {
-        "intervals": len(points),
-        "kwh_reported": round(float(points["usage_kwh"].sum()), 6),
-        "per_meter": dg.MetadataValue.md(checks.markdown(per_meter.round(3).reset_index())),
-        **_interval_bounds(points),
-    }
-
-
-def priced_metadata(details: pd.DataFrame, settings: Settings) -> dict:
-    """Per day and meter: kWh, cost and tariffs; plus totals for the whole window."""
-    if details.empty:
-        return {"intervals": 0}
-    day = details[TIME].dt.tz_convert(settings.octopus.tz).dt.date.rename("day")
-    per_day = (
-        details.groupby([day, frames.METER_KEY[0], frames.METER_KEY[1]])
-        .agg(
-            intervals=(TIME, "count"),
-            kwh=("usage_kwh", "sum"),
-            cost_inc_vat_gbp=("total_cost_inc_vat_pence", lambda p: p.sum() / 100),
-            tariff_codes=(TARIFF_CODE_TAG, lambda codes: ", ".join(sorted(set(codes)))),
-        )
-        .round(3)
-        .reset_index()
-    )
-    exported = details["is_export"] == "true"
-    return {
-        "intervals": len(details),
-        "import_kwh": round(float(details.loc[~exported, "usage_kwh"].sum()), 6),
-        "export_kwh": round(float(-details.loc[exported, "usage_kwh"].sum()), 6),
-        "net_cost_inc_vat_pence": round(float(details["total_cost_inc_vat_pence"].sum()), 6),
-        "net_cost_exc_vat_pence": round(float(details["total_cost_exc_vat_pence"].sum()), 6),
-        "tariff_codes": ", ".join(sorted(set(details[TARIFF_CODE_TAG]) - {""})),
-        "per_day": dg.MetadataValue.md(checks.markdown(per_day, limit=400)),
-        **_interval_bounds(details),
-    }
+def attach_day_metadata(context: dg.AssetExecutionContext, per_day: metadata.DayMetadata) -> None:
+    """Each day's own numbers and tables on that day's materialisation, also in a run over many days."""
+    for day, values in per_day.items():
+        shown = {k: dg.MetadataValue.md(v) if isinstance(v, metadata.Markdown) else v for k, v in values.items()}
+        context.add_asset_metadata(shown, partition_key=day)

@@ -53,25 +53,28 @@ def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFra
 def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Per meter point and local day, the expected intervals (46/48/50 half-hours in London) not reported
     by any of its meters (a replaced meter's serials together cover the point)."""
+    columns = ["meter", "day", "expected", "reported", "missing_intervals"]
     expected = expected_intervals(segments, settings)
     present = with_columns(consumption, POINT_KEY)[[*POINT_KEY, s.TIME]].drop_duplicates()
     present[s.TIME] = present[s.TIME].astype(expected[s.TIME].dtype)
     merged = expected.merge(present, on=[*POINT_KEY, s.TIME], how="left", indicator=True)
     merged["day"] = _local_day(merged[s.TIME], settings)
-    problems = []
-    for (fuel, point, day), group in merged.groupby([*POINT_KEY, "day"], sort=True):
-        missing = group.loc[group["_merge"] == "left_only", s.TIME].sort_values()
-        if len(missing):
-            problems.append(
-                {
-                    "meter": f"{fuel} {point}",
-                    "day": day.isoformat(),
-                    "expected": len(group),
-                    "reported": len(group) - len(missing),
-                    "missing_intervals": _clock_times(missing, settings),
-                }
-            )
-    return pd.DataFrame(problems, columns=["meter", "day", "expected", "reported", "missing_intervals"])
+    merged["missing"] = merged["_merge"] == "left_only"
+    per_day = merged.groupby([*POINT_KEY, "day"], sort=True)["missing"].agg(["size", "sum"])
+    short = per_day[per_day["sum"] > 0]
+    if short.empty:
+        return pd.DataFrame(columns=columns)
+    missing = merged[merged["missing"]].sort_values(s.TIME).groupby([*POINT_KEY, "day"])[s.TIME]
+    return pd.DataFrame(
+        {
+            "meter": [f"{fuel} {point}" for fuel, point, _ in short.index],
+            "day": [day.isoformat() for *_, day in short.index],
+            "expected": short["size"].to_numpy(),
+            "reported": (short["size"] - short["sum"]).to_numpy(),
+            "missing_intervals": [_clock_times(missing.get_group(key), settings) for key in short.index],
+        },
+        columns=columns,
+    )
 
 
 def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -124,10 +127,10 @@ def standing_charge_mismatches(
         pd.MultiIndex.from_frame(intervals[[s.TARIFF_CODE_TAG, s.TIME]])
     ).to_numpy()
     intervals["per_day"] = pricing.intervals_in_local_day(intervals[s.TIME], resolution, tz)
-    # Segments lie within one day and standing charges are daily: any of a segment's prices tells its charge,
-    # and the segment owes it for its share of the day's intervals.
-    segment = intervals.groupby([*POINT_KEY, "segment_start"]).agg(
-        day=("day", "first"), daily=("daily", "mean"), count=(s.TIME, "size"), per_day=("per_day", "first")
+    # Standing charges are daily: any of a segment's prices on a day tells that day's charge, and the segment
+    # owes it for its share of the day's intervals.
+    segment = intervals.groupby([*POINT_KEY, "segment_start", "day"]).agg(
+        daily=("daily", "mean"), count=(s.TIME, "size"), per_day=("per_day", "first")
     )
     segment["expected"] = segment["daily"] * segment["count"] / segment["per_day"]
     expected = segment.reset_index().groupby([*POINT_KEY, "day"])["expected"].sum(min_count=1)

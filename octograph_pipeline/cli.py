@@ -9,6 +9,7 @@ prints the outcome per day, and exits 1 if any day failed (2 for bad arguments o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -22,6 +23,7 @@ from .influx.store import InfluxError, open_store, quote_identifier, window_cond
 from .pricing import local_days_window
 
 LATEST_LOOKBACK_DAYS = 30
+PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 class UsageError(ValueError):
@@ -97,6 +99,25 @@ def resolve_range(args: argparse.Namespace, settings: Settings, today: dt.date) 
     return first, last
 
 
+@contextlib.contextmanager
+def throwaway_instance():
+    """An in-memory Dagster instance, for runs no UI will show. Its runs announce their days in one planned event
+    per asset (Dagster's DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS) instead of one per asset and day: a
+    year is 1,464 events fewer. The per-day events only let the UI mark each day of a failed run as failed."""
+    import dagster as dg
+
+    saved = os.environ.get(PLANNED_EVENTS_ENV_VAR)
+    os.environ[PLANNED_EVENTS_ENV_VAR] = "1"
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance
+    finally:
+        if saved is None:
+            del os.environ[PLANNED_EVENTS_ENV_VAR]
+        else:
+            os.environ[PLANNED_EVENTS_ENV_VAR] = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -121,17 +142,17 @@ def main(argv: list[str] | None = None) -> int:
 
     defs = build_definitions(config_path(args.config_file))
     home = os.environ.get("DAGSTER_HOME")
-    instance = dg.DagsterInstance.get() if home else dg.DagsterInstance.ephemeral()
     print(f"octograph: {first} .. {last} on {f'DAGSTER_HOME={home}' if home else 'a temporary Dagster instance'}")
     logging.getLogger("dagster").setLevel(logging.WARNING)
-    run = run_days(
-        defs,
-        first,
-        last,
-        instance=instance,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        raise_on_error=False,
-    )
+    with contextlib.nullcontext(dg.DagsterInstance.get()) if home else throwaway_instance() as instance:
+        run = run_days(
+            defs,
+            first,
+            last,
+            instance=instance,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
     for day in day_range(first, last):
         outcome = run.outcomes.get(day, {})
         words = [

@@ -39,15 +39,18 @@ DEMO_DAYS = 7
 TZ = ZoneInfo("Europe/London")
 
 
-def demo_config(path: Path, influx_url: str, api_prefix: str) -> Path:
+def demo_config(
+    path: Path, influx_url: str, api_prefix: str, database: str = DEMO_DATABASE, start_date: dt.date | None = None
+) -> Path:
     """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1)."""
+    start_date = start_date or dt.date.today() - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"""# Written by `make demo` / `make ui`: the local InfluxDB 1.x and the Octopus simulator.
 [influxdb]
 api_version = 1
 url = {influx_url}
-bucket = {DEMO_DATABASE}
+bucket = {database}
 additional_tags = location=Home
 included_tags = account_number,meter_serial_number,electricity_mpan,gas_mprn
 
@@ -58,7 +61,7 @@ api_key_env_var = {DEMO_KEY_ENV_VAR}
 gas_meter_types = G4P0000000001=SMETS2
 
 [pipeline]
-start_date = {(dt.date.today() - dt.timedelta(days=90)).isoformat()}
+start_date = {start_date.isoformat()}
 """
     )
     return path

@@ -7,6 +7,7 @@ IO manager writes it to InfluxDB as it is and hands it back the same way.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -139,20 +140,27 @@ def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
-    """The account points with `segment_start`/`segment_end`: each agreement clipped to its point's day.
-    A window without agreements (before moving in, say) gives no segments, not an error."""
+    """The account points merged into continuous `segment_start`/`segment_end` stretches of one meter under one
+    agreement: a year is a handful of segments to price, not one per day. Each point covers its agreement
+    from its own time to the end of its local day; points of consecutive days join up. A window without
+    agreements (before moving in, say) gives no segments, not an error."""
     account = with_columns(account, ACCOUNT_COLUMNS)
     if account.empty:
         no_times = pd.Series(dtype="datetime64[ns, UTC]")
         return account.assign(segment_start=no_times, segment_end=no_times)
-    day_end = account[s.TIME].map(
-        lambda t: pricing.local_midnight(t.tz_convert(tz).date() + dt.timedelta(days=1), tz)
-    )
+    identity = [c for c in account.columns if c not in (s.MEASUREMENT, s.TIME)]
     valid_to = pd.to_datetime(account[AGREEMENT_TO].replace("", None), utc=True)
-    return account.assign(
-        segment_start=account[s.TIME],
-        segment_end=pd.to_datetime(valid_to.where(valid_to < day_end, day_end), utc=True),
+    day_end = pricing.next_local_midnights(account[s.TIME], tz)
+    points = account.assign(
+        segment_start=account[s.TIME], segment_end=valid_to.where(valid_to < day_end, day_end)
+    ).sort_values([*identity, s.TIME], kind="stable")
+    same_agreement = (points[identity] == points[identity].shift()).all(axis=1)
+    continues = same_agreement & (points["segment_start"] == points["segment_end"].shift())
+    segment = (~continues).cumsum().rename("segment")
+    merged = points.groupby(segment, sort=False).agg(
+        {**{c: "first" for c in points.columns if c != "segment_end"}, "segment_end": "last"}
     )
+    return merged.sort_values([s.TIME, *METER_KEY], kind="stable").reset_index(drop=True)
 
 
 def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
@@ -226,6 +234,27 @@ def gas_is_volume(settings: Settings, serial_number: str) -> bool:
     return settings.octopus.gas_meter_types.get(serial_number, "SMETS1") == "SMETS2"
 
 
+# (fuel, meter point, serial number, period_from, period_to, resolution_minutes) -> readings, as the client's
+Readings = Callable[[str, str, str, pd.Timestamp, pd.Timestamp, int], pd.DataFrame]
+
+
+def consumption_frame(segments: pd.DataFrame, read: Readings, settings: Settings) -> pd.DataFrame:
+    """Every meter's readings while it was ours: one `read` per meter, over all of its segments at once."""
+    parts = []
+    for _, meter in meters(segments).iterrows():
+        meter_segments = segments_of(segments, meter[METER_KEY])
+        readings = read(
+            meter[s.FUEL],
+            meter[s.METER_POINT],
+            meter[s.METER_SERIAL_NUMBER],
+            meter_segments["segment_start"].min(),
+            meter_segments["segment_end"].max(),
+            settings.octopus.resolution_minutes,
+        )
+        parts.append(consumption_points(meter, within_agreements(readings, meter_segments), settings))
+    return pd.concat(parts, ignore_index=True) if parts else empty_points()
+
+
 def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """The meter's readings as reported, plus their energy in kWh (SMETS2 m³ converted with each day's CV)."""
     octopus = settings.octopus
@@ -253,18 +282,19 @@ def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Setti
 
 # --- tariff_rates ----------------------------------------------------------------------------------------
 
-RatesLookup = Callable[[str, str], pd.DataFrame]  # (tariff_code, component) -> rate rows
+# (tariff_code, component) -> that component's rate rows for the payment method
+TariffRates = Callable[[str, str], pd.DataFrame]
+# (tariff_code, component, period_from, period_to) -> rate rows, as the client's `rates`
+RatesLookup = Callable[[str, str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
 
 
-def unit_rates_at(starts: pd.Series, tariff_code: str, rates: RatesLookup, settings: Settings) -> pd.DataFrame:
+def unit_rates_at(starts: pd.Series, tariff_code: str, rates: TariffRates, settings: Settings) -> pd.DataFrame:
     """Unit rate in force at each half-hour; two-register (Economy 7) tariffs take the night rate inside
     [unit_rate_low_start, unit_rate_low_end) in unit_rate_low_timezone and the day rate outside it."""
     octopus = settings.octopus
 
     def in_force(component: str) -> pd.DataFrame:
-        return pricing.rate_in_force(
-            starts, pricing.select_payment_method(rates(tariff_code, component), octopus.payment_method)
-        )
+        return pricing.rate_in_force(starts, rates(tariff_code, component))
 
     if not parse_tariff_code(tariff_code).is_economy7:
         return in_force("standard-unit-rates")
@@ -278,21 +308,26 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
     """Prices in force at every interval of every agreement segment, tagged as the seed tags them, and a
     warning for each stretch without a published unit rate (such intervals get no point, not a made-up price).
 
-    Prices are worked out per half-hour; at a coarser resolution an interval's unit price is the mean of its
-    half-hours' prices, which is the exact price for usage spread evenly over the interval.
+    Each tariff's rate components are fetched once, for the span of the segments under that tariff. Prices are
+    worked out per half-hour; at a coarser resolution an interval's unit price is the mean of its half-hours'
+    prices, which is the exact price for usage spread evenly over the interval.
     """
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
+    spans = segments.groupby(s.TARIFF_CODE_TAG).agg(start=("segment_start", "min"), end=("segment_end", "max"))
+
+    @functools.cache
+    def tariff_rates(tariff_code: str, component: str) -> pd.DataFrame:
+        rows = rates(tariff_code, component, *spans.loc[tariff_code, ["start", "end"]])
+        return pricing.select_payment_method(rows, settings.octopus.payment_method)
+
     frames, warnings = [], []
     for _, meter in segments.iterrows():
         tariff_code = meter[s.TARIFF_CODE_TAG]
         half_hours = pd.Series(pricing.interval_starts(meter["segment_start"], meter["segment_end"], 30, tz))
         if half_hours.empty:
             continue
-        unit = unit_rates_at(half_hours, tariff_code, rates, settings)
-        standing = pricing.select_payment_method(
-            rates(tariff_code, "standing-charges"), settings.octopus.payment_method
-        )
-        prices = pricing.tariff_prices(half_hours, unit, standing)
+        unit = unit_rates_at(half_hours, tariff_code, tariff_rates, settings)
+        prices = pricing.tariff_prices(half_hours, unit, tariff_rates(tariff_code, "standing-charges"))
         prices[s.TIME] = pricing.interval_of(half_hours, resolution, tz)
         if resolution > 30:
             prices = prices.groupby(s.TIME, as_index=False).mean(skipna=False)

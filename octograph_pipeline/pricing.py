@@ -34,6 +34,13 @@ def local_midnight(day: dt.date, tz: ZoneInfo) -> pd.Timestamp:
     return pd.Timestamp(dt.datetime.combine(day, dt.time(), tz)).tz_convert("UTC")
 
 
+def next_local_midnights(times: pd.Series, tz: ZoneInfo) -> pd.Series:
+    """For each UTC instant, the UTC instant its local day ends (the next local midnight)."""
+    dates = times.dt.tz_convert(tz).dt.date
+    ends = {day: local_midnight(day + dt.timedelta(days=1), tz) for day in dates.unique()}
+    return pd.to_datetime(dates.map(ends), utc=True)
+
+
 def local_days_window(first: dt.date, last: dt.date, tz: ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[first's local midnight, the local midnight after `last`) in UTC: the API's exclusive `period_to`."""
     return local_midnight(first, tz), local_midnight(last + dt.timedelta(days=1), tz)

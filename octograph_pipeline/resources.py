@@ -3,7 +3,7 @@
 import dagster as dg
 
 from .config import Settings, load_settings
-from .octopus.client import OctopusClient, default_retry
+from .octopus.client import OctopusClient
 
 
 class OctographConfig(dg.ConfigurableResource):
@@ -16,10 +16,4 @@ class OctographConfig(dg.ConfigurableResource):
         return load_settings(self.config_file)
 
     def octopus_client(self, settings: Settings) -> OctopusClient:
-        octopus, pipeline = settings.octopus, settings.pipeline
-        return OctopusClient(
-            octopus.api_prefix,
-            octopus.api_key(),
-            retry=default_retry(total=pipeline.api_retries, backoff_factor=pipeline.api_backoff_seconds),
-            cache_dir=octopus.cache_dir if octopus.enable_cache else None,
-        )
+        return OctopusClient.from_settings(settings)

@@ -396,16 +396,15 @@ def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
     metadata = event.asset_materialization.metadata
     assert isinstance(metadata["import_kwh"], dg.FloatMetadataValue) and metadata["import_kwh"].value > 0
     assert isinstance(metadata["export_kwh"], dg.FloatMetadataValue)
-    assert isinstance(metadata["points_written"], dg.IntMetadataValue) and metadata["points_written"].value == 144
+    assert metadata["points_electricity_consumption"].value == 96  # import and export
+    assert metadata["points_gas_consumption"].value == 48
     assert (
         metadata["tariff_codes"].value
         == "E-1R-OUTGOING-FIX-12M-19-05-13-C, E-1R-VAR-22-11-01-C, G-1R-VAR-22-11-01-C"
     )
-    assert metadata["first_interval"].value == "2024-06-11 23:00:00+00:00"
-    assert metadata["last_interval"].value == "2024-06-12 22:30:00+00:00"
-    table = metadata["per_day"].value
-    assert "| day | fuel | meter_point | intervals | kwh | cost_inc_vat_gbp | tariff_codes |" in table
-    assert "| 2024-06-12 | gas | 3000000001 | 48 |" in table
+    table = metadata["per_meter"].value
+    assert "| fuel | meter_point | intervals | kwh | cost_inc_vat_gbp | tariff_codes |" in table
+    assert "| gas | 3000000001 | 48 |" in table
     account = instance.get_latest_materialization_event(dg.AssetKey("account")).asset_materialization.metadata
     assert account["meters"].value == 3
 

@@ -32,17 +32,9 @@ class InfluxIOManager(dg.ConfigurableIOManager):
         settings = load_settings(self.config_file).influxdb
         store = open_store(settings)
         try:
-            written = store.replace(owned, start, end, settings.additional_tags, obj)
+            store.replace(owned, start, end, settings.additional_tags, obj)
         finally:
             store.close()
-        counts = obj[MEASUREMENT].value_counts()
-        context.add_output_metadata(
-            {
-                "points_written": written,
-                **{f"points_{m.name}": int(counts.get(m.name, 0)) for m in owned},
-                "window_utc": f"[{start.isoformat()}, {end.isoformat()})",
-            }
-        )
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         start, end = utc_window(context.asset_partitions_time_window)

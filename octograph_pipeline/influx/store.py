@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 import requests
-from influxdb_client import InfluxDBClient, Point, WritePrecision
-from influxdb_client.client.write_api import SYNCHRONOUS
 
 from ..config import InfluxSettings
 from .schema import MEASUREMENT, MEASUREMENTS, TIME, Measurement
@@ -44,29 +43,74 @@ def window_condition(start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, 
     return " AND ".join(parts)
 
 
+# Line protocol's escapes, as influxdb_client's `Point` applies them.
+_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_KEY_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+_STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+def _tag_text(value) -> str | None:
+    """A tag's value as written, or None to leave the tag out (empty, or not text)."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.translate(_KEY_ESCAPES)
+    return text + " " if text.endswith("\\") else text
+
+
+def _string_text(value) -> str:
+    return '"' + ("" if value is None or value is pd.NA else str(value)).translate(_STRING_ESCAPES) + '"'
+
+
+def _pieces(codes: np.ndarray, uniques: list, prefix: str, text) -> np.ndarray:
+    """`prefix + text(value)` for each row's value (`uniques[code]`), '' where `text` leaves it out: each distinct
+    value is formatted once, as prices, tags and times repeat and formatting is what costs."""
+    texts = [None if (one := text(unique)) is None else prefix + one for unique in uniques]
+    return np.array([t or "" for t in texts], dtype=object)[codes]
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, list]:
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, uniques.tolist()
+
+
+def _number_pieces(numbers: np.ndarray, prefix: str) -> np.ndarray:
+    """`prefix + number` as `Point` writes a float (`2` for 2.0, `-0` for -0.0), '' for NaN and infinities.
+    Distinct by bit pattern, which keeps -0.0 apart from 0.0; formatting the floats is most of the cost."""
+    codes, bits = pd.factorize(numbers.view(np.int64))
+    uniques = bits.view(np.float64)
+    texts = np.array([prefix + (t[:-2] if t.endswith(".0") else t) for t in map(repr, uniques.tolist())], object)
+    texts[~np.isfinite(uniques)] = ""
+    return texts[codes]
+
+
 def frame_to_lines(frame: pd.DataFrame) -> list[str]:
-    """Line protocol for a points frame. Numbers are always written as floats (InfluxDB rejects an integer
-    into a float field); empty tags and NaN fields are left out, as line protocol requires."""
+    """Line protocol for a points frame, exactly as influxdb_client's `Point` writes it (tested against it): tags
+    and fields sorted by key, numbers always as floats (InfluxDB rejects an integer into a float field), time in
+    whole seconds. Empty tags and NaN fields are left out; a point with no field at all has no line.
+
+    Built a column at a time (one `Point` per row is 8x slower), each distinct value formatted once."""
     lines: list[str] = []
     for name, group in frame.groupby(MEASUREMENT, sort=False):
         measurement = MEASUREMENTS[name]
-        fields = [f for f in measurement.all_fields if f in group.columns]
-        tags = [c for c in group.columns if c not in (MEASUREMENT, TIME, *measurement.all_fields)]
-        for row in group[[TIME, *tags, *fields]].itertuples(index=False, name=None):
-            point = Point(name).time(row[0], WritePrecision.S)
-            for tag, value in zip(tags, row[1 : 1 + len(tags)], strict=True):
-                if isinstance(value, str) and value:
-                    point.tag(tag, value)
-            has_field = False
-            for field, value in zip(fields, row[1 + len(tags) :], strict=True):
-                if field in measurement.string_fields:
-                    point.field(field, "" if value is None or value is pd.NA else str(value))
-                    has_field = True
-                elif value is not None and not pd.isna(value):
-                    point.field(field, float(value))
-                    has_field = True
-            if has_field:
-                lines.append(point.to_line_protocol())
+        others = (MEASUREMENT, TIME, *measurement.all_fields)
+        tags = sorted(c for c in group.columns if c not in others and isinstance(c, str) and c)
+        fields = sorted(f for f in measurement.all_fields if f in group.columns)
+        head = np.full(len(group), name.translate(_MEASUREMENT_ESCAPES), dtype=object)
+        for tag in tags:
+            head += _pieces(
+                *_distinct(group[tag].to_numpy(dtype=object)), f",{tag.translate(_KEY_ESCAPES)}=", _tag_text
+            )
+        body = np.full(len(group), "", dtype=object)
+        for field in fields:
+            prefix = f",{field.translate(_KEY_ESCAPES)}="
+            if field in measurement.string_fields:  # only `account_meters`: a few points a day
+                body += np.array([prefix + _string_text(value) for value in group[field]], dtype=object)
+            else:
+                body += _number_pieces(group[field].to_numpy(dtype=np.float64, na_value=np.nan), prefix)
+        # `Point`: whole microseconds as nanoseconds, divided by 1e9 as a float, truncated.
+        nanoseconds = group[TIME].dt.as_unit("ns").array.asi8
+        seconds = _pieces(*_distinct((nanoseconds - nanoseconds % 1000) / 1e9), " ", lambda s: str(int(s)))
+        lines += [h + " " + b[1:] + t for h, b, t in zip(head, body, seconds, strict=True) if b]
     return lines
 
 
@@ -232,11 +276,15 @@ class InfluxV2Store(InfluxStore):
         self.bucket = bucket
         if token:
             self.http.headers["Authorization"] = f"Token {token}"
+        # Imported here: influxdb-client takes a second to import, and 1.x users never need it.
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
         self.client = InfluxDBClient(url=self.url, token=token or "", org=org, timeout=int(timeout * 1000))
         self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
 
     def _write_batch(self, body: str) -> None:
-        self.write_api.write(bucket=self.bucket, org=self.org, record=body, write_precision=WritePrecision.S)
+        self.write_api.write(bucket=self.bucket, org=self.org, record=body, write_precision="s")
 
     def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
         # The v2 delete predicate is inclusive at both ends; one nanosecond before `end` keeps [start, end).

@@ -15,6 +15,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
+from ..config import Settings
 from .tariffs import parse_tariff_code
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,17 @@ class OctopusClient:
         self.session.mount("http://", adapter)
         self.session.auth = (api_key, "")
         self.session.headers["User-Agent"] = "octograph-pipeline"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OctopusClient:
+        """The client the config asks for: its API prefix and key, retries and cache."""
+        octopus, pipeline = settings.octopus, settings.pipeline
+        return cls(
+            octopus.api_prefix,
+            octopus.api_key(),
+            retry=default_retry(total=pipeline.api_retries, backoff_factor=pipeline.api_backoff_seconds),
+            cache_dir=octopus.cache_dir if octopus.enable_cache else None,
+        )
 
     def close(self) -> None:
         self.session.close()

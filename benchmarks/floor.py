@@ -1,0 +1,46 @@
+"""The direct floor: days of history through our own client, pure functions, checks and writer — no Dagster.
+
+What the pipeline would cost if orchestration were free; `make bench` divides the CLI's time by this. It
+mirrors the four assets' bodies (fetch, frames, checks, replace the window) but keeps frames in memory
+instead of reading them back from InfluxDB between assets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from octograph_pipeline import checks, frames
+from octograph_pipeline.config import load_settings
+from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS
+from octograph_pipeline.influx.store import open_store
+from octograph_pipeline.octopus.client import OctopusClient
+from octograph_pipeline.pricing import local_days_window
+
+
+def run(config_file: str, first: dt.date, last: dt.date) -> int:
+    """Materialises first..last without Dagster; returns the number of points written."""
+    settings = load_settings(config_file)
+    tz = settings.octopus.tz
+    start, end = local_days_window(first, last, tz)
+    with OctopusClient.from_settings(settings) as client:
+        account = frames.account_points(client.account(settings.octopus.account_number), settings, start, end)
+        segments = frames.agreement_segments(account, tz)
+        prices, _ = frames.rate_points(segments, client.rates, settings)
+        consumption = frames.consumption_frame(segments, client.consumption, settings)
+    priced, details = frames.priced_points(consumption, prices, segments, settings)
+    checks.missing_intervals(consumption, segments, settings)
+    checks.negative_import(consumption, settings)
+    checks.unpriced_intervals(details, settings)
+    checks.standing_charge_mismatches(details, prices, segments, settings)
+    store = open_store(settings.influxdb)
+    try:
+        outputs = {
+            "account": account,
+            "tariff_rates": prices,
+            "meter_consumption": consumption,
+            "priced_consumption": priced,
+        }
+        tags = settings.influxdb.additional_tags
+        return sum(store.replace(ASSET_MEASUREMENTS[name], start, end, tags, out) for name, out in outputs.items())
+    finally:
+        store.close()

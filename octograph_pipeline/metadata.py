@@ -1,0 +1,167 @@
+"""What each day's materialisation tells the UI: that day's numbers and small tables, worked out for every day of
+a window at once (a year's run attaches 366 of them, so no per-day pandas work). Pure: no Dagster here.
+
+Each function returns {partition key: {label: value}}; numbers are Python ints and floats, tables are
+`Markdown` text (the assets wrap those for Dagster), and every requested day gets an entry, zeros included.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from .influx import schema as s
+
+DayMetadata = dict[str, dict[str, object]]
+METER_COLUMNS = [s.FUEL, s.METER_POINT, s.METER_SERIAL_NUMBER, s.IS_EXPORT]
+
+
+class Markdown(str):
+    """A markdown table for the UI (plain text otherwise)."""
+
+
+def day_keys(times: pd.Series, tz: ZoneInfo) -> pd.Series:
+    """The partition key (local date, YYYY-MM-DD) of each UTC instant."""
+    return times.dt.tz_convert(tz).dt.strftime("%Y-%m-%d")
+
+
+def markdown_by_day(table: pd.DataFrame, day: str = "day") -> dict[str, Markdown]:
+    """One markdown table per day from rows already aggregated per day (a `day` column), built in one pass."""
+    columns = [c for c in table.columns if c != day]
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    cells = [table[c].astype(str) for c in columns]
+    rows = "| " + cells[0].str.cat(cells[1:], sep=" | ") + " |"
+    return {key: Markdown(header + text) for key, text in rows.groupby(table[day]).agg("\n".join).items()}
+
+
+def _joined(values: pd.Series) -> str:
+    return ", ".join(sorted(set(values) - {""}))
+
+
+def _counts(points: pd.DataFrame, days: pd.Series, measurements) -> pd.DataFrame:
+    """Points per day of each of the asset's measurements."""
+    counts = pd.crosstab(days, points[s.MEASUREMENT])
+    return counts.reindex(columns=[m.name for m in measurements], fill_value=0)
+
+
+def _assemble(
+    days: list[str], per_day: pd.DataFrame, counts: pd.DataFrame, tables: dict, empty: dict
+) -> DayMetadata:
+    """Per requested day: the numbers of `per_day`'s row, points per measurement and the tables, or `empty`."""
+    records = per_day.to_dict("index")
+    result = {}
+    for day in days:
+        numbers = records.get(day)
+        entry = (
+            dict(empty)
+            if numbers is None
+            else {k: getattr(v, "item", lambda v=v: v)() for k, v in numbers.items()}
+        )
+        for name in counts.columns:
+            entry[f"points_{name}"] = int(counts.at[day, name]) if day in counts.index else 0
+        for label, by_day in tables.items():
+            if day in by_day:
+                entry[label] = by_day[day]
+        result[day] = entry
+    return result
+
+
+def _nothing(days: list[str], asset: str, empty: dict) -> DayMetadata:
+    """Every day of a window with nothing to show: zeros, and no points."""
+    zero_points = {f"points_{m.name}": 0 for m in s.ASSET_MEASUREMENTS[asset]}
+    return {day: {**empty, **zero_points} for day in days}
+
+
+def account(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Meters and the agreements in force each day."""
+    empty = {"meters": 0, "tariff_codes": ""}
+    if points.empty:
+        return _nothing(days, "account", empty)
+    day = day_keys(points[s.TIME], tz).rename("day")
+    agreements = points.assign(day=day).drop_duplicates(["day", *METER_COLUMNS, s.TARIFF_CODE_TAG])
+    per_day = agreements.groupby("day").agg(
+        meters=(s.METER_SERIAL_NUMBER, "size"), tariff_codes=(s.TARIFF_CODE_TAG, _joined)
+    )
+    table = agreements[["day", *METER_COLUMNS, s.TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS["account"])
+    return _assemble(
+        days, per_day, counts, {"agreements": markdown_by_day(table)}, {"meters": 0, "tariff_codes": ""}
+    )
+
+
+def tariff_rates(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+    """The tariffs priced each day, with their lowest, mean and highest unit price and standing charge."""
+    if points.empty:
+        return _nothing(days, "tariff_rates", {"tariff_codes": ""})
+    day = day_keys(points[s.TIME], tz).rename("day")
+    prices = (
+        points.groupby([day, s.TARIFF_CODE_TAG])
+        .agg(
+            intervals=(s.TIME, "nunique"),
+            min_unit_p=("unit_price_inc_vat_price", "min"),
+            mean_unit_p=("unit_price_inc_vat_price", "mean"),
+            max_unit_p=("unit_price_inc_vat_price", "max"),
+            standing_p_per_day=("standing_charge_inc_vat_price", "mean"),
+        )
+        .round(3)
+        .reset_index()
+    )
+    per_day = prices.groupby("day").agg(tariff_codes=(s.TARIFF_CODE_TAG, _joined))
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS["tariff_rates"])
+    return _assemble(days, per_day, counts, {"prices_inc_vat": markdown_by_day(prices)}, {})
+
+
+def meter_consumption(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Intervals and energy reported per day, per meter."""
+    empty = {"intervals": 0, "kwh_reported": 0.0}
+    if points.empty:
+        return _nothing(days, "meter_consumption", empty)
+    day = day_keys(points[s.TIME], tz).rename("day")
+    per_meter = (
+        points.groupby([day, *METER_COLUMNS])
+        .agg(intervals=(s.TIME, "size"), consumption=("consumption", "sum"), kwh=("usage_kwh", "sum"))
+        .round(3)
+        .reset_index()
+    )
+    per_day = points.groupby(day).agg(intervals=(s.TIME, "size"), kwh_reported=("usage_kwh", "sum")).round(6)
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS["meter_consumption"])
+    return _assemble(days, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+
+
+def priced_consumption(points: pd.DataFrame, details: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day: kWh imported and exported, net cost with and without VAT, tariffs; per meter, a table."""
+    empty = {"intervals": 0, "import_kwh": 0.0, "export_kwh": 0.0, "tariff_codes": ""}
+    if details.empty:
+        return _nothing(days, "priced_consumption", empty)
+    day = day_keys(details[s.TIME], tz).rename("day")
+    exported = details[s.IS_EXPORT] == "true"
+    totals = details.assign(
+        day=day,
+        import_kwh=details["usage_kwh"].where(~exported, 0.0),
+        export_kwh=-details["usage_kwh"].where(exported, 0.0),
+        cost_inc_vat_gbp=details["total_cost_inc_vat_pence"] / 100,
+    )
+    per_meter = (
+        totals.groupby(["day", s.FUEL, s.METER_POINT])
+        .agg(
+            intervals=(s.TIME, "size"),
+            kwh=("usage_kwh", "sum"),
+            cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
+            tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+        )
+        .round(3)
+        .reset_index()
+    )
+    per_day = totals.groupby("day").agg(
+        intervals=(s.TIME, "size"),
+        import_kwh=("import_kwh", "sum"),
+        export_kwh=("export_kwh", "sum"),
+        net_cost_inc_vat_pence=("total_cost_inc_vat_pence", "sum"),
+        net_cost_exc_vat_pence=("total_cost_exc_vat_pence", "sum"),
+        tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+    )
+    amounts = ["import_kwh", "export_kwh", "net_cost_inc_vat_pence", "net_cost_exc_vat_pence"]
+    per_day[amounts] = per_day[amounts].round(6)
+    counts = _counts(points, day_keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS["priced_consumption"])
+    return _assemble(days, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
