@@ -15,8 +15,8 @@ test: venv influxd ## The whole test suite (starts its own private InfluxDB and 
 ui: venv influxd ## Dagster UI (http://127.0.0.1:3000) on the demo stack; Ctrl-C stops everything
 	$(PY) -m octograph_pipeline.demo ui
 
-bench: venv influxd ## Benchmarks (pytest-benchmark); results saved under .benchmarks/
-	$(PY) -m pytest benchmarks --benchmark-only --benchmark-autosave --benchmark-columns=min,median,max,rounds
+bench: venv influxd ## The performance report: a year through the CLI, the direct floor, a UI backfill, ... (< 10 min)
+	$(PY) -m benchmarks.report
 
 lint: venv
 	$(UV) run --frozen ruff check octograph_pipeline octograph_pipeline_tests benchmarks

@@ -24,11 +24,15 @@ import dagster._daemon.controller as controller
 BACKFILL_INTERVAL_SECONDS = 3
 
 
+def shorten_backfill_interval() -> None:
+    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = BACKFILL_INTERVAL_SECONDS
+
+
 def run_daemon(args: list[str]) -> None:
     """`dagster-daemon ARGS` with the shorter backfill interval."""
     from dagster._daemon.cli import cli
 
-    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = BACKFILL_INTERVAL_SECONDS
+    shorten_backfill_interval()
     cli(args=args, prog_name="dagster-daemon", obj={})
 
 

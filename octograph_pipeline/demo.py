@@ -1,7 +1,7 @@
 """`make demo` and `make ui`: the real pipeline on a local InfluxDB 1.x and a simulated Octopus account.
 
     python -m octograph_pipeline.demo run   # materialise the last 7 days through Dagster, print a table
-    python -m octograph_pipeline.demo ui    # the same stack under `dagster dev` (http://127.0.0.1:3000)
+    python -m octograph_pipeline.demo ui    # the same stack in Dagster's UI and daemon (http://127.0.0.1:3000)
 
 State lives under `.local/` (InfluxDB data, DAGSTER_HOME), so `make ui` shows what `make demo` materialised.
 """
@@ -169,15 +169,17 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
 
 
 def ui() -> int:
-    """`dagster dev` on the demo stack until Ctrl-C; everything started here is stopped on the way out."""
+    """Dagster's webserver and daemon on the demo stack until Ctrl-C; everything started here is stopped after."""
     with local_stack():
         process = subprocess.Popen(
             [
-                str(Path(sys.executable).parent / "dagster"),
+                sys.executable,
+                "-m",
+                "octograph_pipeline.daemon",
                 "dev",
                 "-w",
                 str(REPO / "workspace.yaml"),
-                "-h",
+                "--host",
                 "127.0.0.1",
                 "-p",
                 os.environ.get("DAGSTER_PORT", "3000"),
