@@ -1,8 +1,8 @@
 """One measured process of the performance report, with the timers of `instrument` installed first:
 
-    python -m benchmarks.run_instrumented cli ARGS...               # the `octograph` command
-    python -m benchmarks.run_instrumented floor CONFIG FIRST LAST   # the direct floor, no Dagster
-    python -m benchmarks.run_instrumented schedule NAME CONFIG      # a schedule's run, as the daemon runs it
+python -m benchmarks.run_instrumented cli ARGS...               # the `octograph` command
+python -m benchmarks.run_instrumented floor CONFIG FIRST LAST   # the direct floor, no Dagster
+python -m benchmarks.run_instrumented schedule NAME CONFIG      # a schedule's run, as the daemon runs it
 """
 
 import datetime as dt

@@ -77,6 +77,7 @@ def test_range_run_reports_per_day_numbers(config_file, influx):
             "2024-03-31",
             "2024-04-01",
         }
+
     def day_metadata(day: str) -> dict:
         records = instance.fetch_materializations(
             dg.AssetRecordsFilter(dg.AssetKey("priced_consumption"), asset_partitions=[day]), limit=1
