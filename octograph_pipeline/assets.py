@@ -6,14 +6,18 @@ request per meter or tariff component for the whole range, not one per day.
 
 import contextlib
 import warnings
+from collections.abc import Iterator
 
 import dagster as dg
 import pandas as pd
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,  # not exported; needed to tie a day's check to its data
+)
 
 from . import checks, frames, metadata
 from .config import ConfigError, Settings
-from .influx.schema import ASSET_MEASUREMENTS
-from .octopus.client import ApiKeyRejected, NotFound
+from .influx.schema import ASSET_MEASUREMENTS, TIME
+from .octopus.client import FinalError
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
 
@@ -32,11 +36,12 @@ OCTOPUS_POOL = "octopus_api"
 
 @contextlib.contextmanager
 def final_errors():
-    """A rejected key, a missing account/meter/tariff or a bad config will not mend by retrying: fail the step
-    at once with the message alone. Other Octopus errors (5xx, throttling) go to the retry policy."""
+    """A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config will not mend
+    by retrying: fail the step at once with the message alone. Other Octopus errors (5xx, throttling, timeouts)
+    go to the retry policy."""
     try:
         yield
-    except (ApiKeyRejected, NotFound, ConfigError) as exc:
+    except (FinalError, ConfigError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
@@ -117,20 +122,19 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     )
     def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
         settings = octograph.settings()
+        require_stored_inputs(context, settings, account=account)
         segments = frames.agreement_segments(account, settings.octopus.tz)
-        if segments.empty:
-            context.log.warning(
-                "no agreements stored for this window, so no meters to read: if the account existed then, "
-                "materialise `account` for these days first (the octopus_prices job)"
-            )
         with final_errors(), octograph.octopus_client(settings) as client:
             points = frames.consumption_frame(segments, client.consumption, settings)
         attach_day_metadata(
             context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz)
         )
         yield dg.Output(points)
-        yield check_result("complete_intervals", checks.missing_intervals(points, segments, settings), warn=True)
-        yield check_result("no_negative_import", checks.negative_import(points, settings))
+        yield from day_check_results(
+            context,
+            complete_intervals=checks.missing_intervals(points, segments, settings),
+            no_negative_import=checks.negative_import(points, settings),
+        )
 
     @octopus_asset(
         "priced_consumption",
@@ -153,27 +157,89 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         meter_consumption: pd.DataFrame,
     ):
         settings = octograph.settings()
+        require_stored_inputs(
+            context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
+        )
         segments = frames.agreement_segments(account, settings.octopus.tz)
         points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
         per_day = metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
         attach_day_metadata(context, per_day)
         yield dg.Output(points)
-        yield check_result("every_interval_priced", checks.unpriced_intervals(details, settings))
-        yield check_result(
-            "standing_charge_one_day", checks.standing_charge_mismatches(details, tariff_rates, segments, settings)
+        yield from day_check_results(
+            context,
+            every_interval_priced=checks.unpriced_intervals(details, settings),
+            standing_charge_one_day=checks.standing_charge_mismatches(details, tariff_rates, segments, settings),
         )
 
     return [account, tariff_rates, meter_consumption, priced_consumption]
 
 
-def check_result(name: str, problems: pd.DataFrame, warn: bool = False) -> dg.AssetCheckResult:
-    """Pass when there are no problems; otherwise name them (meter, day, intervals) in the check's metadata."""
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=problems.empty,
-        severity=dg.AssetCheckSeverity.WARN if warn else dg.AssetCheckSeverity.ERROR,
-        metadata={"problems": len(problems), "details": dg.MetadataValue.md(checks.markdown(problems))},
-    )
+# Warnings, not errors: readings often arrive a day or two late (the late-data sensor fetches them again).
+WARNING_CHECKS = {"complete_intervals"}
+
+
+def day_check_results(context: dg.AssetExecutionContext, **problems: pd.DataFrame) -> Iterator:
+    """Each check's result for each day of the run, with that day's problems (its rows of `day`) in the metadata.
+
+    In a run over several days Dagster's `AssetCheckResult` has no partition, so every day's check would read
+    *Skipped*; an `AssetCheckEvaluation` per day, against that day's materialisation, is recorded per day.
+    The `Output` tells Dagster the check ran."""
+    days = context.partition_keys
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=list(days)), limit=len(days)
+    ).records
+    targets = {
+        record.partition_key: AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        )
+        for record in records
+        if record.run_id == context.run.run_id
+    }
+    outputs = {spec.name: output for output, spec in context.assets_def.check_specs_by_output_name.items()}
+    for name, found in problems.items():
+        yield dg.Output(None, output_name=outputs[name])
+        by_day = dict(tuple(found.groupby("day"))) if len(found) else {}
+        for day in days:
+            rows = by_day.get(day)
+            details = {} if rows is None else {"details": dg.MetadataValue.md(checks.markdown(rows))}
+            yield dg.AssetCheckEvaluation(
+                asset_key=context.asset_key,
+                check_name=name,
+                passed=rows is None,
+                metadata={"problems": 0 if rows is None else len(rows), **details},
+                target_materialization_data=targets.get(day),
+                severity=dg.AssetCheckSeverity.WARN if name in WARNING_CHECKS else dg.AssetCheckSeverity.ERROR,
+                partition=day,
+            )
+
+
+def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings, **inputs: pd.DataFrame) -> None:
+    """Fails the step, before anything is written, for days whose upstream assets hold no points and were never
+    materialised: pricing or reading nothing there would turn the day green without data. A day an upstream
+    asset did materialise with no points is truly empty (before moving in, a silent meter) and proceeds."""
+    days = context.partition_keys
+    missing = {}
+    for upstream, frame in inputs.items():
+        stored = set(metadata.day_keys(frame[TIME], settings.octopus.tz)) if len(frame) else set()
+        unstored = [day for day in days if day not in stored]
+        if unstored:
+            done = context.instance.get_materialized_partitions(dg.AssetKey(upstream))
+            if never := [day for day in unstored if day not in done]:
+                missing[upstream] = never
+    if missing:
+        what = "; ".join(f"{upstream} on {day_list(never)}" for upstream, never in missing.items())
+        raise dg.Failure(
+            description=(
+                f"nothing stored upstream, as {what} never materialised: select {', '.join(missing)} too (or all "
+                f"four assets) for these days and materialise again"
+            ),
+            allow_retries=False,
+        )
+
+
+def day_list(days: list[str]) -> str:
+    shown = ", ".join(days[:5])
+    return shown + (f" and {len(days) - 5} more days" if len(days) > 5 else "")
 
 
 def attach_day_metadata(context: dg.AssetExecutionContext, per_day: metadata.DayMetadata) -> None:

@@ -80,12 +80,14 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
 def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Import meters cannot run backwards: a negative reading is a data error, not export."""
     if consumption.empty:
-        return pd.DataFrame(columns=["meter", "interval", "usage_kwh"])
+        return pd.DataFrame(columns=["meter", "day", "interval", "usage_kwh"])
     bad = consumption[(consumption[s.IS_EXPORT] != "true") & (consumption["usage_kwh"] < 0)]
+    local = bad[s.TIME].dt.tz_convert(settings.octopus.tz)
     return pd.DataFrame(
         {
             "meter": bad[s.FUEL] + " " + bad[s.METER_POINT] + " / " + bad[s.METER_SERIAL_NUMBER],
-            "interval": bad[s.TIME].dt.tz_convert(settings.octopus.tz).astype(str),
+            "day": local.dt.strftime("%Y-%m-%d"),
+            "interval": local.astype(str),
             "usage_kwh": bad["usage_kwh"],
         }
     ).reset_index(drop=True)

@@ -9,10 +9,13 @@ State lives under `.local/` (InfluxDB data, DAGSTER_HOME), so `make ui` shows wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,18 +65,72 @@ gas_meter_types = G4P0000000001=SMETS2
 
 [pipeline]
 start_date = {start_date.isoformat()}
+# Short retries, so a failure rehearsed with the simulator's fault switch shows within seconds.
+retries = 1
+retry_delay_seconds = 5
+api_retries = 2
 """
     )
     return path
 
 
+class StackBusy(RuntimeError):
+    """Something else holds a port or the `.local` stack; the message says what to stop."""
+
+
+def port_owner(port: int) -> str:
+    """Who listens on `port` on this machine, as `ss` reports it (a name and pid), or 'another process'."""
+    try:
+        listing = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listing = ""
+    found = re.search(r'users:\(\("([^"]+)",pid=(\d+)', listing)
+    return f"{found[1]} (pid {found[2]})" if found else "another process"
+
+
+def require_free(port: int, what: str, variable: str) -> None:
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise StackBusy(
+                f"port {port} ({what}) is in use by {port_owner(port)}: stop it, or set {variable} to a free port"
+            )
+
+
+@contextmanager
+def claim(local: Path, command: str) -> Iterator[None]:
+    """One `make demo`/`make ui` at a time on `.local` (they share its InfluxDB, simulator and config)."""
+    lock = local / "stack.lock"
+    if lock.exists():
+        pid, _, other = lock.read_text().partition(" ")
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pid), 0)
+            raise StackBusy(
+                f"`{other}` (pid {pid}) is using the demo stack: stop it first (Ctrl-C in its terminal)"
+            )
+    local.mkdir(parents=True, exist_ok=True)
+    lock.write_text(f"{os.getpid()} {command}")
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 @contextmanager
 def local_stack(
-    local: Path = LOCAL, influx_port: int = INFLUX_PORT, simulator_port: int = SIMULATOR_PORT
-) -> Iterator[Path]:
-    """Starts InfluxDB and the simulator, yields the demo config path, and stops what it started afterwards."""
+    local: Path | None = None, influx_port: int | None = None, simulator_port: int | None = None
+) -> Iterator[tuple[Path, str]]:
+    """Starts InfluxDB and the simulator, yields the demo config path and the simulator's address, and stops
+    what it started afterwards. Ports come from OCTOGRAPH_DEMO_INFLUX_PORT / OCTOGRAPH_DEMO_SIMULATOR_PORT."""
+    local = local or LOCAL
+    influx_port = influx_port or int(os.environ.get("OCTOGRAPH_DEMO_INFLUX_PORT", INFLUX_PORT))
+    simulator_port = simulator_port or int(os.environ.get("OCTOGRAPH_DEMO_SIMULATOR_PORT", SIMULATOR_PORT))
     influxd = LocalInfluxd(local / "influxdb", influx_port)
     already_running = influxd.running()
+    if not already_running:
+        require_free(influx_port, "the demo's InfluxDB", "OCTOGRAPH_DEMO_INFLUX_PORT")
+    require_free(simulator_port, "the simulated Octopus API", "OCTOGRAPH_DEMO_SIMULATOR_PORT")
     influxd.start()
     today = dt.datetime.now(TZ).date()
     # The household switched to Agile three days ago, so the demo week shows a tariff change.
@@ -93,7 +150,7 @@ def local_stack(
             config = demo_config(local / "demo" / "octograph.ini", influxd.url, api_prefix)
             os.environ["OCTOGRAPH_CONFIG"] = str(config)
             InfluxV1Store(influxd.url, DEMO_DATABASE).create_database()
-            yield config
+            yield config, api_prefix
     finally:
         if not already_running:
             influxd.stop()
@@ -112,7 +169,7 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
 
     from .definitions import build_definitions
 
-    with local_stack(**stack) as config:
+    with claim(stack.get("local") or LOCAL, "make demo"), local_stack(**stack) as (config, _):
         last = dt.datetime.now(TZ).date() - dt.timedelta(days=1)
         first = last - dt.timedelta(days=days - 1)
         defs = build_definitions(config)
@@ -170,29 +227,31 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
 
 def ui() -> int:
     """Dagster's webserver and daemon on the demo stack until Ctrl-C; everything started here is stopped after."""
-    with local_stack():
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "octograph_pipeline.daemon",
-                "dev",
-                "-w",
-                str(REPO / "workspace.yaml"),
-                "--host",
-                "127.0.0.1",
-                "-p",
-                os.environ.get("DAGSTER_PORT", "3000"),
-            ],
-            cwd=os.environ["DAGSTER_HOME"],  # not REPO: its dagster.yaml there would draw a warning
-            start_new_session=True,
-        )
-        signal.signal(signal.SIGTERM, lambda *_: os.killpg(process.pid, signal.SIGINT))
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            os.killpg(process.pid, signal.SIGINT)
-            return process.wait()
+    port = int(os.environ.get("DAGSTER_PORT", "3000"))
+    with claim(LOCAL, "make ui"):
+        require_free(port, "the Dagster UI", "DAGSTER_PORT")
+        with local_stack() as (_, api_prefix):
+            print(rehearsal_help(port, api_prefix.removesuffix("/v1")), flush=True)
+            process = subprocess.Popen(
+                [sys.executable, "-m", "octograph_pipeline.daemon", "dev", "-w", str(REPO / "workspace.yaml")]
+                + ["--host", "127.0.0.1", "-p", str(port)],
+                cwd=os.environ["DAGSTER_HOME"],  # not REPO: its dagster.yaml there would draw a warning
+                start_new_session=True,
+            )
+            signal.signal(signal.SIGTERM, lambda *_: os.killpg(process.pid, signal.SIGINT))
+            try:
+                return process.wait()
+            except KeyboardInterrupt:
+                os.killpg(process.pid, signal.SIGINT)
+                return process.wait()
+
+
+def rehearsal_help(port: int, simulator: str) -> str:
+    day = (dt.datetime.now(TZ).date() - dt.timedelta(days=2)).isoformat()
+    return f"""Dagster UI: http://127.0.0.1:{port}   simulated Octopus API: {simulator}/v1
+To rehearse a failed day, make the API fail for it, backfill, then lift the fault and re-execute:
+  curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": ["{day}"]}}'
+  curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": []}}'"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("run", "ui"))
     parser.add_argument("--days", type=int, default=DEMO_DAYS, help="days to materialise (default %(default)s)")
     args = parser.parse_args(argv)
-    return run(args.days) if args.action == "run" else ui()
+    try:
+        return run(args.days) if args.action == "run" else ui()
+    except StackBusy as exc:
+        print(f"{parser.prog} {args.action}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

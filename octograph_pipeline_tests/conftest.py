@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -130,13 +131,31 @@ def household_config(tmp_path, influx, households_api, monkeypatch):
     return make
 
 
-def check_evaluations(run: DaysRun) -> dict[str, object]:
-    """The asset check evaluations of a run, by check name (the last one wins)."""
-    return {
-        event.event_specific_data.check_name: event.event_specific_data
-        for event in run.all_events
-        if event.event_type_value == "ASSET_CHECK_EVALUATION"
-    }
+@dataclass
+class CheckOutcome:
+    """A check over the days of a run: passed on every day? which days? the failing days' problem tables."""
+
+    days: dict[str, bool]
+    details: str
+    severity: object = None
+
+    @property
+    def passed(self) -> bool:
+        return all(self.days.values())
+
+
+def check_outcomes(run: DaysRun) -> dict[str, CheckOutcome]:
+    """The asset check evaluations of a run, one per check and day, by check name (a later run's day wins)."""
+    outcomes: dict[str, CheckOutcome] = {}
+    for event in run.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            outcome = outcomes.setdefault(evaluation.check_name, CheckOutcome({}, ""))
+            outcome.days[evaluation.partition] = evaluation.passed
+            outcome.severity = evaluation.severity
+            if "details" in evaluation.metadata:
+                outcome.details += evaluation.metadata["details"].value + "\n"
+    return outcomes
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """What a user does in the Dagster UI, done over the same GraphQL API the UI's pages call, for tests and the
-benchmark: `dagster dev` on a given DAGSTER_HOME, a backfill launched as the "Materialize…" partitions dialog
-launches it, re-executed as the backfill page's menu does, and waited for with the timings of its runs.
+benchmark: Dagster's webserver and daemon (as `make ui` starts them) on a given DAGSTER_HOME, a backfill
+launched as the "Materialize…" partitions dialog launches it, re-executed as the backfill page's menu does,
+and waited for with the timings of its runs.
 
 The mutations and their variables are copied from dagster-webserver's own UI (ui-core, in the source maps
 shipped with dagster_webserver/webapp/build): LaunchAssetChoosePartitionsDialog.tsx, BackfillUtils.tsx,
@@ -10,6 +11,7 @@ useReexecuteBackfill.tsx and usePartitionHealthData.tsx. Anything the UI would s
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -112,6 +114,23 @@ query PartitionHealthQuery($assetKey: AssetKeyInput!) {
     }
   }
 }"""
+CHECK_PARTITIONS = """
+query CheckPartitions($assetKey: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $assetKey) {
+    __typename
+    ... on AssetNode {
+      assetChecksOrError {
+        __typename
+        ... on AssetChecks {
+          checks {
+            name
+            partitionStatuses { ... on AssetCheckTimePartitionStatuses { ranges { startKey endKey status } } }
+          }
+        }
+      }
+    }
+  }
+}"""
 CHECK_EXECUTIONS = """
 query CheckExecutions($assetKey: AssetKeyInput!, $checkName: String!, $limit: Int!) {
   assetCheckExecutions(assetKey: $assetKey, checkName: $checkName, limit: $limit) {
@@ -121,7 +140,7 @@ query CheckExecutions($assetKey: AssetKeyInput!, $checkName: String!, $limit: In
 
 
 class DagsterUiError(RuntimeError):
-    """What the UI would show as an error: a GraphQL error, a failed mutation, or `dagster dev` not coming up."""
+    """What the UI would show as an error: a GraphQL error, a failed mutation, or the webserver not coming up."""
 
 
 def asset_key(key: str) -> dict:
@@ -129,12 +148,10 @@ def asset_key(key: str) -> dict:
 
 
 class DagsterDev:
-    """`dagster dev` (webserver, daemon and code server) in a process group of its own, ready once the code
-    location has loaded and every daemon the instance needs is healthy, so a backfill launched next is picked
-    up by a running daemon rather than racing its start-up. Output goes to DAGSTER_HOME/dagster-dev.log.
-
-    Ready means every daemon has sent its first heartbeat, which the backfill daemon does as its first 30 s
-    loop starts: a backfill launched at once waits ~30 s for the next loop, the worst case but a steady one."""
+    """Dagster's webserver and daemon as `make ui` starts them (`python -m octograph_pipeline.daemon dev`, whose
+    backfill daemon polls every 3 s) in a process group of its own, ready once the code location has loaded and
+    every daemon the instance needs is healthy, so a backfill launched next is picked up by a running daemon
+    rather than racing its start-up. Output goes to DAGSTER_HOME/dagster-dev.log."""
 
     def __init__(
         self,
@@ -177,7 +194,7 @@ class DagsterDev:
         self.stop()
 
     def stop(self) -> None:
-        """Ctrl-C for the whole group (dagster dev stops its children itself), then SIGTERM, then SIGKILL."""
+        """Ctrl-C for the whole group (the supervisor stops its children itself), then SIGTERM, then SIGKILL."""
         if self.process is None:
             return
         for sig, timeout in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
@@ -196,7 +213,9 @@ class DagsterDev:
         last = "no answer yet"
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise DagsterUiError(f"dagster dev exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise DagsterUiError(
+                    f"the Dagster services exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 data = self.graphql(READY)
             except (requests.RequestException, DagsterUiError) as error:
@@ -213,7 +232,7 @@ class DagsterDev:
                     return
                 last = f"location {entry.get('loadStatus', 'missing')}, daemons not healthy yet: {unhealthy}"
             time.sleep(0.5)
-        raise DagsterUiError(f"dagster dev not ready in {self.startup_timeout} s ({last}):\n{self.log_tail()}")
+        raise DagsterUiError(f"Dagster not ready in {self.startup_timeout} s ({last}):\n{self.log_tail()}")
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         body = {"query": query, "variables": variables or {}}
@@ -324,6 +343,22 @@ class DagsterDev:
         """The asset check's executions, newest first, as its checks tab lists them (partition, status, ...)."""
         variables = {"assetKey": asset_key(asset), "checkName": check_name, "limit": limit}
         return self.graphql(CHECK_EXECUTIONS, variables)["assetCheckExecutions"]
+
+    def check_partition_statuses(self, asset: str) -> dict[str, dict[str, str]]:
+        """Check name -> {day: SUCCEEDED / FAILED / SKIPPED / ...}, as the asset's checks tab shows each day."""
+        node = self.graphql(CHECK_PARTITIONS, {"assetKey": asset_key(asset)})["assetNodeOrError"]
+        checks = node["assetChecksOrError"]
+        if checks["__typename"] != "AssetChecks":
+            raise DagsterUiError(f"{asset}: {checks['__typename']}")
+        statuses: dict[str, dict[str, str]] = {}
+        for check in checks["checks"]:
+            days = statuses.setdefault(check["name"], {})
+            for status_range in (check["partitionStatuses"] or {}).get("ranges", []):
+                day, last = (dt.date.fromisoformat(status_range[key]) for key in ("startKey", "endKey"))
+                while day <= last:  # daily partitions: a range names its first and last day
+                    days[day.isoformat()] = status_range["status"]
+                    day += dt.timedelta(days=1)
+        return statuses
 
 
 def timing_breakdown(backfill: dict) -> list[tuple[str, float]]:

@@ -1,30 +1,42 @@
-"""The README's "Backfill a range of days" from the Dagster UI, end to end: `dagster dev` on the repo's
-workspace.yaml and dagster.yaml, a backfill of all four assets launched as the *Materialize…* dialog launches
-it, run by the real daemon, and every day green in the UI and stored in InfluxDB. `pytest -s` prints where
-the wall time went (the backfill daemon ticks every 30 s, so most of it is waiting)."""
+"""The README's UI flows on the real webserver and daemon, started as `make ui` starts them, on a temporary
+DAGSTER_HOME: a backfill of all four assets launched as the *Materialize…* dialog launches it, each day's check
+results recorded, InfluxDB holding exactly what the same days materialised in-process hold, the asset graph in
+headless Chromium showing the checks passed (out/ui/); then a day failed by the API and re-executed from the
+backfill page alone. `pytest -s` prints where the wall time went."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import uuid
 from pathlib import Path
 
 import pytest
 
 from octograph_pipeline.demo import prepare_dagster_home
+from octograph_pipeline.influx.schema import MEASUREMENTS
+from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
+from octograph_pipeline.pricing import local_days_window
 
-from .conftest import API_KEY
+from .conftest import API_KEY, LONDON, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
+from .test_ui_browser import chromium, render  # noqa: F401 - the session's Chromium fixture
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 ASSETS = ["account", "tariff_rates", "meter_consumption", "priced_consumption"]
+CHECKS = {
+    "meter_consumption": ["complete_intervals", "no_negative_import"],
+    "priced_consumption": ["every_interval_priced", "standing_charge_one_day"],
+}
 DAYS = ["2024-11-01", "2024-11-02", "2024-11-03"]
-BACKFILL_TIMEOUT = 150  # seconds: a few 30 s daemon ticks and two short runs
+BACKFILL_TIMEOUT = 120  # seconds: a few 3 s daemon ticks and two or three short runs
 
 
 @pytest.fixture
-def dagster_dev(tmp_path, make_config):
-    """`dagster dev` on a fresh DAGSTER_HOME; no step retries, so a failure shows at once."""
+def dagster_ui(tmp_path, make_config):
+    """The webserver and daemon on a fresh DAGSTER_HOME; no step retries, so a failure shows at once."""
     config = make_config(pipeline={"retries": "0", "api_retries": "0"})
     home = tmp_path / "dagster_home"
     prepare_dagster_home(home)
@@ -47,28 +59,85 @@ def print_timings(backfill: dict) -> None:
         print(f"  {seconds:6.1f} s  {phase}")
 
 
-def test_a_ui_backfill_of_three_days_materialises_every_asset(dagster_dev, influx):
-    backfill = dagster_dev.wait_for_backfill(dagster_dev.launch_asset_backfill(ASSETS, DAYS), BACKFILL_TIMEOUT)
-    print_timings(backfill)
+def day_points(store: InfluxV1Store, day: str) -> list[tuple]:
+    """Every point of one local day, all measurements, as sorted comparable tuples."""
+    start, end = local_days_window(dt.date.fromisoformat(day), dt.date.fromisoformat(day), LONDON)
+    points = []
+    for name in MEASUREMENTS:
+        query = (
+            f"SELECT * FROM {quote_identifier(name)} WHERE time >= '{start.isoformat()}' "
+            f"AND time < '{end.isoformat()}' GROUP BY *"
+        )
+        for series in store.query(query):
+            tags = tuple(sorted(series.get("tags", {}).items()))
+            points += [(name, tags, tuple(row)) for row in series["values"]]
+    return sorted(points, key=repr)
 
+
+def run_days_of(run: dict) -> set[str]:
+    """The days a run covered: its partition, or its range."""
+    tags = run["tags"]
+    if "dagster/partition" in tags:
+        return {tags["dagster/partition"]}
+    first, last = (dt.date.fromisoformat(tags[f"dagster/asset_partition_range_{end}"]) for end in ("start", "end"))
+    return {(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)}
+
+
+def graph_problems(dom: str) -> list[str]:
+    """The asset graph shows the four assets and, for the two with checks, every check passed."""
+    found = [f"no node for {asset}" for asset in ASSETS if asset not in dom]
+    passed = re.findall(r"(\d+)\s*/\s*(\d+)\s*(?:<[^>]*>\s*)*Passed", dom)
+    if not passed or any(good != total for good, total in passed):
+        found.append(f"the graph does not show all checks passed: {passed}")
+    return found
+
+
+def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
+    dagster_ui, influx, influxd, octopus_api, simulator, chromium, tmp_path  # noqa: F811
+):
+    backfill = dagster_ui.wait_for_backfill(dagster_ui.launch_asset_backfill(ASSETS, DAYS), BACKFILL_TIMEOUT)
+    print_timings(backfill)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert all(run["status"] == "SUCCESS" for run in backfill["runs"])
     for asset in ASSETS:
-        assert dagster_dev.materialized_partitions(asset) == set(DAYS), asset
-        counts = backfill["assets"][asset]
-        assert counts["numPartitionsMaterialized"] == counts["numPartitionsTargeted"] == len(DAYS), counts
-    # A range run reports each check once for the whole range: the evaluations carry no partition.
-    executions = dagster_dev.check_executions("meter_consumption", "complete_intervals")
-    evaluations = [execution for execution in executions if execution["evaluation"]]
-    assert evaluations and all(e["evaluation"]["success"] for e in evaluations), evaluations
-    for measurement, field in (
-        ("meter_consumption", "usage_kwh"),
-        ("electricity_pricing", "unit_price_inc_vat_price"),
-        ("electricity_consumption", "total_cost_inc_vat_pence"),
-    ):
-        series = influx.query(
-            f"SELECT count({field}) FROM {measurement} WHERE time >= '2024-11-01T00:00:00Z' "
-            "AND time < '2024-11-04T00:00:00Z' GROUP BY time(1d) fill(none)"
-        )
-        days = {row[0]: row[1] for row in series[0]["values"]} if series else {}
-        assert len(days) == len(DAYS) and all(days.values()), (measurement, days)
+        assert dagster_ui.materialized_partitions(asset) == set(DAYS), asset
+    # Each day has its own result for every check, as the checks tab and the graph count them.
+    for asset, names in CHECKS.items():
+        statuses = dagster_ui.check_partition_statuses(asset)
+        for name in names:
+            assert statuses[name] == dict.fromkeys(DAYS, "SUCCEEDED"), (asset, name, statuses[name])
+    # InfluxDB holds what the same days materialised in-process write.
+    in_process = InfluxV1Store(influxd.url, f"test_{uuid.uuid4().hex[:12]}")
+    in_process.create_database()
+    try:
+        config = write_config(tmp_path / "in_process.ini", in_process, octopus_api)
+        assert materialize_days(config, DAYS[0], DAYS[-1]).success
+        for day in DAYS:
+            assert day_points(influx, day) == day_points(in_process, day) != [], day
+    finally:
+        in_process.drop_database()
+    render(chromium, tmp_path, f"{dagster_ui.url}/asset-groups/octopus", "asset_graph_checks", graph_problems)
+
+    # A day the API fails: its backfill fails and writes nothing; re-executed from failure, only it runs again.
+    before = {day: day_points(influx, day) for day in DAYS}
+    failing = DAYS[1]
+    simulator.fail_days = {dt.date.fromisoformat(failing)}
+    simulator.reading_scale = 1.5  # the supplier corrects its readings: any day run again changes
+    failed = dagster_ui.wait_for_backfill(dagster_ui.launch_asset_backfill(ASSETS, [failing]), BACKFILL_TIMEOUT)
+    print_timings(failed)
+    assert failed["status"] == "COMPLETED_FAILED", failed
+    # `account` needs no dated request, so it ran; the prices and readings that day could not be fetched.
+    assert dagster_ui.partition_statuses("tariff_rates")[failing] == "FAILED"
+    assert dagster_ui.partition_statuses("meter_consumption")[failing] == "FAILED"
+    assert {day: day_points(influx, day) for day in DAYS} == before
+
+    simulator.fail_days = set()
+    rerun_id = dagster_ui.reexecute_backfill_from_failure(failed["id"])
+    rerun = dagster_ui.wait_for_backfill(rerun_id, BACKFILL_TIMEOUT)
+    print_timings(rerun)
+    assert rerun["status"] == "COMPLETED_SUCCESS", rerun
+    assert all(run_days_of(run) == {failing} for run in rerun["runs"]), [r["tags"] for r in rerun["runs"]]
+    after = {day: day_points(influx, day) for day in DAYS}
+    assert after[DAYS[0]] == before[DAYS[0]] and after[DAYS[2]] == before[DAYS[2]]
+    assert after[failing] != before[failing]  # re-read at the corrected scale
+    assert dagster_ui.partition_statuses("priced_consumption")[failing] == "MATERIALIZED"

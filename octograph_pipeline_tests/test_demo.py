@@ -1,6 +1,8 @@
 """`make demo` in a temporary folder: a real Dagster run on a persistent DAGSTER_HOME, then the table."""
 
 import datetime as dt
+import os
+import socket
 
 import dagster as dg
 import pytest
@@ -29,3 +31,29 @@ def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypa
     materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
     assert str(yesterday) in materialized and len(materialized) == 2
     assert not (tmp_path / "influxdb" / "influxd.pid").exists()  # the demo stopped the server it started
+
+
+def test_a_taken_port_is_one_line_naming_it_and_its_process(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "LOCAL", tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("OCTOGRAPH_DEMO_SIMULATOR_PORT", str(port))
+        monkeypatch.setenv("OCTOGRAPH_DEMO_INFLUX_PORT", str(free_port()))
+        assert demo.main(["run"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and f"port {port} (the simulated Octopus API) is in use by" in error, error
+    assert f"pid {os.getpid()}" in error and "OCTOGRAPH_DEMO_SIMULATOR_PORT" in error
+    assert not (tmp_path / "influxdb" / "influxd.pid").exists()  # nothing was left running
+
+
+def test_make_demo_while_make_ui_runs_says_to_stop_it_first(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(demo, "LOCAL", tmp_path)
+    (tmp_path / "stack.lock").write_text(f"{os.getppid()} make ui")  # a live process holds the stack
+    assert demo.main(["run"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error == (
+        f"python -m octograph_pipeline.demo run: `make ui` (pid {os.getppid()}) is using the demo stack: "
+        "stop it first (Ctrl-C in its terminal)"
+    )

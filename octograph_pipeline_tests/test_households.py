@@ -18,7 +18,7 @@ from octograph_pipeline.partitions import range_tags
 from octograph_pipeline.pricing import gas_volume_to_kwh, local_days_window, select_payment_method
 from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
 
-from .conftest import API_KEY, LONDON, check_evaluations, materialize_days
+from .conftest import API_KEY, LONDON, check_outcomes, materialize_days
 
 pytestmark = pytest.mark.integration
 
@@ -51,13 +51,13 @@ def rate_at(table: pd.DataFrame, moment: pd.Timestamp) -> float:
 
 
 def assert_checks(run: DaysRun, **expected: bool) -> dict:
-    evaluations = check_evaluations(run)
-    assert {name: evaluations[name].passed for name in expected} == expected
-    return evaluations
+    outcomes = check_outcomes(run)
+    assert {name: outcomes[name].passed for name in expected} == expected
+    return outcomes
 
 
-def problems(evaluation) -> str:
-    return evaluation.metadata["details"].value
+def problems(outcome) -> str:
+    return outcome.details
 
 
 # --- Economy 7 ---------------------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_replaced_meter_serials_together_cover_the_meter_point(household_config,
     by_serial = readings.groupby(readings["time"].dt.tz_convert(LONDON).dt.date)["meter_serial_number"].agg(set)
     assert by_serial.to_dict() == {dt.date(2024, 7, 31): {"21S0000001"}, dt.date(2024, 8, 1): {"21S0000002"}}
     assert len(readings) == 96
-    assert "1300000000001" not in problems(check_evaluations(run)["complete_intervals"])
+    assert "1300000000001" not in problems(check_outcomes(run)["complete_intervals"])
 
 
 # --- moving house, gas units --------------------------------------------------------------------------------
@@ -434,10 +434,45 @@ def test_consumption_without_stored_prices_fails_the_check_not_the_run(config_fi
     assert "| 2024-06-12 |" in problems(checks["every_interval_priced"])
 
 
-def test_consumption_before_its_prices_job_warns(config_file, influx):
+def test_consumption_before_its_prices_fails_naming_what_to_materialise(config_file, influx):
+    """No green without data: a day whose agreements were never materialised fails, and writes nothing."""
     defs = build_definitions(config_file)
     instance = dg.DagsterInstance.ephemeral()
-    run = defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(partition_key="2024-06-12", instance=instance)
-    assert run.success
-    warnings = [r.user_message for r in instance.all_logs(run.run_id) if r.level == logging.WARNING]
-    assert any("no agreements stored for" in w and "octopus_prices" in w for w in warnings)
+    run = defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(
+        partition_key="2024-06-12", instance=instance, raise_on_error=False
+    )
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "account on 2024-06-12 never materialised" in message and "all four assets" in message, message
+    assert read(influx, schema.METER_CONSUMPTION, "2024-06-12", "2024-06-12").empty
+    # Once the prices job has stored that day, the same run succeeds.
+    assert (
+        defs.resolve_job_def(PRICES_JOB).execute_in_process(partition_key="2024-06-12", instance=instance).success
+    )
+    assert (
+        defs.resolve_job_def(CONSUMPTION_JOB)
+        .execute_in_process(partition_key="2024-06-12", instance=instance)
+        .success
+    )
+
+
+def test_priced_consumption_alone_on_a_day_with_nothing_upstream_fails(config_file, influx):
+    """The README's re-run of one asset for one day: with nothing stored upstream, it fails rather than writing
+    nothing and passing its checks."""
+    defs = build_definitions(config_file)
+    instance = dg.DagsterInstance.ephemeral()
+    assert (
+        defs.resolve_job_def(PRICES_JOB).execute_in_process(partition_key="2024-06-12", instance=instance).success
+    )
+    priced = defs.resolve_job_def(CONSUMPTION_JOB).execute_in_process(
+        partition_key="2024-06-12",
+        instance=instance,
+        asset_selection=[dg.AssetKey("priced_consumption")],
+        raise_on_error=False,
+    )
+    assert not priced.success
+    failure = next(e for e in priced.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "meter_consumption on 2024-06-12 never materialised" in failure.event_specific_data.error.message
+    assert "account" not in failure.event_specific_data.error.message.split("never materialised")[0]
+    assert read(influx, schema.ELECTRICITY_CONSUMPTION, "2024-06-12", "2024-06-12").empty

@@ -1,6 +1,7 @@
 """The Octopus client against the simulator over real HTTP: pagination, retries, windows, errors, cache."""
 
 import base64
+import socket
 import time
 
 import pandas as pd
@@ -8,7 +9,10 @@ import pytest
 from urllib3.util.retry import Retry
 
 from octograph_pipeline.octopus.client import (
+    CONNECT_RETRIES,
     ApiKeyRejected,
+    ApiUnreachable,
+    FinalError,
     NotFound,
     OctopusClient,
     OctopusError,
@@ -158,10 +162,42 @@ def test_non_json_error_names_url_and_status(client, simulator):
         no_retry.account(ACCOUNT)
 
 
-def test_connection_errors_are_retried_then_reported():
-    client = OctopusClient("http://127.0.0.1:9/v1", API_KEY, retry=fast_retry(total=2))
-    with client, pytest.raises(OctopusError, match="127.0.0.1:9"):
+def test_what_will_not_mend_is_final_and_names_what_to_check(octopus_api):
+    """Refused, an unknown host, TLS against a plain-HTTP port, something else's 404 or HTML page: a FinalError
+    (the step fails at once, no retry policy) saying what to check, after at most CONNECT_RETRIES more tries."""
+    port = octopus_api.split(":")[2].split("/")[0]
+    cases = {
+        "http://127.0.0.1:9/v1": "connection refused",
+        "http://octopus.invalid/v1": "its host name does not resolve",
+        f"https://127.0.0.1:{port}/v1": "TLS error",
+        f"http://127.0.0.1:{port}/elsewhere": "answered HTTP 404 without the Octopus API's JSON",
+    }
+    for api_prefix, problem in cases.items():
+        with OctopusClient(api_prefix, API_KEY, retry=fast_retry()) as client, pytest.raises(FinalError) as error:
+            client.account(ACCOUNT)
+        assert problem in str(error.value) and "[octopus] api_prefix" in str(error.value), error.value
+
+
+def test_an_html_page_where_the_api_should_be_is_final(octopus_api, simulator):
+    simulator.inject(200, count=1, path_contains="/accounts", html=True)
+    with OctopusClient(octopus_api, API_KEY, retry=fast_retry()) as client, pytest.raises(FinalError) as error:
         client.account(ACCOUNT)
+    assert "text/html" in str(error.value) and "not the Octopus API's JSON" in str(error.value)
+
+
+def test_a_refused_connection_is_tried_three_times_then_reported(monkeypatch):
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        attempts.append(address)
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    client = OctopusClient("http://127.0.0.1:9/v1", API_KEY, retry=fast_retry(total=6))
+    with client, pytest.raises(ApiUnreachable, match="connection refused"):
+        client.account(ACCOUNT)
+    assert len(attempts) == 1 + CONNECT_RETRIES  # not total=6: a refused connection gets a short budget
 
 
 def test_cache_serves_repeated_requests(octopus_api, simulator, tmp_path):

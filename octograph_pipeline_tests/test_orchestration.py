@@ -2,6 +2,7 @@
 against the real InfluxDB and the simulator."""
 
 import datetime as dt
+import time
 
 import dagster as dg
 import pandas as pd
@@ -124,6 +125,23 @@ def test_final_errors_are_not_retried(make_config, simulator, monkeypatch):
     assert not failed.success
     assert not [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert simulator.request_counts["account"] == 1
+
+
+def test_an_unreachable_api_fails_the_day_in_seconds_not_after_the_retry_policy(make_config):
+    """Connection refused: the client tries 3 times, then the step fails at once (the RetryPolicy would wait
+    30 + 90 + 210 s between attempts here) and says what to check."""
+    config = make_config(
+        octopus={"api_prefix": "http://127.0.0.1:9/v1"}, pipeline={"retries": "3", "retry_delay_seconds": "30"}
+    )
+    began = time.monotonic()
+    failed = materialize_days(config, "2024-06-11", raise_on_error=False)
+    assert not failed.success
+    assert not [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    failure = next(e for e in failed.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "cannot connect to the Octopus API at http://127.0.0.1:9/v1: connection refused" in message
+    assert "check [octopus] api_prefix" in message
+    assert time.monotonic() - began < 60  # the documented bound for an unreachable API
 
 
 # --- schedules ---------------------------------------------------------------------------------------------

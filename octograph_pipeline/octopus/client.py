@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
 
 from ..config import Settings
@@ -27,16 +27,29 @@ RETRYABLE_STATUSES = (403, 429, 500, 502, 503, 504)
 CACHE_SECONDS = 3600
 
 
+# A connection that fails is tried this many more times (refused, unknown host, no answer in CONNECT_TIMEOUT).
+CONNECT_RETRIES = 2
+CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 60.0
+
+
 class OctopusError(RuntimeError):
-    """An Octopus API failure with a message a user can act on."""
+    """An Octopus API failure with a message a user can act on; worth retrying later (5xx, throttling)."""
 
 
-class ApiKeyRejected(OctopusError):
+class FinalError(OctopusError):
+    """A failure that retrying will not mend: the step fails at once."""
+
+
+class ApiKeyRejected(FinalError):
     pass
 
 
-class NotFound(OctopusError):
+class NotFound(FinalError):
     pass
+
+
+class ApiUnreachable(FinalError):
+    """No connection after CONNECT_RETRIES more tries: wrong `api_prefix`, no network, a TLS problem."""
 
 
 class OctopusRetry(Retry):
@@ -57,8 +70,12 @@ def _is_html(headers) -> bool:
 
 
 def default_retry(total: int = 6, backoff_factor: float = 0.5, backoff_max: float = 30.0) -> Retry:
+    """Backoff for what mends (429, 5xx, HTML 403, read timeouts); a short budget for connecting, and none for
+    other errors (TLS), which do not mend by waiting."""
     return OctopusRetry(
         total=total,
+        connect=min(total, CONNECT_RETRIES),
+        other=0,
         backoff_factor=backoff_factor,
         backoff_max=backoff_max,
         status_forcelist=RETRYABLE_STATUSES,
@@ -82,7 +99,7 @@ class OctopusClient:
         api_prefix: str,
         api_key: str,
         *,
-        timeout: tuple[float, float] = (10.0, 60.0),
+        timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
         retry: Retry | None = None,
         cache_dir: str | Path | None = None,
     ):
@@ -217,11 +234,21 @@ class OctopusClient:
         except requests.exceptions.RetryError as exc:
             raise OctopusError(f"GET {url} kept failing after retries: {exc}") from None
         except requests.exceptions.RequestException as exc:
+            if problem := _connection_problem(exc):
+                raise ApiUnreachable(
+                    f"cannot connect to the Octopus API at {self.api_prefix}: {problem} (tried "
+                    f"{1 + CONNECT_RETRIES} times); check [octopus] api_prefix and this machine's network"
+                ) from None
             raise OctopusError(f"GET {url} failed: {type(exc).__name__}: {exc}") from None
         is_json = "json" in (response.headers.get("Content-Type") or "").lower()
         if response.ok and is_json:
             return response.json()
         where = f"GET {response.url}"
+        if response.ok:
+            raise FinalError(
+                f"{where} answered with {response.headers.get('Content-Type') or 'no content type'}, not the "
+                "Octopus API's JSON: check [octopus] api_prefix (e.g. https://api.octopus.energy/v1)"
+            )
         if response.status_code == 401 or (response.status_code == 403 and is_json):
             raise ApiKeyRejected(
                 f"the Octopus API rejected the API key (HTTP {response.status_code} from {where}); check the "
@@ -232,12 +259,42 @@ class OctopusClient:
                 f"{where} was blocked with an HTML 403 page after retries; the API is throttling this "
                 "client, try again later (this is not a bad API key)"
             )
-        if response.status_code == 404:
+        if response.status_code == 404 and is_json:
             raise NotFound(not_found)
+        if response.status_code == 404:  # not the API's JSON 404: something else answers at that address
+            raise FinalError(
+                f"{where} answered HTTP 404 without the Octopus API's JSON: check [octopus] api_prefix "
+                "(e.g. https://api.octopus.energy/v1)"
+            )
         if not is_json:
             content_type = response.headers.get("Content-Type") or "no content type"
             raise OctopusError(f"{where} returned HTTP {response.status_code} ({content_type}), not JSON")
         raise OctopusError(f"{where} returned HTTP {response.status_code}: {_detail(response)}")
+
+
+def _connection_problem(exc: requests.RequestException) -> str | None:
+    """What kept a connection from being made, in a few words; None if one was made (a reset mid-response or a
+    read timeout is worth retrying later)."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error ({_reason(exc)})"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no answer within {CONNECT_TIMEOUT:.0f} s"
+    if not isinstance(exc, requests.exceptions.ConnectionError):
+        return None
+    reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+    if isinstance(reason, NameResolutionError):
+        return "its host name does not resolve"
+    if isinstance(reason, NewConnectionError):
+        return _reason(exc).split("] ")[-1].lower() if "] " in _reason(exc) else "connection refused"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost message of a requests/urllib3 exception chain."""
+    reason = exc.args[0] if exc.args else exc
+    while isinstance(getattr(reason, "reason", None), Exception):
+        reason = reason.reason
+    return str(reason.args[-1] if getattr(reason, "args", None) else reason)
 
 
 def _detail(response: requests.Response) -> str:

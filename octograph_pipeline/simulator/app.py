@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from http import HTTPStatus
 from typing import Any
@@ -95,8 +95,11 @@ class OctopusSimulator:
     `households=all_scenarios()`. `household` is the default/first one; `households` all of them.
 
     Settable attributes: `clock`, `latency`, `error_rate`, `burst_429`, `retry_after`,
-    `page_size_max`, `sloppy_window`, `duplicate_rows`. `request_counts` counts every API request
-    by endpoint kind (also failed ones). `app` is the ASGI app; run it with `serve()`.
+    `page_size_max`, `sloppy_window`, `duplicate_rows`, `fail_days` (requests whose period covers one of
+    these local dates answer 500) and `reading_scale` (readings multiplied by it, as when a supplier
+    corrects them). `GET`/`POST /_simulator/faults` reads and sets the last three over HTTP, for `make ui`.
+    `request_counts` counts every API request by endpoint kind (also failed ones). `app` is the ASGI app;
+    run it with `serve()`.
     """
 
     def __init__(
@@ -137,6 +140,8 @@ class OctopusSimulator:
         self.page_size_max = page_size_max
         self.sloppy_window = False
         self.duplicate_rows = False
+        self.fail_days: set[date] = set()
+        self.reading_scale = 1.0
         self.request_counts: Counter[str] = Counter()
         self._throttled = 0
         self._chaos = random.Random(seed)  # reproducible error_rate failures
@@ -197,6 +202,7 @@ class OctopusSimulator:
         for rate_type in ("standard-unit-rates", "standing-charges"):
             api.append((f"{gas}/{rate_type}/", rate_type, partial(self._rates, "gas", rate_type)))
         routes = [Route("/_simulator/stats", self._stats), Route("/_simulator/stats/", self._stats)]
+        routes += [Route("/_simulator/faults", self._fault_switch, methods=["GET", "POST"])]
         for path, kind, handler in api:  # answer with and without the trailing slash, no redirects
             endpoint = self._endpoint(kind, handler)
             routes += [Route(path, endpoint), Route(path.rstrip("/"), endpoint)]
@@ -209,7 +215,7 @@ class OctopusSimulator:
             self.request_counts[kind] += 1
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
-            failure = self._failure(request.url.path)
+            failure = self._failure(request.url.path) or self._failing_day(request)
             return failure if failure is not None else handler(request)
 
         return endpoint
@@ -229,6 +235,42 @@ class OctopusSimulator:
         if self.error_rate > 0 and self._chaos.random() < self.error_rate:
             return _detail(500, "A server error occurred.")
         return None
+
+    def _failing_day(self, request: Request) -> Response | None:
+        """A 500 for a request whose period covers one of `fail_days` (local dates of the household)."""
+        if not self.fail_days:
+            return None
+        period = self._period(request)
+        if isinstance(period, Response) or None in period:
+            return None
+        tz = self.household.tz
+        first, last = (
+            period[0].astimezone(tz).date(),
+            (period[1] - timedelta(microseconds=1)).astimezone(tz).date(),
+        )
+        if any(first <= day <= last for day in self.fail_days):
+            return _detail(500, "A server error occurred.")
+        return None
+
+    async def _fault_switch(self, request: Request) -> Response:
+        """The switch `make ui` documents for rehearsing failures: fail_days, error_rate, reading_scale."""
+        if request.method == "POST":
+            try:
+                changes = await request.json()
+                if "fail_days" in changes:
+                    self.fail_days = {date.fromisoformat(day) for day in changes["fail_days"]}
+                for knob in ("error_rate", "reading_scale"):
+                    if knob in changes:
+                        setattr(self, knob, float(changes[knob]))
+            except (ValueError, TypeError, AttributeError) as exc:
+                return _detail(400, f'expected JSON like {{"fail_days": ["2024-06-12"]}}: {exc}')
+        return JSONResponse(
+            {
+                "fail_days": sorted(day.isoformat() for day in self.fail_days),
+                "error_rate": self.error_rate,
+                "reading_scale": self.reading_scale,
+            }
+        )
 
     def _auth_error(self, request: Request) -> Response | None:
         """DRF basic auth: username is the API key, password empty."""
@@ -324,6 +366,8 @@ class OctopusSimulator:
             duplicate=self.duplicate_rows,
             meter=meter,
         )
+        if self.reading_scale != 1.0:
+            rows = [{**row, "consumption": round(row["consumption"] * self.reading_scale, 3)} for row in rows]
         return self._page(request, rows, self.page_size_max)
 
     def _rates(self, fuel: Fuel, rate_type: str, request: Request) -> Response:
