@@ -93,7 +93,13 @@ def graph_problems(dom: str) -> list[str]:
 
 
 def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
-    dagster_ui, influx, influxd, octopus_api, simulator, chromium, tmp_path  # noqa: F811
+    dagster_ui,
+    influx,
+    influxd,
+    octopus_api,
+    simulator,
+    chromium,
+    tmp_path,  # noqa: F811
 ):
     backfill = dagster_ui.wait_for_backfill(dagster_ui.launch_asset_backfill(ASSETS, DAYS), BACKFILL_TIMEOUT)
     print_timings(backfill)
