@@ -4,6 +4,9 @@ simulator over real HTTP, and a seed-format INI file pointing at both."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from octograph_pipeline.influx.store import InfluxV1Store
 from octograph_pipeline.jobs import DaysRun, run_days
 from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
 
+REPO = Path(__file__).resolve().parent.parent
 API_KEY = "sk_test_pytest_0123456789"
 ACCOUNT = "A-TEST0001"
 # A fixed "now" after every day the tests use, so the simulator's data never depends on the real date.
@@ -176,3 +180,24 @@ def recent_household(make_config, monkeypatch):
     with serve(simulator) as api:
         pipeline = {"start_date": (today - dt.timedelta(days=20)).isoformat(), "retries": "0", "api_retries": "0"}
         yield simulator, make_config(octopus={"api_prefix": api}, pipeline=pipeline), today
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium, installed by scripts/ensure-debian-package.sh when missing (possible only as root)."""
+    try:
+        result = subprocess.run(
+            [str(REPO / "scripts" / "ensure-debian-package.sh"), "chromium", "chromium", "headless browser"],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("scripts/ensure-debian-package.sh did not finish in 15 minutes")
+    if result.returncode != 0:
+        if os.geteuid() != 0:
+            pytest.skip(f"chromium is missing and cannot be installed without root: {result.stderr.strip()}")
+        pytest.fail(f"scripts/ensure-debian-package.sh failed:\n{result.stdout}\n{result.stderr}")
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.access(path, os.X_OK), f"no executable chromium at {path} after scripts/ensure-debian-package.sh"
+    return path

@@ -20,7 +20,7 @@ from octograph_pipeline.pricing import local_days_window
 
 from .conftest import API_KEY, LONDON, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
-from .test_ui_browser import chromium, render  # noqa: F401 - the session's Chromium fixture
+from .test_ui_browser import render
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

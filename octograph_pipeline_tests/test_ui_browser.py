@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -41,27 +40,6 @@ STARTUP_TIMEOUT = 90  # seconds for the webserver to answer and load the code lo
 # longer try absorbs a slow machine.
 VIRTUAL_TIME_BUDGETS_MS = (15_000, 45_000)
 CHROMIUM_TIMEOUT = 90  # seconds of real time per chromium run
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium, installed by scripts/ensure-debian-package.sh when missing (possible only as root)."""
-    try:
-        result = subprocess.run(
-            [str(REPO / "scripts" / "ensure-debian-package.sh"), "chromium", "chromium", "headless browser"],
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("scripts/ensure-debian-package.sh did not finish in 15 minutes")
-    if result.returncode != 0:
-        if os.geteuid() != 0:
-            pytest.skip(f"chromium is missing and cannot be installed without root: {result.stderr.strip()}")
-        pytest.fail(f"scripts/ensure-debian-package.sh failed:\n{result.stdout}\n{result.stderr}")
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.access(path, os.X_OK), f"no executable chromium at {path} after scripts/ensure-debian-package.sh"
-    return path
 
 
 @dataclass
