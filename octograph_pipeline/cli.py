@@ -3,7 +3,9 @@
     octograph --config-file=octograph.ini --from-date=latest --to-date=tomorrow
 
 Materialises the days' partitions on the Dagster instance ($DAGSTER_HOME, else a throwaway one), waits,
-prints the outcome per day, and exits 1 if any day failed (2 for bad arguments or config).
+prints the outcome per day and, per failed run, its cause in one line. Exit codes: 0 every day done, 1 some day
+failed, 2 a bad argument, config or environment (one line naming it, nothing written), 130/143 stopped by
+SIGINT/SIGTERM (after the current step; a second signal stops at once).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import sys
-
-import requests
+import time
 
 from .config import ConfigError, Settings, load_settings
 from .influx.schema import METER_CONSUMPTION, METER_POINT
@@ -41,7 +43,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--to-date", default="tomorrow", help="YYYY-MM-DD, `yesterday` or `tomorrow` (default: tomorrow)"
     )
+    parser.add_argument(
+        "--verbose", action="store_true", help="Dagster's own log, and the full error of a failure"
+    )
     return parser.parse_args(argv)
+
+
+def dagster_home() -> str | None:
+    """$DAGSTER_HOME, checked as Dagster needs it (an existing, absolute directory), or None when unset."""
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return None
+    if not os.path.isabs(home):
+        raise UsageError(f"DAGSTER_HOME={home} is not an absolute path")
+    if not os.path.isdir(home):
+        raise UsageError(f"DAGSTER_HOME={home} does not exist: create it and copy dagster.yaml into it")
+    return home
+
+
+def check_influxdb(settings: Settings) -> None:
+    """One cheap query, so a wrong URL, password or bucket stops here rather than inside every run."""
+    with open_store(settings.influxdb) as store:
+        store.query("SHOW MEASUREMENTS LIMIT 1")
 
 
 def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date | None:
@@ -60,16 +83,13 @@ def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date |
 def latest_day(settings: Settings, today: dt.date) -> dt.date:
     """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
-    store = open_store(settings.influxdb)
     since, until = local_days_window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
-    try:
+    with open_store(settings.influxdb) as store:
         series = store.query(
             f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
             f"WHERE {window_condition(since, until, settings.influxdb.additional_tags)} "
             f"GROUP BY {quote_identifier(METER_POINT)}"
         )
-    finally:
-        store.close()
     if not series:
         raise UsageError(
             f"--from-date=latest: no consumption stored in the last {LATEST_LOOKBACK_DAYS} days; back-fill from "
@@ -123,36 +143,68 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config_file)
         settings.octopus.api_key()  # fail now, with the variable's name, rather than inside a run
+        home = dagster_home()
+        check_influxdb(settings)
         today = dt.datetime.now(settings.octopus.tz).date()
         first, last = resolve_range(args, settings, today)
     except (ConfigError, UsageError, InfluxError) as exc:
         print(f"octograph: {exc}", file=sys.stderr)
         return 2
-    except requests.RequestException as exc:
-        print(
-            f"octograph: cannot reach InfluxDB at [influxdb] url = {settings.influxdb.url}: {exc}", file=sys.stderr
-        )
-        return 2
 
     import dagster as dg  # after argument checks: a typo should not wait for Dagster to import
 
+    from . import runs
     from .config import config_path
     from .definitions import build_definitions
-    from .jobs import CONSUMPTION_JOB, PRICES_JOB, day_range, run_days
+    from .jobs import DaysRun, run_days
 
     defs = build_definitions(config_path(args.config_file))
-    home = os.environ.get("DAGSTER_HOME")
     print(f"octograph: {first} .. {last} on {f'DAGSTER_HOME={home}' if home else 'a temporary Dagster instance'}")
-    logging.getLogger("dagster").setLevel(logging.WARNING)
-    with contextlib.nullcontext(dg.DagsterInstance.get()) if home else throwaway_instance() as instance:
-        run = run_days(
-            defs,
-            first,
-            last,
-            instance=instance,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=False,
-        )
+    logging.getLogger("dagster").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    log_level = "INFO" if args.verbose else "CRITICAL"  # without --verbose, one line per failure is ours
+    done, stopped_by = DaysRun(), None
+    with (
+        runs.stop_on_signals(say),
+        contextlib.nullcontext(dg.DagsterInstance.get()) if home else throwaway_instance() as instance,
+    ):
+        try:
+            run_days(
+                defs,
+                first,
+                last,
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                raise_on_error=False,
+                execute=runs.execute_in_worker(instance, say),
+                progress=Progress(),
+                into=done,
+            )
+        except KeyboardInterrupt as stop:
+            stopped_by = str(stop) or "SIGINT"
+        stopped_by = stopped_by or runs.stop_requested()
+    return report(done, first, last, stopped_by, args.verbose)
+
+
+def say(line: str) -> None:
+    print(f"octograph: {line}", file=sys.stderr, flush=True)
+
+
+class Progress:
+    """After each chunk of a long range: days done, of how many, and roughly how long the rest will take."""
+
+    def __init__(self):
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if done < total:
+            left = (time.monotonic() - self.started) / done * (total - done)
+            say(f"{done}/{total} days done ({done / total:.0%}), about {left:.0f} s to go")
+
+
+def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool) -> int:
+    """Each day's outcome, one line per failed run (its root cause), what a stop left undone; the exit code."""
+    from .jobs import CONSUMPTION_JOB, PRICES_JOB, day_range
+
     for day in day_range(first, last):
         outcome = run.outcomes.get(day, {})
         words = [
@@ -162,16 +214,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{day}  {'  '.join(words)}")
     for result in run.results:
         if not result.success:
-            failure = next((e for e in result.all_events if e.event_type_value == "STEP_FAILURE"), None)
-            reason = failure.event_specific_data.error.message.strip() if failure else "see the run's logs"
-            print(f"run {result.run_id} ({result.job_def.name}) failed: {reason}", file=sys.stderr)
+            say(f"{result.job_def.name} failed: {failure_cause(result, verbose)}")
     failed = run.failed_days()
-    if failed:
-        print(
-            f"octograph: {len(failed)} day(s) failed: {', '.join(failed)}; re-run them with --from-date/--to-date",
-            file=sys.stderr,
+    undone = [day for day in day_range(first, last) if day not in run.outcomes]
+    if stopped_by:
+        say(
+            f"stopped by {stopped_by}: {len(run.outcomes) - len(failed)} day(s) done, "
+            + (f"not done: {undone[0]} .. {undone[-1]}" if undone else "none left to do")
+            + (f"; re-run from --from-date={undone[0]}" if undone else "")
         )
+        return 143 if stopped_by == "SIGTERM" else 130
+    if failed:
+        say(f"{len(failed)} day(s) failed: {', '.join(failed)}; re-run them with --from-date/--to-date")
     return 1 if failed else 0
+
+
+def failure_cause(result, verbose: bool) -> str:
+    """What made a run fail, in one line: the innermost error of its (last) failed step, without Dagster's
+    wrapping; with --verbose, the whole error and traceback."""
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    if not failures:
+        return "see the run's logs in Dagster"
+    error = failures[-1].event_specific_data.error
+    if verbose:
+        return error.to_string()
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+    return re.sub(r"^[\w.]+(?:Error|Exception|Failure): ", "", message)
 
 
 if __name__ == "__main__":

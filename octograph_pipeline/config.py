@@ -5,8 +5,10 @@ from __future__ import annotations
 import configparser
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 CONFIG_ENV_VAR = "OCTOGRAPH_CONFIG"
@@ -51,8 +53,15 @@ class InfluxSettings:
     additional_tags: dict[str, str] = field(default_factory=dict)
 
     def token(self) -> str | None:
-        """The token from the environment (never stored in settings, so never logged)."""
-        return os.environ.get(self.token_env_var) or None
+        """The token from the environment (never stored in settings, so never logged). InfluxDB 1.x takes
+        `username:password`: a bare token would be sent, and logged by InfluxDB, as a user name."""
+        token = os.environ.get(self.token_env_var) or None
+        if token and self.api_version == 1 and ":" not in token:
+            raise ConfigError(
+                f"[influxdb] token_env_var: {self.token_env_var} must hold username:password for InfluxDB 1.x "
+                "(api_version = 1)"
+            )
+        return token
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class OctopusSettings:
     api_prefix: str = "https://api.octopus.energy/v1"
     api_key_env_var: str = "OCTOGRAPH_OCTOPUS_API_KEY"
     enable_cache: bool = False
-    cache_dir: str = "/tmp/octopus_api_cache"
+    cache_dir: str = ""  # default: user_cache_dir()
     included_meters: tuple[str, ...] = ()
 
     @property
@@ -88,12 +97,13 @@ class OctopusSettings:
     def api_key(self) -> str:
         """The API key from the environment; a missing one is a config error naming the variable."""
         key = os.environ.get(self.api_key_env_var)
-        if not key:
+        if not key or not key.strip():
+            state = "is not set" if key is None else "is empty"
             raise ConfigError(
-                f"[octopus] api_key_env_var: environment variable {self.api_key_env_var} is not set "
+                f"[octopus] api_key_env_var: environment variable {self.api_key_env_var} {state} "
                 "(it must hold your Octopus API key)"
             )
-        return key
+        return key.strip()
 
 
 @dataclass(frozen=True)
@@ -103,12 +113,14 @@ class PipelineSettings:
     start_date: dt.date = dt.date(2024, 1, 1)
     lookback_days: int = 7  # how far back the late-data sensor looks for incomplete days
     late_data_retry_hours: int = 6  # the sensor re-requests an incomplete day at most this often
-    retries: int = 3  # step retries on transient Octopus API failures, with exponential backoff
+    # Transient failures (5xx, 429, HTML 403, timeouts): each step attempt may wait up to api_retry_budget_seconds
+    # between HTTP retries, and the step is retried `retries` times, after 30 s, then 90 s (Dagster's exponential
+    # backoff). By default a day that keeps failing fails within 3 × 45 s + 120 s, under 5 minutes.
+    retries: int = 2
     retry_delay_seconds: int = 30
-    api_retries: int = 6  # HTTP retries per request (429, 5xx, HTML 403, connection errors)
-    api_backoff_seconds: float = (
-        0.5  # urllib3 backoff factor: waits of factor × 2^n s between retries, at most 30 s
-    )
+    api_retries: int = 6  # HTTP retries per request (429, 5xx, HTML 403, read timeouts)
+    api_backoff_seconds: float = 0.5  # urllib3 backoff factor: waits of factor × 2^n s, at most 30 s each
+    api_retry_budget_seconds: int = 45
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,11 @@ class Settings:
     influxdb: InfluxSettings
     octopus: OctopusSettings
     pipeline: PipelineSettings
+
+
+def user_cache_dir() -> str:
+    """This user's cache directory (XDG): the response cache holds addresses and usage, so not /tmp."""
+    return str(Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "octograph")
 
 
 def config_path(explicit: str | os.PathLike | None = None) -> Path:
@@ -129,7 +146,11 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         raise ConfigError(f"config file {path} not found (set --config-file or ${CONFIG_ENV_VAR})")
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path, encoding="utf-8")
+        parser.read_string(path.read_bytes().decode("utf-8-sig"), source=str(path))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except configparser.Error as exc:
         raise ConfigError(f"config file {path} is not a valid INI file: {exc}") from exc
     return parse_settings(parser, base_dir=path.resolve().parent)
@@ -142,7 +163,7 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
     pipeline = _Section(parser, "pipeline")
     settings = Settings(
         influxdb=InfluxSettings(
-            url=influx.text("url", InfluxSettings.url).rstrip("/"),
+            url=influx.url("url", InfluxSettings.url),
             org=influx.text("org", InfluxSettings.org),
             bucket=influx.text("bucket", InfluxSettings.bucket),
             token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
@@ -151,7 +172,7 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             additional_tags=influx.tags("additional_tags"),
         ),
         octopus=OctopusSettings(
-            account_number=octopus.required("account_number"),
+            account_number=octopus.account_number("account_number"),
             timezone=octopus.timezone("timezone", OctopusSettings.timezone),
             payment_method=octopus.choice(
                 "payment_method", OctopusSettings.payment_method, PAYMENT_METHODS, str.upper
@@ -169,10 +190,10 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             resolution_minutes=octopus.choice(
                 "resolution_minutes", OctopusSettings.resolution_minutes, RESOLUTIONS, int
             ),
-            api_prefix=octopus.text("api_prefix", OctopusSettings.api_prefix).rstrip("/"),
+            api_prefix=octopus.url("api_prefix", OctopusSettings.api_prefix),
             api_key_env_var=octopus.text("api_key_env_var", OctopusSettings.api_key_env_var),
             enable_cache=octopus.boolean("enable_cache", OctopusSettings.enable_cache),
-            cache_dir=octopus.text("cache_dir", OctopusSettings.cache_dir),
+            cache_dir=octopus.text("cache_dir", user_cache_dir()),
             included_meters=octopus.items("included_meters"),
         ),
         pipeline=PipelineSettings(
@@ -187,6 +208,9 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             ),
             api_retries=pipeline.whole("api_retries", PipelineSettings.api_retries, 0, 20),
             api_backoff_seconds=pipeline.non_negative("api_backoff_seconds", PipelineSettings.api_backoff_seconds),
+            api_retry_budget_seconds=pipeline.whole(
+                "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
+            ),
         ),
     )
     for section in (influx, octopus, pipeline):
@@ -239,6 +263,20 @@ class _Section:
         value = self.raw(option)
         if value is None:
             raise self._error(option, "is required")
+        return value
+
+    def url(self, option: str, default: str) -> str:
+        """An http:// or https:// URL with a host (a URL without a scheme would be taken as a path)."""
+        value = self.text(option, default).rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise self._error(option, f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    def account_number(self, option: str) -> str:
+        value = self.required(option).upper()
+        if not re.fullmatch(r"A-[0-9A-Z]{8}", value):
+            raise self._error(option, f"{value!r} is not an Octopus account number like A-1234ABCD")
         return value
 
     def choice(self, option, default, allowed, convert):
@@ -375,6 +413,8 @@ class _Section:
                 )
             if "\\" in key + value or '"' in key + value:
                 raise self._error(option, f"{key}={value!r}: backslashes and double quotes are not allowed")
+            if any(character in key + value for character in "\n\r\t"):
+                raise self._error(option, f"{key}={value!r}: line breaks and tabs are not allowed")
         return tags
 
     def mapping(self, option: str, allowed_values: tuple[str, ...] | None = None) -> dict[str, str]:

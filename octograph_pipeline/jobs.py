@@ -8,6 +8,7 @@ would launch it: single runs of at most MAX_DAYS_PER_RUN days, prices first, the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -69,29 +70,42 @@ def run_days(
     instance: dg.DagsterInstance,
     run_config: dict | None = None,
     raise_on_error: bool = True,
+    execute: Callable | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    into: DaysRun | None = None,
 ) -> DaysRun:
     """Materialises every asset for the days first..last (consumption only up to its last partition,
-    yesterday): per chunk of days, one prices run and, if it succeeded, one consumption run."""
+    yesterday): per chunk of days, one prices run and, if it succeeded, one consumption run.
+
+    `execute(job, instance=..., partition_key=..., tags=..., ...)` runs one job (`execute_in_process` unless
+    given); returning None stops the remaining runs. `progress(days done, days in all)` follows each chunk.
+    The outcomes are recorded `into` a DaysRun as they come (a new one unless given), and returned."""
     first = dt.date.fromisoformat(str(first))
     last = dt.date.fromisoformat(str(last or first))
     last_consumption = dt.date.fromisoformat(
         defs.resolve_job_def(CONSUMPTION_JOB).partitions_def.get_last_partition_key()
     )
+    execute = execute or (lambda job, **kwargs: job.execute_in_process(**kwargs))
     days = day_range(first, last)
-    run = DaysRun()
+    run = DaysRun() if into is None else into
     for offset in range(0, len(days), MAX_DAYS_PER_RUN):
         chunk = days[offset : offset + MAX_DAYS_PER_RUN]
         over = [day for day in chunk if dt.date.fromisoformat(day) <= last_consumption]
         for job, job_days in ((PRICES_JOB, chunk), (CONSUMPTION_JOB, over)):
             if not job_days or (job == CONSUMPTION_JOB and not run.results[-1].success):
                 continue
-            result = defs.resolve_job_def(job).execute_in_process(
+            result = execute(
+                defs.resolve_job_def(job),
                 instance=instance,
                 **days_target(job_days[0], job_days[-1]),
                 run_config=run_config,
                 raise_on_error=raise_on_error,
             )
+            if result is None:
+                return run
             run.results.append(result)
             for day in job_days:
                 run.outcomes.setdefault(day, {})[job] = result.success
+        if progress:
+            progress(offset + len(chunk), len(days))
     return run

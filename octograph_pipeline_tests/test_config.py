@@ -14,7 +14,8 @@ def parse(text: str):
     return parse_settings(parser)
 
 
-def test_defaults_match_the_seed_with_cache_off():
+def test_defaults_match_the_seed_with_cache_off(monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", "/home/me/.cache")
     settings = parse("[octopus]\naccount_number = A-1234ABCD\n")
     influx, octopus = settings.influxdb, settings.octopus
     assert (influx.url, influx.org, influx.bucket) == ("http://localhost:8086", "primary", "primary")
@@ -32,7 +33,7 @@ def test_defaults_match_the_seed_with_cache_off():
     assert octopus.api_prefix == "https://api.octopus.energy/v1"
     assert octopus.api_key_env_var == "OCTOGRAPH_OCTOPUS_API_KEY"
     assert octopus.enable_cache is False
-    assert octopus.cache_dir == "/tmp/octopus_api_cache"
+    assert octopus.cache_dir == "/home/me/.cache/octograph"  # this user's, not /tmp
     assert octopus.included_meters == ()
     assert settings.pipeline.start_date == dt.date(2024, 1, 1)
 
@@ -86,27 +87,39 @@ start_date = 2023-05-01
     ("text", "message"),
     [
         ("[octopus]\n", r"\[octopus\] account_number: is required"),
-        ("[octopus]\naccount_number=A\nresolution_minutes = 45\n", r"\[octopus\] resolution_minutes: '45'"),
-        ("[octopus]\naccount_number=A\nresolution_minutes = half\n", r"\[octopus\] resolution_minutes"),
-        ("[octopus]\naccount_number=A\ntimezone = Mars/Olympus\n", r"\[octopus\] timezone: 'Mars/Olympus'"),
-        ("[octopus]\naccount_number=A\npayment_method = CASH\n", r"\[octopus\] payment_method: 'CASH'"),
-        ("[octopus]\naccount_number=A\nunit_rate_low_start = 24\n", r"\[octopus\] unit_rate_low_start"),
-        ("[octopus]\naccount_number=A\nunit_rate_low_end = 07:15\n", r"\[octopus\] unit_rate_low_end: '07:15'"),
-        ("[octopus]\naccount_number=A\nunit_rate_low_timezone = Moon\n", r"\[octopus\] unit_rate_low_timezone"),
-        ("[octopus]\naccount_number=A\ncalorific_value = -1\n", r"\[octopus\] calorific_value"),
-        ("[octopus]\naccount_number=A\nenable_cache = maybe\n", r"\[octopus\] enable_cache"),
-        ("[octopus]\naccount_number=A\ngas_meter_types = G1=SMETS3\n", r"\[octopus\] gas_meter_types"),
         (
-            "[octopus]\naccount_number=A\n[influxdb]\nincluded_tags = colour\n",
+            "[octopus]\naccount_number=A-1234ABCD\nresolution_minutes = 45\n",
+            r"\[octopus\] resolution_minutes: '45'",
+        ),
+        ("[octopus]\naccount_number=A-1234ABCD\nresolution_minutes = half\n", r"\[octopus\] resolution_minutes"),
+        (
+            "[octopus]\naccount_number=A-1234ABCD\ntimezone = Mars/Olympus\n",
+            r"\[octopus\] timezone: 'Mars/Olympus'",
+        ),
+        ("[octopus]\naccount_number=A-1234ABCD\npayment_method = CASH\n", r"\[octopus\] payment_method: 'CASH'"),
+        ("[octopus]\naccount_number=A-1234ABCD\nunit_rate_low_start = 24\n", r"\[octopus\] unit_rate_low_start"),
+        (
+            "[octopus]\naccount_number=A-1234ABCD\nunit_rate_low_end = 07:15\n",
+            r"\[octopus\] unit_rate_low_end: '07:15'",
+        ),
+        (
+            "[octopus]\naccount_number=A-1234ABCD\nunit_rate_low_timezone = Moon\n",
+            r"\[octopus\] unit_rate_low_timezone",
+        ),
+        ("[octopus]\naccount_number=A-1234ABCD\ncalorific_value = -1\n", r"\[octopus\] calorific_value"),
+        ("[octopus]\naccount_number=A-1234ABCD\nenable_cache = maybe\n", r"\[octopus\] enable_cache"),
+        ("[octopus]\naccount_number=A-1234ABCD\ngas_meter_types = G1=SMETS3\n", r"\[octopus\] gas_meter_types"),
+        (
+            "[octopus]\naccount_number=A-1234ABCD\n[influxdb]\nincluded_tags = colour\n",
             r"\[influxdb\] included_tags: unknown tag",
         ),
         (
-            "[octopus]\naccount_number=A\n[influxdb]\nadditional_tags = location\n",
+            "[octopus]\naccount_number=A-1234ABCD\n[influxdb]\nadditional_tags = location\n",
             r"\[influxdb\] additional_tags",
         ),
-        ("[octopus]\naccount_number=A\n[influxdb]\napi_version = 3\n", r"\[influxdb\] api_version"),
-        ("[octopus]\naccount_number=A\n[influxdb]\nurll = x\n", r"\[influxdb\] urll: unknown option"),
-        ("[octopus]\naccount_number=A\n[pipeline]\nstart_date = 1/2/2024\n", r"\[pipeline\] start_date"),
+        ("[octopus]\naccount_number=A-1234ABCD\n[influxdb]\napi_version = 3\n", r"\[influxdb\] api_version"),
+        ("[octopus]\naccount_number=A-1234ABCD\n[influxdb]\nurll = x\n", r"\[influxdb\] urll: unknown option"),
+        ("[octopus]\naccount_number=A-1234ABCD\n[pipeline]\nstart_date = 1/2/2024\n", r"\[pipeline\] start_date"),
     ],
 )
 def test_bad_options_name_section_and_option(text, message):
@@ -118,7 +131,7 @@ def test_missing_file_and_env_var(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "nope.ini")
     path = tmp_path / "octograph.ini"
-    path.write_text("[octopus]\naccount_number = A-1\napi_key_env_var = OCTO_KEY_FOR_TEST\n")
+    path.write_text("[octopus]\naccount_number = A-1234ABCD\napi_key_env_var = OCTO_KEY_FOR_TEST\n")
     monkeypatch.setenv("OCTOGRAPH_CONFIG", str(path))
     settings = load_settings()
     monkeypatch.delenv("OCTO_KEY_FOR_TEST", raising=False)
@@ -132,7 +145,7 @@ def test_missing_file_and_env_var(tmp_path, monkeypatch):
 def test_calorific_value_file(tmp_path):
     (tmp_path / "cv.csv").write_text("Applicable For,Value\n01/01/2024,39.1\n2024-01-02,39.4\n\n")
     path = tmp_path / "octograph.ini"
-    path.write_text("[octopus]\naccount_number = A-1\ncalorific_value_file = cv.csv\n")
+    path.write_text("[octopus]\naccount_number = A-1234ABCD\ncalorific_value_file = cv.csv\n")
     assert load_settings(path).octopus.calorific_values == {dt.date(2024, 1, 1): 39.1, dt.date(2024, 1, 2): 39.4}
     (tmp_path / "cv.csv").write_text("2024-01-01,391\n")
     with pytest.raises(ConfigError, match=r"\[octopus\] calorific_value_file: .*cv.csv line 1: 391.0 MJ"):
@@ -140,7 +153,7 @@ def test_calorific_value_file(tmp_path):
     (tmp_path / "cv.csv").write_text("2024-01-01;39.1\n")
     with pytest.raises(ConfigError, match=r"line 1: '2024-01-01;39.1' is not `date,value`"):
         load_settings(path)
-    path.write_text("[octopus]\naccount_number = A-1\ncalorific_value_file = missing.csv\n")
+    path.write_text("[octopus]\naccount_number = A-1234ABCD\ncalorific_value_file = missing.csv\n")
     with pytest.raises(ConfigError, match=r"calorific_value_file: cannot read"):
         load_settings(path)
 
@@ -152,6 +165,13 @@ def test_calorific_value_file(tmp_path):
         ("[influxdb]\nadditional_tags = tariff_code=x\n", r"'tariff_code' is a tag or field the pipeline writes"),
         ("[influxdb]\nadditional_tags = location=back\\\n", r"backslashes and double quotes are not allowed"),
         ("[InfluxDB]\nurl = http://x\n", r"\[InfluxDB\]: unknown section"),
+        ("[influxdb]\nadditional_tags = location=Home\n  Office\n", r"line breaks and tabs are not allowed"),
+        (
+            "[influxdb]\nurl = localhost:8086\n",
+            r"\[influxdb\] url: 'localhost:8086' is not an http:// or https://",
+        ),
+        ("[influxdb]\nurl = ftp://influx\n", r"\[influxdb\] url: 'ftp://influx' is not an http"),
+        ("[octopus]\napi_prefix = api.octopus.energy/v1\n", r"\[octopus\] api_prefix: 'api.octopus.energy/v1'"),
         (
             "[octopus]\nunit_rate_low_start = 1\nunit_rate_low_end = 01:00\n",
             r"unit_rate_low_end: equals unit_rate_low_start",
@@ -160,6 +180,34 @@ def test_calorific_value_file(tmp_path):
 )
 def test_settings_that_would_corrupt_data_are_refused(text, message):
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string("[octopus]\naccount_number = A-1\n" + text.replace("[octopus]\n", ""))
+    parser.read_string("[octopus]\naccount_number = A-1234ABCD\n" + text.replace("[octopus]\n", ""))
     with pytest.raises(ConfigError, match=message):
         parse_settings(parser)
+
+
+@pytest.mark.parametrize("number", ["A-1", "12345678", "A-1234ABCD5", "B-1234ABCD", "A_1234ABCD"])
+def test_account_numbers_are_checked(number):
+    with pytest.raises(ConfigError, match=rf"\[octopus\] account_number: '{number}' is not an Octopus account"):
+        parse(f"[octopus]\naccount_number = {number}\n")
+    assert parse("[octopus]\naccount_number = a-1234abcd\n").octopus.account_number == "A-1234ABCD"
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path):
+    path = tmp_path / "octograph.ini"
+    path.write_bytes(
+        "[octopus]\naccount_number = A-1234ABCD\n[influxdb]\nadditional_tags = town=Br\xfcck\n".encode("latin-1")
+    )
+    with pytest.raises(ConfigError, match=r"octograph.ini is not UTF-8 text \(byte \d+\): save it as UTF-8"):
+        load_settings(path)
+
+
+def test_secrets_in_the_environment_are_checked_when_read(monkeypatch):
+    settings = parse("[octopus]\naccount_number = A-1234ABCD\n[influxdb]\napi_version = 1\n")
+    monkeypatch.setenv("OCTOGRAPH_OCTOPUS_API_KEY", "  ")
+    with pytest.raises(ConfigError, match="OCTOGRAPH_OCTOPUS_API_KEY is empty"):
+        settings.octopus.api_key()
+    monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "just-a-token")
+    with pytest.raises(ConfigError, match="OCTOGRAPH_INFLUXDB_TOKEN must hold username:password for InfluxDB 1.x"):
+        settings.influxdb.token()
+    monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "reader:s3cret")
+    assert settings.influxdb.token() == "reader:s3cret"

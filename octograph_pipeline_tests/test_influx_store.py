@@ -8,9 +8,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
+import requests
 
 from octograph_pipeline.influx import schema
-from octograph_pipeline.influx.store import InfluxV1Store, InfluxV2Store, frame_to_lines
+from octograph_pipeline.influx import store as store_module
+from octograph_pipeline.influx.store import (
+    InfluxError,
+    InfluxRefused,
+    InfluxV1Store,
+    InfluxV2Store,
+    frame_to_lines,
+)
 
 DAY = pd.Timestamp("2024-06-11T23:00Z"), pd.Timestamp("2024-06-12T23:00Z")
 
@@ -82,22 +90,7 @@ class CaptureHandler(BaseHTTPRequestHandler):
             }
         )
         if url.path == "/query":
-            payload = json.dumps(
-                {
-                    "results": [
-                        {
-                            "statement_id": 0,
-                            "series": [
-                                {
-                                    "name": "electricity_pricing",
-                                    "columns": ["time", "tariff_code", "unit_price_exc_vat_price"],
-                                    "values": [[1718150400, "NEW", 11.0]],
-                                }
-                            ],
-                        }
-                    ]
-                }
-            ).encode()
+            payload = json.dumps({"results": [{"statement_id": 0, "series": self.server.answers.pop(0)}]}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
@@ -117,6 +110,7 @@ class CaptureHandler(BaseHTTPRequestHandler):
 def capture_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), CaptureHandler)
     server.captured = []
+    server.answers = []  # the series each /query answers with, in turn
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -125,34 +119,54 @@ def capture_server():
 
 def test_v2_exchange(capture_server):
     """No InfluxDB 2.x server exists on these machines, so the exact HTTP exchange of the v2 store is checked
-    against a local capture server: delete via /api/v2/delete, write via /api/v2/write, read via /query."""
+    against a local capture server: the window's points listed via /query, the new ones written via
+    /api/v2/write, then the old series the write did not overwrite deleted via /api/v2/delete, read via /query."""
     url = f"http://127.0.0.1:{capture_server.server_port}"
+    old = {"name": "electricity_pricing", "tags": {"location": "Home", "tariff_code": "OLD"}}
+    capture_server.answers = [
+        [
+            {
+                **old,
+                "columns": ["time", "unit_price_exc_vat_price"],
+                "values": [[1718150400, 10.0], [1718152200, 10.0]],
+            }
+        ],
+        [
+            {
+                "name": "electricity_pricing",
+                "columns": ["time", "tariff_code", "unit_price_exc_vat_price"],
+                "values": [[1718150400, "NEW", 11.0]],
+            }
+        ],
+    ]
     store = InfluxV2Store(url, org="primary", bucket="energy", token="secret-token")
-    frame = pricing_frame("NEW", 11.0, ["2024-06-12T00:00Z"])
+    frame = pricing_frame("NEW", 11.0, ["2024-06-12T00:00Z"]).assign(location="Home")
     store.replace([schema.ELECTRICITY_PRICING], *DAY, {"location": "Home"}, frame)
     back = store.read([schema.ELECTRICITY_PRICING], *DAY, {"location": "Home"})
     store.close()
 
-    delete, write, query = capture_server.captured
-    assert (delete["method"], delete["path"]) == ("POST", "/api/v2/delete")
-    assert delete["query"] == {"org": ["primary"], "bucket": ["energy"]}
-    assert delete["headers"]["Authorization"] == "Token secret-token"
-    assert json.loads(delete["body"]) == {
-        "start": "2024-06-11T23:00:00.000000000Z",
-        "stop": "2024-06-12T22:59:59.999999999Z",
-        "predicate": '_measurement="electricity_pricing" AND location="Home"',
-    }
+    listing, write, delete, query = capture_server.captured
+    window = (
+        "time >= '2024-06-11T23:00:00.000000Z' AND time < '2024-06-12T23:00:00.000000Z' AND \"location\" = 'Home'"
+    )
+    assert (listing["method"], listing["path"]) == ("GET", "/query")
+    assert listing["query"]["q"] == [f'SELECT * FROM "electricity_pricing" WHERE {window} GROUP BY *']
     assert (write["method"], write["path"]) == ("POST", "/api/v2/write")
     assert write["query"] == {"org": ["primary"], "bucket": ["energy"], "precision": ["s"]}
     assert write["headers"]["Authorization"] == "Token secret-token"
     assert write["body"] == "\n".join(frame_to_lines(frame))
+    assert (delete["method"], delete["path"]) == ("POST", "/api/v2/delete")
+    assert delete["query"] == {"org": ["primary"], "bucket": ["energy"]}
+    assert delete["headers"]["Authorization"] == "Token secret-token"
+    assert json.loads(delete["body"]) == {  # the old series, both of its points (the stop is inclusive)
+        "start": "2024-06-12T00:00:00.000000000Z",
+        "stop": "2024-06-12T00:30:00.000000000Z",
+        "predicate": '_measurement="electricity_pricing" AND location="Home" AND tariff_code="OLD"',
+    }
     assert (query["method"], query["path"]) == ("GET", "/query")
     assert query["query"]["db"] == ["energy"]
     assert query["headers"]["Authorization"] == "Token secret-token"
-    assert query["query"]["q"] == [
-        "SELECT * FROM \"electricity_pricing\" WHERE time >= '2024-06-11T23:00:00.000000Z' "
-        "AND time < '2024-06-12T23:00:00.000000Z' AND \"location\" = 'Home'"
-    ]
+    assert query["query"]["q"] == [f'SELECT * FROM "electricity_pricing" WHERE {window}']
     assert back["tariff_code"].tolist() == ["NEW"]
 
 
@@ -171,3 +185,108 @@ def test_v1_store_with_a_retention_policy_reads_and_writes_there(influx):
     assert in_rp.read([schema.ELECTRICITY_PRICING], *DAY, {})["tariff_code"].tolist() == ["RP"]
     assert influx.read([schema.ELECTRICITY_PRICING], *DAY, {}).empty  # not in the default policy
     in_rp.close()
+
+
+def everything(store: InfluxV1Store) -> list[tuple]:
+    frame = store.read(
+        [schema.ELECTRICITY_PRICING], pd.Timestamp("2024-01-01T00:00Z"), pd.Timestamp("2025-01-01T00:00Z"), {}
+    )
+    columns = ["time", "tariff_code", "location", "unit_price_exc_vat_price"]
+    return sorted(tuple(row) for row in frame[columns].astype(str).itertuples(index=False))
+
+
+@pytest.mark.integration
+def test_v1_replace_overwrites_then_deletes_only_what_the_write_did_not(influx):
+    """Old: tariff A at 00:00 and 00:30, tariff B at 00:00, 00:30 and 01:00. New: B at 00:00 and 00:30 (new
+    prices), C at 00:00. A goes as a whole series, B's 01:00 point alone, and nothing outside the scope."""
+    home = "Home Sweet, Home"
+    old = pd.concat(
+        [
+            pricing_frame("A", 10.0, ["2024-06-12T00:00Z", "2024-06-12T00:30Z"]),
+            pricing_frame("B", 20.0, ["2024-06-12T00:00Z", "2024-06-12T00:30Z", "2024-06-12T01:00Z"]),
+            pricing_frame("A", 9.0, ["2024-06-12T00:00Z"]).assign(location="Office"),  # another config's
+        ]
+    )
+    influx.write_lines(frame_to_lines(old))
+    new = pd.concat(
+        [
+            pricing_frame("B", 21.0, ["2024-06-12T00:00Z", "2024-06-12T00:30Z"]),
+            pricing_frame("C", 30.0, ["2024-06-12T00:00Z"]),
+        ]
+    )
+    assert influx.replace([schema.ELECTRICITY_PRICING], *DAY, {"location": home}, new) == 3
+    assert everything(influx) == [
+        ("2024-06-12 00:00:00+00:00", "A", "Office", "9.0"),
+        ("2024-06-12 00:00:00+00:00", "B", home, "21.0"),
+        ("2024-06-12 00:00:00+00:00", "C", home, "30.0"),
+        ("2024-06-12 00:30:00+00:00", "B", home, "21.0"),
+    ]
+
+
+class FailingWrites(BaseHTTPRequestHandler):
+    """InfluxDB behind a proxy whose /write answers 500 (everything else is passed through)."""
+
+    def _proxy(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if urlsplit(self.path).path == "/write":
+            status, payload = 500, b'{"error":"engine: cache maximum memory size exceeded"}'
+        else:
+            upstream = requests.request(self.command, self.server.upstream + self.path, data=body, timeout=30)
+            status, payload = upstream.status_code, upstream.content
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _proxy
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def failing_writes(influxd):
+    """The URL of a proxy to the session's InfluxDB that fails every write."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FailingWrites)
+    server.upstream = influxd.url
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.integration
+def test_a_write_that_fails_leaves_the_window_as_it_was(influx, failing_writes):
+    influx.replace([schema.ELECTRICITY_PRICING], *DAY, {}, pricing_frame("OLD", 10.0, ["2024-06-12T00:00Z"]))
+    before = everything(influx)
+    with InfluxV1Store(failing_writes, influx.database) as broken, pytest.raises(InfluxError, match="HTTP 500"):
+        broken.replace([schema.ELECTRICITY_PRICING], *DAY, {}, pricing_frame("NEW", 11.0, ["2024-06-12T00:00Z"]))
+    assert everything(influx) == before != []
+
+
+@pytest.mark.integration
+def test_what_influxdb_refuses_is_final_and_says_what_to_check(influx):
+    with InfluxV1Store(influx.url, "no_such_database") as missing, pytest.raises(InfluxRefused) as error:
+        missing.read([schema.ELECTRICITY_PRICING], *DAY, {})
+    assert "database not found" in str(error.value) and "[influxdb] bucket" in str(error.value)
+    with InfluxV1Store("http://127.0.0.1:9", influx.database) as unreachable, pytest.raises(InfluxError) as error:
+        unreachable.read([schema.ELECTRICITY_PRICING], *DAY, {})
+    assert not isinstance(error.value, InfluxRefused)  # a server restarting: worth a retry
+    assert "cannot reach InfluxDB at [influxdb] url = http://127.0.0.1:9: connection refused" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "final"),
+    [
+        (401, "authorization failed", True),  # a wrong password: no InfluxDB here runs with auth to ask
+        (403, "insufficient permissions", True),
+        (404, "bucket not found", True),
+        (400, "unable to parse 'x': missing fields", True),
+        (500, "engine: cache maximum memory size exceeded", False),
+        (503, "service unavailable", False),
+    ],
+)
+def test_influxdb_answers_are_classified_once(status, message, final):
+    error = store_module._failure(status, message, "a write", "energy")
+    assert isinstance(error, InfluxRefused) == final and message in str(error)

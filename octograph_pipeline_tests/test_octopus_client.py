@@ -103,7 +103,7 @@ def test_429_is_retried_after_retry_after(client, simulator):
 def test_server_errors_are_retried(client, simulator, status):
     simulator.inject(status, count=2, path_contains="/accounts")
     assert client.account(ACCOUNT)["number"] == ACCOUNT
-    assert simulator.request_counts["account"] == 3
+    assert simulator.request_counts["account"] == 3  # two failures, then the answer
 
 
 def test_html_403_from_the_proxy_is_transient_not_a_bad_key(client, simulator):
@@ -208,9 +208,55 @@ def test_cache_serves_repeated_requests(octopus_api, simulator, tmp_path):
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert API_KEY.encode() not in stored
     assert base64.b64encode(f"{API_KEY}:".encode()) not in stored
+    (cache,) = tmp_path.glob("octopus_api_*.sqlite")
+    assert cache.stat().st_mode & 0o777 == 0o600  # addresses, MPANs and usage: this user's alone
+
+
+def test_the_cache_is_per_key_and_never_answers_for_the_account(octopus_api, simulator, tmp_path):
+    """Another key never reads the answers cached for this one; a revoked key fails at once, not in an hour."""
+    with OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path) as client:
+        client.account(ACCOUNT)
+        client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    other = OctopusClient(octopus_api, "sk_live_other", retry=fast_retry(), cache_dir=tmp_path)
+    with other, pytest.raises(ApiKeyRejected):
+        other.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    simulator.api_key = "sk_test_rotated"  # the old key is revoked
+    revoked = OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path)
+    with revoked, pytest.raises(ApiKeyRejected):
+        revoked.account(ACCOUNT)
+    assert simulator.request_counts["account"] == 2
+    assert len(list(tmp_path.glob("octopus_api_*.sqlite"))) == 2
+
+
+def test_a_cache_file_others_can_read_is_refused(octopus_api, tmp_path):
+    with OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path):
+        pass
+    (cache,) = tmp_path.glob("octopus_api_*.sqlite")
+    cache.chmod(0o644)
+    with pytest.raises(FinalError, match="is not this user's alone"):
+        OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path)
 
 
 def test_a_simulator_with_latency_still_answers(simulator):
     simulator.latency = 0.05
     with serve(simulator) as api, OctopusClient(api, API_KEY) as client:
         assert client.account(ACCOUNT)["number"] == ACCOUNT
+
+
+def test_waiting_between_retries_stops_when_the_budget_is_spent(octopus_api, simulator):
+    """A server that answers 500 with `Retry-After: 30` every time: the first wait would overrun a 2 s budget,
+    so the 500 is reported at once instead of after 6 × 30 s."""
+    simulator.inject(500, count=100, path_contains="/accounts", retry_after=30)
+    began = time.monotonic()
+    retry = default_retry(total=6, backoff_factor=0.01, budget_seconds=2)
+    with OctopusClient(octopus_api, API_KEY, retry=retry) as client, pytest.raises(OctopusError, match="HTTP 500"):
+        client.account(ACCOUNT)
+    assert simulator.request_counts["account"] == 1 and time.monotonic() - began < 2
+    # Without Retry-After, urllib3 backs off 0 s, 0.4 s, 0.8 s: the next 1.6 s would overrun the 2 s budget.
+    simulator.clear_faults()
+    simulator.inject(500, count=100, path_contains="/accounts")
+    simulator.reset_counts()
+    retry = default_retry(total=6, backoff_factor=0.2, budget_seconds=2)
+    with OctopusClient(octopus_api, API_KEY, retry=retry) as client, pytest.raises(OctopusError, match="HTTP 500"):
+        client.account(ACCOUNT)
+    assert simulator.request_counts["account"] == 4

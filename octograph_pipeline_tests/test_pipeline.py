@@ -152,7 +152,7 @@ def test_a_range_run_writes_what_one_day_runs_write(make_config, influx, influxd
 
 
 def test_secrets_stay_out_of_logs_run_config_and_metadata(config_file, influx, monkeypatch):
-    monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "influx-secret-token")
+    monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "reader:influx-secret-token")  # 1.x: user:password
     instance = dg.DagsterInstance.ephemeral()
     result = materialize_days(config_file, "2024-06-12", instance=instance)
     assert result.success

@@ -1,18 +1,30 @@
 """Dagster IO manager: each materialised partition window replaces that window's points in InfluxDB.
 
 Like Dagster's DbIOManager it works on the output's *time window*, not its partition key, so one day and a
-range of days take the same path: delete the window's points of the asset's measurements (scoped to the
-config's `additional_tags`), then write. Re-materialising a day therefore leaves no duplicates and no
-leftovers, even when a tag such as `tariff_code` changed.
+range of days take the same path: the window's points of the asset's measurements (scoped to the config's
+`additional_tags`) become exactly the output's. Re-materialising a day therefore leaves no duplicates and no
+leftovers, even when a tag such as `tariff_code` changed, and a write that fails leaves the old points.
 """
+
+import contextlib
 
 import dagster as dg
 import pandas as pd
 
-from ..config import load_settings
+from ..config import ConfigError, load_settings
 from ..partitions import utc_window
 from .schema import ASSET_MEASUREMENTS, MEASUREMENT, TIME
-from .store import open_store
+from .store import InfluxRefused, open_store
+
+
+@contextlib.contextmanager
+def final_errors():
+    """What InfluxDB refuses (credentials, a missing database) or a bad config will not mend by retrying: fail
+    the step at once with the message alone. Server errors and lost connections go to the retry policy."""
+    try:
+        yield
+    except (InfluxRefused, ConfigError) as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
 
 
 class InfluxIOManager(dg.ConfigurableIOManager):
@@ -24,23 +36,20 @@ class InfluxIOManager(dg.ConfigurableIOManager):
         start, end = utc_window(context.asset_partitions_time_window)
         owned = ASSET_MEASUREMENTS[context.asset_key.path[-1]]
         unknown = set(obj[MEASUREMENT]) - {m.name for m in owned}
-        if unknown:
-            raise ValueError(f"{context.asset_key.to_user_string()} may not write measurements {sorted(unknown)}")
         outside = obj[(obj[TIME] < start) | (obj[TIME] >= end)]
-        if len(outside):
-            raise ValueError(f"{len(outside)} points lie outside the partition window [{start}, {end})")
-        settings = load_settings(self.config_file).influxdb
-        store = open_store(settings)
-        try:
-            store.replace(owned, start, end, settings.additional_tags, obj)
-        finally:
-            store.close()
+        if unknown or len(outside):  # a bug of ours: no retry will mend it
+            what = f"measurements {sorted(unknown)}" if unknown else f"{len(outside)} points outside the window"
+            message = f"{context.asset_key.to_user_string()} may not write {what} [{start}, {end})"
+            raise dg.Failure(message, allow_retries=False)
+        with final_errors():
+            settings = load_settings(self.config_file).influxdb
+            with open_store(settings) as store:
+                store.replace(owned, start, end, settings.additional_tags, obj)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         start, end = utc_window(context.asset_partitions_time_window)
-        settings = load_settings(self.config_file).influxdb
-        store = open_store(settings)
-        try:
-            return store.read(ASSET_MEASUREMENTS[context.asset_key.path[-1]], start, end, settings.additional_tags)
-        finally:
-            store.close()
+        with final_errors():
+            settings = load_settings(self.config_file).influxdb
+            with open_store(settings) as store:
+                owned = ASSET_MEASUREMENTS[context.asset_key.path[-1]]
+                return store.read(owned, start, end, settings.additional_tags)

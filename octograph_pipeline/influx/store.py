@@ -8,20 +8,51 @@ field declared in `schema` and every other column a tag. InfluxDB 1.x is spoken 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import requests
+import urllib3
 
 from ..config import InfluxSettings
+from ..net import connection_problem
 from .schema import MEASUREMENT, MEASUREMENTS, TIME, Measurement
 
 BATCH_SIZE = 5000
+DELETES_PER_QUERY = 500  # statements joined into one InfluxQL request
 
 
 class InfluxError(RuntimeError):
-    """InfluxDB refused a request; the message says which and why."""
+    """InfluxDB failed a request (a server error, no connection): worth retrying later. The message says which."""
+
+
+class InfluxRefused(InfluxError):
+    """InfluxDB refused a request, which retrying will not mend: credentials, a missing database or bucket."""
+
+
+def _message(body: str) -> str:
+    """InfluxDB's own words: the `error`/`message` of its JSON body, else the start of the body."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.strip()[:300] or "no message"
+    return str(parsed.get("error") or parsed.get("message") or parsed)[:300] if isinstance(parsed, dict) else body
+
+
+def _failure(status: int, message: str, what: str, database: str) -> InfluxError:
+    """The error for InfluxDB's answer to `what`: a refusal for what will not mend, else worth a retry."""
+    if status in (401, 403):
+        return InfluxRefused(
+            f"InfluxDB refused {what} ({message}): check the credentials in the variable named by "
+            "[influxdb] token_env_var"
+        )
+    if status == 404 or "not found" in message:
+        return InfluxRefused(f"InfluxDB refused {what}: {message}; check [influxdb] bucket = {database}")
+    if 400 <= status < 500:
+        return InfluxRefused(f"InfluxDB refused {what} (HTTP {status}): {message}")
+    return InfluxError(f"InfluxDB failed {what} (HTTP {status}): {message}")
 
 
 def quote_identifier(name: str) -> str:
@@ -92,9 +123,7 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
     lines: list[str] = []
     for name, group in frame.groupby(MEASUREMENT, sort=False):
         measurement = MEASUREMENTS[name]
-        others = (MEASUREMENT, TIME, *measurement.all_fields)
-        tags = sorted(c for c in group.columns if c not in others and isinstance(c, str) and c)
-        fields = sorted(f for f in measurement.all_fields if f in group.columns)
+        tags, fields = _tag_columns(group, measurement), sorted(f for f in measurement.all_fields if f in group)
         head = np.full(len(group), name.translate(_MEASUREMENT_ESCAPES), dtype=object)
         for tag in tags:
             head += _pieces(
@@ -107,11 +136,38 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
                 body += np.array([prefix + _string_text(value) for value in group[field]], dtype=object)
             else:
                 body += _number_pieces(group[field].to_numpy(dtype=np.float64, na_value=np.nan), prefix)
-        # `Point`: whole microseconds as nanoseconds, divided by 1e9 as a float, truncated.
-        nanoseconds = group[TIME].dt.as_unit("ns").array.asi8
-        seconds = _pieces(*_distinct((nanoseconds - nanoseconds % 1000) / 1e9), " ", lambda s: str(int(s)))
+        seconds = _pieces(*_distinct(_seconds(group)), " ", lambda s: str(int(s)))
         lines += [h + " " + b[1:] + t for h, b, t in zip(head, body, seconds, strict=True) if b]
     return lines
+
+
+def _tag_columns(group: pd.DataFrame, measurement: Measurement) -> list[str]:
+    """The columns written as tags: all but the measurement, time and the measurement's fields."""
+    others = (MEASUREMENT, TIME, *measurement.all_fields)
+    return sorted(c for c in group.columns if c not in others and isinstance(c, str) and c)
+
+
+def _seconds(group: pd.DataFrame) -> np.ndarray:
+    """Each point's time as `Point` writes it: whole microseconds as nanoseconds, divided by 1e9, truncated."""
+    nanoseconds = group[TIME].dt.as_unit("ns").array.asi8
+    return np.trunc((nanoseconds - nanoseconds % 1000) / 1e9).astype(np.int64)
+
+
+def frame_point_keys(frame: pd.DataFrame) -> set[tuple]:
+    """(measurement, non-empty (tag, value) pairs, epoch second) of each point `frame_to_lines` writes: how
+    InfluxDB tells points apart, so a later write of the same key overwrites it."""
+    keys = set()
+    for name, group in frame.groupby(MEASUREMENT, sort=False):
+        measurement = MEASUREMENTS[name]
+        tags = _tag_columns(group, measurement)
+        numbers = [f for f in measurement.fields if f in group]
+        written = np.isfinite(group[numbers].to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1)
+        written |= any(f in group for f in measurement.string_fields)
+        rows = group.loc[written, tags].itertuples(index=False, name=None)
+        for values, second in zip(rows, _seconds(group)[written].tolist(), strict=True):
+            pairs = tuple((tag, value) for tag, value in zip(tags, values, strict=True) if _tag_text(value))
+            keys.add((name, pairs, second))
+    return keys
 
 
 def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
@@ -159,9 +215,7 @@ class InfluxStore:
             "chunked": "true",
             "chunk_size": "10000",
         }
-        response = self.http.request(method, f"{self.url}/query", params=params, timeout=self.timeout)
-        if response.status_code >= 400:
-            raise InfluxError(f"InfluxDB query failed (HTTP {response.status_code}): {response.text[:300]}")
+        response = self._send(method, "/query", "a query", params=params)
         series: list[dict] = []
         # Chunked responses are one JSON document per line; the chunks of a series share its name and tags.
         for line in response.text.splitlines():
@@ -169,9 +223,20 @@ class InfluxStore:
                 continue
             for result in json.loads(line).get("results", []):
                 if "error" in result:
-                    raise InfluxError(f"InfluxDB query failed: {result['error']} (query: {influxql})")
+                    raise _failure(400, result["error"], f"the query {influxql[:200]!r}", self.database)
                 series.extend(result.get("series", []))
         return series
+
+    def _send(self, method: str, path: str, what: str, **request) -> requests.Response:
+        """One HTTP request to InfluxDB, its failures classified (see InfluxError and InfluxRefused)."""
+        try:
+            response = self.http.request(method, f"{self.url}{path}", timeout=self.timeout, **request)
+        except requests.RequestException as exc:
+            problem = connection_problem(exc, self.timeout) or f"{type(exc).__name__} during {what}"
+            raise InfluxError(f"cannot reach InfluxDB at [influxdb] url = {self.url}: {problem}") from None
+        if response.status_code >= 400:
+            raise _failure(response.status_code, _message(response.text), what, self.database)
+        return response
 
     def read(
         self,
@@ -200,21 +265,60 @@ class InfluxStore:
         tags: Mapping[str, str],
         frame: pd.DataFrame,
     ) -> int:
-        """Deletes the window's points of these measurements (within the tag scope), then writes the frame.
-
-        Line protocol is built before anything is deleted, so bad data fails without touching the store.
-        """
+        """Makes the window's points of these measurements (within the tag scope) exactly the frame's, and never
+        emptier than before: the frame is written first (a point of the same series and time is overwritten),
+        then only the old points it did not overwrite are deleted. A failed write leaves the old points in
+        place; line protocol is built before anything is sent, so bad data fails without touching the store."""
         lines = frame_to_lines(frame)
-        for measurement in measurements:
-            self.delete(measurement.name, start, end, tags)
+        measurements = list(measurements)
+        old = self.point_keys(measurements, start, end, tags)
         self.write_lines(lines)
+        stale = old.keys() - frame_point_keys(frame)
+        self.delete_points(stale, old)
         return len(lines)
+
+    def point_keys(
+        self, measurements: Iterable[Measurement], start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
+    ) -> dict[tuple, tuple]:
+        """Every point in the window and scope, as `frame_point_keys` names points, mapped to its series' full
+        tag set (every tag key of the measurement, absent ones as ''), which a delete needs to name it."""
+        names = ", ".join(self._source(m.name) for m in measurements)
+        keys = {}
+        for series in self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)} GROUP BY *"):
+            tag_set = tuple(sorted((series.get("tags") or {}).items()))
+            pairs = tuple((tag, value) for tag, value in tag_set if value)
+            keys.update(((series["name"], pairs, row[0]), tag_set) for row in series["values"])
+        return keys
+
+    def delete_points(self, stale: set[tuple], old: dict[tuple, tuple]) -> None:
+        """Deletes these points: a series left with none of its old points in one go, others point by point."""
+        per_series: dict[tuple, list[int]] = {}
+        for name, _, second in stale:
+            per_series.setdefault((name, old[(name, _, second)]), []).append(second)
+        old_counts: dict[tuple, int] = {}
+        for (name, _, _), tag_set in old.items():
+            old_counts[(name, tag_set)] = old_counts.get((name, tag_set), 0) + 1
+        deletions = []
+        for (name, tag_set), seconds in sorted(per_series.items()):
+            if len(seconds) == old_counts[(name, tag_set)]:
+                deletions.append((name, dict(tag_set), min(seconds), max(seconds)))
+            else:
+                deletions += [(name, dict(tag_set), second, second) for second in sorted(seconds)]
+        if deletions:
+            self.delete(deletions)
 
     def _write_batch(self, body: str) -> None:
         raise NotImplementedError
 
-    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
+    def delete(self, deletions: list[tuple[str, dict[str, str], int, int]]) -> None:
+        """Deletes the points of (measurement, exact series, first second, last second) from each given series."""
         raise NotImplementedError
+
+    def __enter__(self) -> InfluxStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
     def close(self) -> None:
         self.http.close()
@@ -250,20 +354,23 @@ class InfluxV1Store(InfluxStore):
         self.query(f"DROP DATABASE {quote_identifier(self.database)}", method="POST")
 
     def _write_batch(self, body: str) -> None:
-        response = self.http.post(
-            f"{self.url}/write",
-            params={**self._query_params(), "precision": "s"},
-            data=body.encode(),
-            timeout=self.timeout,
-        )
-        if response.status_code != 204:
-            raise InfluxError(f"InfluxDB write failed (HTTP {response.status_code}): {response.text[:300]}")
+        params = {**self._query_params(), "precision": "s"}
+        self._send("POST", "/write", "a write", params=params, data=body.encode())
 
-    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
-        # InfluxQL's DELETE takes time and tags but no retention policy: with `db/rp` it clears the window in
-        # every retention policy of the database (the README says to give the pipeline its own database).
-        condition = window_condition(start, end, tags)
-        self.query(f"DELETE FROM {quote_identifier(measurement)} WHERE {condition}", method="POST")
+    def delete(self, deletions: list[tuple[str, dict[str, str], int, int]]) -> None:
+        # InfluxQL's DELETE takes time and tags but no retention policy: with `db/rp` it deletes from every
+        # retention policy of the database (the README says to give the pipeline its own database). A tag
+        # compared with '' matches series without it, so each statement deletes from one series only.
+        statements = [
+            f"DELETE FROM {quote_identifier(name)} WHERE "
+            + " AND ".join(
+                [f"time >= {first}s", f"time <= {last}s"]
+                + [f"{quote_identifier(k)} = {quote_string(v)}" for k, v in sorted(tags.items())]
+            )
+            for name, tags, first, last in deletions
+        ]
+        for offset in range(0, len(statements), DELETES_PER_QUERY):
+            self.query("; ".join(statements[offset : offset + DELETES_PER_QUERY]), method="POST")
 
 
 class InfluxV2Store(InfluxStore):
@@ -284,17 +391,30 @@ class InfluxV2Store(InfluxStore):
         self.write_api = self.client.write_api(write_options=SYNCHRONOUS)
 
     def _write_batch(self, body: str) -> None:
-        self.write_api.write(bucket=self.bucket, org=self.org, record=body, write_precision="s")
+        with self._classified("a write"):
+            self.write_api.write(bucket=self.bucket, org=self.org, record=body, write_precision="s")
 
-    def delete(self, measurement: str, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]) -> None:
-        # The v2 delete predicate is inclusive at both ends; one nanosecond before `end` keeps [start, end).
-        predicate = " AND ".join(
-            [f'_measurement="{measurement}"'] + [f'{k}="{v}"' for k, v in sorted(tags.items())]
-        )
-        stop = pd.Timestamp(end) - pd.Timedelta(1, "ns")
-        self.client.delete_api().delete(
-            _rfc3339_nano(start), _rfc3339_nano(stop), predicate, bucket=self.bucket, org=self.org
-        )
+    def delete(self, deletions: list[tuple[str, dict[str, str], int, int]]) -> None:
+        # The v2 delete predicate is inclusive at both ends, like the seconds given here.
+        for name, tags, first, last in deletions:
+            predicate = " AND ".join([f'_measurement="{name}"'] + [f'{k}="{v}"' for k, v in sorted(tags.items())])
+            start, stop = (pd.Timestamp(second, unit="s", tz="UTC") for second in (first, last))
+            with self._classified("a delete"):
+                self.client.delete_api().delete(
+                    _rfc3339_nano(start), _rfc3339_nano(stop), predicate, bucket=self.bucket, org=self.org
+                )
+
+    @contextmanager
+    def _classified(self, what: str) -> Iterator[None]:
+        """influxdb-client's exceptions as InfluxError / InfluxRefused, like the v1 path's."""
+        from influxdb_client.rest import ApiException
+
+        try:
+            yield
+        except ApiException as exc:
+            raise _failure(exc.status or 500, _message(exc.body or exc.reason or ""), what, self.bucket) from None
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise InfluxError(f"cannot reach InfluxDB at [influxdb] url = {self.url}: {exc}") from None
 
     def close(self) -> None:
         super().close()

@@ -5,17 +5,22 @@ The same code talks to api.octopus.energy and to our simulator; nothing here kno
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import logging
+import os
+import time
 from pathlib import Path
 
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from ..config import Settings
+from ..net import connection_problem
 from .tariffs import parse_tariff_code
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,7 @@ CACHE_SECONDS = 3600
 # A connection that fails is tried this many more times (refused, unknown host, no answer in CONNECT_TIMEOUT).
 CONNECT_RETRIES = 2
 CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 60.0
+DEFAULT_RETRY_BUDGET_SECONDS = 45.0  # [pipeline] api_retry_budget_seconds
 
 
 class OctopusError(RuntimeError):
@@ -52,27 +58,77 @@ class ApiUnreachable(FinalError):
     """No connection after CONNECT_RETRIES more tries: wrong `api_prefix`, no network, a TLS problem."""
 
 
+class RetryBudget:
+    """Seconds one client (one step's attempt) may spend waiting between retries, over all its requests."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.left = seconds
+
+
 class OctopusRetry(Retry):
-    """urllib3 Retry that also retries the transient HTML 403 pages nginx/CloudFront serve to busy clients.
+    """urllib3 Retry that also retries the transient HTML 403 pages nginx/CloudFront serve to busy clients, and
+    waits (backoff or `Retry-After`) only while its client's RetryBudget lasts.
 
     A JSON 403 is a real refusal of the key: it is handed back at once (raising MaxRetryError with
-    raise_on_status=False makes urllib3 return the response as it is) rather than retried.
+    raise_on_status=False makes urllib3 return the response as it is) rather than retried; so is the last
+    response once the budget is spent.
     """
+
+    def __init__(self, *args, budget: RetryBudget | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = budget or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
+
+    def new(self, **kw) -> OctopusRetry:
+        retry = super().new(**kw)
+        retry.budget = self.budget  # urllib3 copies the Retry on every attempt; the budget is shared
+        return retry
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status == 403 and not _is_html(response.headers):
             raise MaxRetryError(_pool, url, "403 with a JSON body is not transient")
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        retry_after = retry.get_retry_after(response) if response is not None else None
+        if (retry_after or retry.get_backoff_time()) > self.budget.left:
+            raise MaxRetryError(_pool, url, f"the retry budget of {self.budget.seconds:.0f} s is spent")
+        return retry
+
+    def sleep(self, response=None) -> None:
+        began = time.monotonic()
+        super().sleep(response)
+        self.budget.left -= time.monotonic() - began
+
+
+def _cached_session(directory: Path, api_key: str) -> requests.Session:
+    """The development cache (`enable_cache = true`): answers kept an hour (late readings and new prices must
+    show up when a day is fetched again), in a file only this user can read or write (addresses, MPANs and usage
+    are in it), one per API key, named by the key's hash: another key never reads these answers."""
+    import requests_cache  # only when asked for
+
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = directory / f"octopus_api_{hashlib.sha256(api_key.encode()).hexdigest()[:16]}.sqlite"
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    if path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077:
+        raise FinalError(f"the response cache {path} is not this user's alone; remove it ([octopus] cache_dir)")
+    # requests-cache leaves the Authorization header out of cache keys and of the requests it stores.
+    return requests_cache.CachedSession(str(path), backend="sqlite", expire_after=CACHE_SECONDS)
 
 
 def _is_html(headers) -> bool:
     return "html" in (headers.get("Content-Type") or "").lower()
 
 
-def default_retry(total: int = 6, backoff_factor: float = 0.5, backoff_max: float = 30.0) -> Retry:
-    """Backoff for what mends (429, 5xx, HTML 403, read timeouts); a short budget for connecting, and none for
-    other errors (TLS), which do not mend by waiting."""
+def default_retry(
+    total: int = 6,
+    backoff_factor: float = 0.5,
+    backoff_max: float = 30.0,
+    budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
+) -> Retry:
+    """Backoff for what mends (429, 5xx, HTML 403, read timeouts) within a budget of waiting; a short allowance
+    for connecting, and none for other errors (TLS), which do not mend by waiting."""
     return OctopusRetry(
+        budget=RetryBudget(budget_seconds),
         total=total,
         connect=min(total, CONNECT_RETRIES),
         other=0,
@@ -105,16 +161,7 @@ class OctopusClient:
     ):
         self.api_prefix = api_prefix.rstrip("/")
         self.timeout = timeout
-        if cache_dir:
-            import requests_cache  # only when asked for: `enable_cache = true`
-
-            # requests-cache leaves the Authorization header out of cache keys and stored requests. An hour's
-            # life: late readings and newly published prices must show up when a day is fetched again.
-            self.session = requests_cache.CachedSession(
-                str(Path(cache_dir) / "octopus_api"), backend="sqlite", expire_after=CACHE_SECONDS
-            )
-        else:
-            self.session = requests.Session()
+        self.session = _cached_session(Path(cache_dir), api_key) if cache_dir else requests.Session()
         adapter = HTTPAdapter(max_retries=retry or default_retry())
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
@@ -128,7 +175,11 @@ class OctopusClient:
         return cls(
             octopus.api_prefix,
             octopus.api_key(),
-            retry=default_retry(total=pipeline.api_retries, backoff_factor=pipeline.api_backoff_seconds),
+            retry=default_retry(
+                total=pipeline.api_retries,
+                backoff_factor=pipeline.api_backoff_seconds,
+                budget_seconds=pipeline.api_retry_budget_seconds,
+            ),
             cache_dir=octopus.cache_dir if octopus.enable_cache else None,
         )
 
@@ -144,10 +195,12 @@ class OctopusClient:
     # --- endpoints -------------------------------------------------------------------------------------
 
     def account(self, account_number: str) -> dict:
-        return self._get_json(
-            f"{self.api_prefix}/accounts/{account_number}/",
-            not_found=f"Octopus account {account_number} not found (check [octopus] account_number)",
-        )
+        """The account, never from the cache: a key revoked since must fail now, not in an hour."""
+        with getattr(self.session, "cache_disabled", contextlib.nullcontext)():
+            return self._get_json(
+                f"{self.api_prefix}/accounts/{account_number}/",
+                not_found=f"Octopus account {account_number} not found (check [octopus] account_number)",
+            )
 
     def consumption(
         self,
@@ -234,7 +287,7 @@ class OctopusClient:
         except requests.exceptions.RetryError as exc:
             raise OctopusError(f"GET {url} kept failing after retries: {exc}") from None
         except requests.exceptions.RequestException as exc:
-            if problem := _connection_problem(exc):
+            if problem := connection_problem(exc, CONNECT_TIMEOUT):
                 raise ApiUnreachable(
                     f"cannot connect to the Octopus API at {self.api_prefix}: {problem} (tried "
                     f"{1 + CONNECT_RETRIES} times); check [octopus] api_prefix and this machine's network"
@@ -270,31 +323,6 @@ class OctopusClient:
             content_type = response.headers.get("Content-Type") or "no content type"
             raise OctopusError(f"{where} returned HTTP {response.status_code} ({content_type}), not JSON")
         raise OctopusError(f"{where} returned HTTP {response.status_code}: {_detail(response)}")
-
-
-def _connection_problem(exc: requests.RequestException) -> str | None:
-    """What kept a connection from being made, in a few words; None if one was made (a reset mid-response or a
-    read timeout is worth retrying later)."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error ({_reason(exc)})"
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"no answer within {CONNECT_TIMEOUT:.0f} s"
-    if not isinstance(exc, requests.exceptions.ConnectionError):
-        return None
-    reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
-    if isinstance(reason, NameResolutionError):
-        return "its host name does not resolve"
-    if isinstance(reason, NewConnectionError):
-        return _reason(exc).split("] ")[-1].lower() if "] " in _reason(exc) else "connection refused"
-    return None
-
-
-def _reason(exc: Exception) -> str:
-    """The innermost message of a requests/urllib3 exception chain."""
-    reason = exc.args[0] if exc.args else exc
-    while isinstance(getattr(reason, "reason", None), Exception):
-        reason = reason.reason
-    return str(reason.args[-1] if getattr(reason, "args", None) else reason)
 
 
 def _detail(response: requests.Response) -> str:

@@ -1,0 +1,176 @@
+"""Running the jobs of the `octograph` command: stoppable, never stuck behind a dead run, saying what it waits on.
+
+- Ctrl-C or SIGTERM asks the runs to stop at the next step boundary: Dagster executes in a worker thread, so a
+  signal never lands inside a step (a write to InfluxDB, say); each asset starts with `stop_if_requested()`.
+  A second signal stops at once (the run is marked canceled and its pool slot freed).
+- A run killed without cleanup (SIGKILL, the OOM killer, a reboot) keeps its `octopus_api` pool slot, and every
+  later run would wait for it forever. Runs are tagged with their process; before each run, the slots of runs
+  whose process is gone (or that have ended) are freed and those runs marked failed.
+- While a step waits for the pool, it says which run holds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import dagster as dg
+from dagster._core.storage.dagster_run import FINISHED_STATUSES, NOT_FINISHED_STATUSES
+
+PID_TAG, HOST_TAG = "octograph/pid", "octograph/host"
+WAITING_NOTICE_SECONDS = 5  # say what a run waits for once it has waited this long
+
+_stop: list[str] = []  # the name of the signal that asked to stop
+
+
+def stop_if_requested() -> None:
+    """At the start of each step: fail it, doing nothing, if a signal asked the command to stop."""
+    if _stop:
+        raise dg.Failure(f"stopped by {_stop[0]} before this step; nothing was written", allow_retries=False)
+
+
+def stop_requested() -> str | None:
+    return _stop[0] if _stop else None
+
+
+@contextlib.contextmanager
+def stop_on_signals(say: Callable[[str], None]) -> Iterator[None]:
+    """SIGINT/SIGTERM: the first asks to stop after the current step, the second stops at once."""
+
+    def handler(number, _frame):
+        name = signal.Signals(number).name
+        if _stop:
+            raise KeyboardInterrupt(name)
+        _stop.append(name)
+        say(f"{name}: stopping after the current step ({name} again to stop at once)")
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+        _stop.clear()
+
+
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that runs a job in-process, so a later command can tell when it is gone."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
+def _process_gone(run: dg.DagsterRun) -> bool:
+    if run.tags.get(HOST_TAG) != socket.gethostname() or not run.tags.get(PID_TAG, "").isdigit():
+        return False  # not ours, or on another machine: Dagster's run monitoring looks after those
+    try:
+        os.kill(int(run.tags[PID_TAG]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Frees the pool slots (and pending claims) of runs that ended, or whose process is gone; the latter are
+    marked failed. Returns what it did, one line per run."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    done = []
+    for run_id in storage.get_concurrency_run_ids():
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in NOT_FINISHED_STATUSES and not _process_gone(run):
+            continue
+        if run is not None and run.status not in FINISHED_STATUSES:
+            instance.report_run_failed(
+                run, f"its process (pid {run.tags[PID_TAG]}) is gone: killed without cleanup"
+            )
+            done.append(
+                f"freed the pool slot of run {run_id[:8]}, whose process (pid {run.tags[PID_TAG]}) is gone"
+            )
+        else:
+            done.append(f"freed the pool slot of run {run_id[:8]}, which had ended without freeing it")
+        storage.free_concurrency_slots_for_run(run_id)
+    return done
+
+
+def _waiting_for(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """If `run_id` has a step waiting for a pool slot, which runs hold that pool."""
+    storage = instance.event_log_storage
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        if any(step.run_id == run_id and step.assigned_timestamp is None for step in info.pending_steps):
+            holders = sorted({slot.run_id for slot in info.claimed_slots if slot.run_id != run_id})
+            return (
+                f"waiting for the {pool} pool, held by {', '.join(map(_describe(instance), holders)) or 'a run'}"
+            )
+    return None
+
+
+def _describe(instance: dg.DagsterInstance) -> Callable[[str], str]:
+    def describe(run_id: str) -> str:
+        run = instance.get_run_by_id(run_id)
+        pid = run.tags.get(PID_TAG) if run else None
+        return f"run {run_id[:8]}" + (f" (pid {pid})" if pid else "") + (f" of {run.job_name}" if run else "")
+
+    return describe
+
+
+def execute_in_worker(instance: dg.DagsterInstance, say: Callable[[str], None]):
+    """The `execute` hook of `jobs.run_days`: each run in a worker thread of its own, after freeing dead runs'
+    slots; returns None instead of running once a stop was asked for."""
+
+    def execute(job: dg.JobDefinition, **kwargs):
+        if _stop:
+            return None
+        for line in free_slots_of_dead_runs(instance):
+            say(line)
+        kwargs["tags"] = {**kwargs.get("tags", {}), **process_tags()}
+        outcome: dict = {}
+
+        def work():
+            try:
+                outcome["result"] = job.execute_in_process(**kwargs)
+            except BaseException as exc:  # handed to the main thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"octograph {job.name}", daemon=True)
+        started, noticed = time.monotonic(), False
+        worker.start()
+        try:
+            while worker.is_alive():
+                worker.join(0.5)
+                if not noticed and time.monotonic() - started > WAITING_NOTICE_SECONDS:
+                    noticed = _notice_waiting(instance, kwargs["tags"], say)
+        except KeyboardInterrupt:
+            _cancel_current(instance, kwargs["tags"])
+            raise
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["result"]
+
+    return execute
+
+
+def _current_runs(instance: dg.DagsterInstance, tags: dict[str, str]) -> list[dg.DagsterRun]:
+    return instance.get_runs(dg.RunsFilter(tags=tags, statuses=list(NOT_FINISHED_STATUSES)))
+
+
+def _notice_waiting(instance: dg.DagsterInstance, tags: dict[str, str], say: Callable[[str], None]) -> bool:
+    for run in _current_runs(instance, tags):
+        if waiting := _waiting_for(instance, run.run_id):
+            say(f"run {run.run_id[:8]} is {waiting}")
+            return True
+    return False
+
+
+def _cancel_current(instance: dg.DagsterInstance, tags: dict[str, str]) -> None:
+    """Stopping at once: the run in progress is marked canceled and its pool slot freed for the next."""
+    for run in _current_runs(instance, tags):
+        instance.report_run_canceled(run, "stopped at once by a second signal")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
