@@ -84,7 +84,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         prices_partitions,
     )
     def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
-        runs.stop_if_requested()
+        runs.begin_step(context)
         settings = octograph.settings()
         start, end = utc_window(context.partition_time_window)
         with final_errors(), octograph.octopus_client(settings) as client:
@@ -101,7 +101,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         prices_partitions,
     )
     def tariff_rates(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
-        runs.stop_if_requested()
+        runs.begin_step(context)
         settings = octograph.settings()
         with final_errors(), octograph.octopus_client(settings) as client:
             # One request per tariff component for all the days and meters under that tariff.
@@ -123,7 +123,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         ],
     )
     def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
-        runs.stop_if_requested()
+        runs.begin_step(context)
         settings = octograph.settings()
         require_stored_inputs(context, settings, account=account)
         segments = frames.agreement_segments(account, settings.octopus.tz)
@@ -159,7 +159,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
         tariff_rates: pd.DataFrame,
         meter_consumption: pd.DataFrame,
     ):
-        runs.stop_if_requested()
+        runs.begin_step(context)
         settings = octograph.settings()
         require_stored_inputs(
             context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption

@@ -208,7 +208,7 @@ def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: 
     for day in day_range(first, last):
         outcome = run.outcomes.get(day, {})
         words = [
-            f"{label} {'ok' if outcome[job] else 'FAILED'}" if job in outcome else f"{label} -"
+            f"{label} {({True: 'ok', False: 'FAILED'}).get(outcome.get(job), '-')}"
             for label, job in (("prices", PRICES_JOB), ("consumption", CONSUMPTION_JOB))
         ]
         print(f"{day}  {'  '.join(words)}")
@@ -216,12 +216,11 @@ def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: 
         if not result.success:
             say(f"{result.job_def.name} failed: {failure_cause(result, verbose)}")
     failed = run.failed_days()
-    undone = [day for day in day_range(first, last) if day not in run.outcomes]
     if stopped_by:
+        left = run.unfinished_days()
         say(
-            f"stopped by {stopped_by}: {len(run.outcomes) - len(failed)} day(s) done, "
-            + (f"not done: {undone[0]} .. {undone[-1]}" if undone else "none left to do")
-            + (f"; re-run from --from-date={undone[0]}" if undone else "")
+            f"stopped by {stopped_by}: {len(day_range(first, last)) - len(left)} day(s) done"
+            + (f"; not done: {left[0]} .. {left[-1]}, re-run with --from-date={left[0]}" if left else "")
         )
         return 143 if stopped_by == "SIGTERM" else 130
     if failed:

@@ -37,10 +37,11 @@ def build_jobs() -> list:
 
 @dataclass
 class DaysRun:
-    """The in-process runs that materialised a range of days, and which days each covered."""
+    """The in-process runs that materialised a range of days, and how each day fared in each of its jobs."""
 
     results: list[dg.ExecuteInProcessResult] = field(default_factory=list)
-    outcomes: dict[str, dict[str, bool]] = field(default_factory=dict)  # day -> job -> succeeded
+    # day -> job -> succeeded (None: planned, not run, as after a failed prices run or a stop)
+    outcomes: dict[str, dict[str, bool | None]] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -55,6 +56,10 @@ class DaysRun:
         return [event for result in self.results for event in result.all_events]
 
     def failed_days(self) -> list[str]:
+        return sorted(day for day, jobs in self.outcomes.items() if False in jobs.values())
+
+    def unfinished_days(self) -> list[str]:
+        """Days some job of which failed or never ran."""
         return sorted(day for day, jobs in self.outcomes.items() if not all(jobs.values()))
 
 
@@ -88,11 +93,14 @@ def run_days(
     execute = execute or (lambda job, **kwargs: job.execute_in_process(**kwargs))
     days = day_range(first, last)
     run = DaysRun() if into is None else into
-    for offset in range(0, len(days), MAX_DAYS_PER_RUN):
-        chunk = days[offset : offset + MAX_DAYS_PER_RUN]
-        over = [day for day in chunk if dt.date.fromisoformat(day) <= last_consumption]
-        for job, job_days in ((PRICES_JOB, chunk), (CONSUMPTION_JOB, over)):
-            if not job_days or (job == CONSUMPTION_JOB and not run.results[-1].success):
+    chunks = planned_runs(days, last_consumption)
+    for job, job_days in (run for chunk in chunks for run in chunk):
+        for day in job_days:
+            run.outcomes.setdefault(day, {})[job] = None
+    finished = 0
+    for chunk in chunks:
+        for job, job_days in chunk:
+            if job == CONSUMPTION_JOB and not run.results[-1].success:
                 continue
             result = execute(
                 defs.resolve_job_def(job),
@@ -106,6 +114,20 @@ def run_days(
             run.results.append(result)
             for day in job_days:
                 run.outcomes.setdefault(day, {})[job] = result.success
+        finished += len(chunk[0][1])  # the prices run covers the whole chunk
         if progress:
-            progress(offset + len(chunk), len(days))
+            progress(finished, len(days))
     return run
+
+
+def planned_runs(days: list[str], last_consumption: dt.date) -> list[list[tuple[str, list[str]]]]:
+    """Per chunk of at most MAX_DAYS_PER_RUN days: its prices run and, for days up to `last_consumption`, its
+    consumption run (job name and days)."""
+    chunks = []
+    for offset in range(0, len(days), MAX_DAYS_PER_RUN):
+        chunk = days[offset : offset + MAX_DAYS_PER_RUN]
+        over = [day for day in chunk if dt.date.fromisoformat(day) <= last_consumption]
+        chunks.append(
+            [(job, job_days) for job, job_days in ((PRICES_JOB, chunk), (CONSUMPTION_JOB, over)) if job_days]
+        )
+    return chunks

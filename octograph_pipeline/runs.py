@@ -1,7 +1,7 @@
 """Running the jobs of the `octograph` command: stoppable, never stuck behind a dead run, saying what it waits on.
 
 - Ctrl-C or SIGTERM asks the runs to stop at the next step boundary: Dagster executes in a worker thread, so a
-  signal never lands inside a step (a write to InfluxDB, say); each asset starts with `stop_if_requested()`.
+  signal never lands inside a step (a write to InfluxDB, say); each asset starts with `begin_step()`.
   A second signal stops at once (the run is marked canceled and its pool slot freed).
 - A run killed without cleanup (SIGKILL, the OOM killer, a reboot) keeps its `octopus_api` pool slot, and every
   later run would wait for it forever. Runs are tagged with their process; before each run, the slots of runs
@@ -28,10 +28,13 @@ WAITING_NOTICE_SECONDS = 5  # say what a run waits for once it has waited this l
 _stop: list[str] = []  # the name of the signal that asked to stop
 
 
-def stop_if_requested() -> None:
-    """At the start of each step: fail it, doing nothing, if a signal asked the command to stop."""
+def begin_step(context: dg.AssetExecutionContext) -> None:
+    """At the start of every asset: stop, doing nothing, if a signal asked the command to; and tag a run that
+    was launched elsewhere (by the daemon) with this process, so a later command can tell when it died."""
     if _stop:
         raise dg.Failure(f"stopped by {_stop[0]} before this step; nothing was written", allow_retries=False)
+    if PID_TAG not in context.run.tags:
+        context.instance.add_run_tags(context.run.run_id, process_tags())
 
 
 def stop_requested() -> str | None:

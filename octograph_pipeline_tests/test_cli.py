@@ -97,4 +97,7 @@ def test_latest_starts_from_the_meter_point_that_lags_most(recent_household, inf
 def test_unreachable_influxdb_exits_2(recent_household, make_config, capsys):
     config = make_config(influxdb={"url": "http://127.0.0.1:9"})
     assert main([f"--config-file={config}", "--from-date=latest"]) == 2
-    assert "cannot reach InfluxDB at [influxdb] url = http://127.0.0.1:9: connection refused" in capsys.readouterr().err
+    assert (
+        "cannot reach InfluxDB at [influxdb] url = http://127.0.0.1:9: connection refused"
+        in capsys.readouterr().err
+    )

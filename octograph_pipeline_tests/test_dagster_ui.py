@@ -14,11 +14,9 @@ from pathlib import Path
 import pytest
 
 from octograph_pipeline.demo import prepare_dagster_home
-from octograph_pipeline.influx.schema import MEASUREMENTS
-from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
-from octograph_pipeline.pricing import local_days_window
+from octograph_pipeline.influx.store import InfluxV1Store
 
-from .conftest import API_KEY, LONDON, materialize_days, write_config
+from .conftest import API_KEY, day_points, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
 from .test_ui_browser import render
 
@@ -57,21 +55,6 @@ def print_timings(backfill: dict) -> None:
         print(f"  run {run['runId'][:8]} {run['jobName']} {days} {run['status']}: {offsets}")
     for phase, seconds in timing_breakdown(backfill):
         print(f"  {seconds:6.1f} s  {phase}")
-
-
-def day_points(store: InfluxV1Store, day: str) -> list[tuple]:
-    """Every point of one local day, all measurements, as sorted comparable tuples."""
-    start, end = local_days_window(dt.date.fromisoformat(day), dt.date.fromisoformat(day), LONDON)
-    points = []
-    for name in MEASUREMENTS:
-        query = (
-            f"SELECT * FROM {quote_identifier(name)} WHERE time >= '{start.isoformat()}' "
-            f"AND time < '{end.isoformat()}' GROUP BY *"
-        )
-        for series in store.query(query):
-            tags = tuple(sorted(series.get("tags", {}).items()))
-            points += [(name, tags, tuple(row)) for row in series["values"]]
-    return sorted(points, key=repr)
 
 
 def run_days_of(run: dict) -> set[str]:

@@ -17,6 +17,8 @@ from dagster._core.instance.ref import InstanceRef
 
 from octograph_pipeline.influx.local import free_port
 
+from .conftest import skip_unless_ci
+
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_SERVICES = {"influxdb", "grafana", "postgres", "code-location", "dagster-webserver", "dagster-daemon"}
 
@@ -33,7 +35,7 @@ def compose_command() -> list[str]:
         [str(ensure), "docker-compose", "docker-compose", "compose file validation"], timeout=900
     )
     if done.returncode != 0:
-        pytest.skip("neither `docker compose` nor docker-compose is available, and it cannot be installed here")
+        skip_unless_ci("neither `docker compose` nor docker-compose is available, and it cannot be installed here")
     return ["docker-compose"]
 
 
@@ -157,7 +159,7 @@ def test_the_image_commands_serve_the_code_location(config_file):
 def postgres():
     """A private PostgreSQL (Debian's package, installed when missing) on loopback, for the compose instance."""
     if os.geteuid() != 0:
-        pytest.skip("starting Debian's PostgreSQL here needs root (to run it as the postgres user)")
+        skip_unless_ci("starting Debian's PostgreSQL here needs root (to run it as the postgres user)")
     ensure = REPO / "scripts" / "ensure-debian-package.sh"
     assert (
         subprocess.run([str(ensure), "pg_ctlcluster", "postgresql", "PostgreSQL server"], timeout=900).returncode

@@ -248,6 +248,13 @@ def test_complete_intervals_check_names_the_meter_and_missing_half_hours(househo
 def test_duplicated_intervals_are_written_once(household_config, influx):
     run = materialize_days(household_config("A-GAPS0001"), "2024-06-13")
     assert_checks(run, complete_intervals=True, every_interval_priced=True, standing_charge_one_day=True)
+    # Counted in what the asset handed to InfluxDB, which would store a duplicated interval once anyway.
+    (materialization,) = [
+        e
+        for e in run.all_events
+        if e.asset_key == dg.AssetKey("meter_consumption") and e.event_type_value == "ASSET_MATERIALIZATION"
+    ]
+    assert materialization.materialization.metadata["points_meter_consumption"].value == 48
     assert len(read(influx, schema.METER_CONSUMPTION, "2024-06-13")) == 48
 
 

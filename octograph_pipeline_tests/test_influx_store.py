@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
-import requests
 
 from octograph_pipeline.influx import schema
 from octograph_pipeline.influx import store as store_module
@@ -221,39 +220,6 @@ def test_v1_replace_overwrites_then_deletes_only_what_the_write_did_not(influx):
         ("2024-06-12 00:00:00+00:00", "C", home, "30.0"),
         ("2024-06-12 00:30:00+00:00", "B", home, "21.0"),
     ]
-
-
-class FailingWrites(BaseHTTPRequestHandler):
-    """InfluxDB behind a proxy whose /write answers 500 (everything else is passed through)."""
-
-    def _proxy(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        if urlsplit(self.path).path == "/write":
-            status, payload = 500, b'{"error":"engine: cache maximum memory size exceeded"}'
-        else:
-            upstream = requests.request(self.command, self.server.upstream + self.path, data=body, timeout=30)
-            status, payload = upstream.status_code, upstream.content
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _proxy
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def failing_writes(influxd):
-    """The URL of a proxy to the session's InfluxDB that fails every write."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FailingWrites)
-    server.upstream = influxd.url
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 @pytest.mark.integration

@@ -14,7 +14,7 @@ from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
 from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
 from octograph_pipeline.resources import OctographConfig
 
-from .conftest import LONDON, materialize_days
+from .conftest import LONDON, day_points, materialize_days
 from .test_pipeline import all_points
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,8 @@ def test_a_day_failed_by_api_errors_succeeds_when_rerun_alone(make_config, influ
     )
     instance = dg.DagsterInstance.ephemeral()
     assert materialize_days(config, "2024-06-10", "2024-06-12", instance=instance).success
-    before = all_points(influx)
+    before = {day: day_points(influx, day) for day in ("2024-06-10", "2024-06-11", "2024-06-12")}
+    simulator.reading_scale = 1.5  # the supplier corrects its readings: whatever is written again differs
 
     simulator.inject(500, count=100, path_contains="/consumption")
     failed = materialize_days(config, "2024-06-11", instance=instance, raise_on_error=False)
@@ -110,11 +111,13 @@ def test_a_day_failed_by_api_errors_succeeds_when_rerun_alone(make_config, influ
     assert failures and "HTTP 500" in str(failures[-1].event_specific_data.error)
     retries = [e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert len(retries) == 1  # the RetryPolicy tried once more before giving up
-    assert all_points(influx) == before  # nothing half-written, no other day touched
+    assert {day: day_points(influx, day) for day in before} == before  # nothing written, no day touched
 
     simulator.clear_faults()
     assert materialize_days(config, "2024-06-11", instance=instance).success
-    assert all_points(influx) == before
+    after = {day: day_points(influx, day) for day in before}
+    assert after["2024-06-10"] == before["2024-06-10"] and after["2024-06-12"] == before["2024-06-12"]
+    assert after["2024-06-11"] != before["2024-06-11"]  # the day run again, alone, at the corrected scale
 
 
 def test_final_errors_are_not_retried(make_config, simulator, monkeypatch):

@@ -1,0 +1,232 @@
+"""What an operator does to the `octograph` command and its stores, done for real: SIGKILL and signals to the
+running command, a second command waiting for the pool, InfluxDB failing writes, an API that keeps failing.
+The command runs as a subprocess on a SQLite DAGSTER_HOME, against the simulator and the private InfluxDB."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from octograph_pipeline.demo import prepare_dagster_home
+
+from .conftest import materialize_days
+from .test_pipeline import all_points
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+POOL = "octopus_api"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A DAGSTER_HOME with the repo's dagster.yaml, as a user's (its storage is found through $DAGSTER_HOME)."""
+    home = tmp_path / "dagster_home"
+    prepare_dagster_home(home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return home
+
+
+def octograph(config: Path, home: Path, first: str, last: str) -> subprocess.Popen:
+    """The command, as a user starts it, in its own process; output in pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
+        + [f"--from-date={first}", f"--to-date={last}"],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(condition, timeout: float = 60, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := condition():
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not happen in {timeout} s")
+
+
+def claimed_slots(home: Path) -> list:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+
+
+def runs_of(home: Path, process: subprocess.Popen) -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        return instance.get_runs(dg.RunsFilter(tags={"octograph/pid": str(process.pid)}))
+
+
+def test_a_run_killed_while_holding_the_pool_does_not_wedge_the_next(home, make_config, simulator):
+    """SIGKILL (the OOM killer, `timeout -k`, a reboot) while a step holds the octopus_api pool slot: the next
+    command frees it, marks the dead run failed and completes, instead of waiting forever."""
+    config = make_config()
+    simulator.latency = 1.0  # the year's first step holds the slot for seconds
+    killed = octograph(config, home, "2024-01-01", "2024-12-31")
+    wait_until(lambda: claimed_slots(home), what="the first command claiming the pool")
+    killed.kill()
+    killed.communicate(timeout=30)
+    assert claimed_slots(home)  # the slot outlives its process
+
+    simulator.latency = 0
+    done = subprocess.run(
+        [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
+        + ["--from-date=2024-06-12", "--to-date=2024-06-12"],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"freed the pool slot of run {runs_of(home, killed)[0].run_id[:8]}" in done.stderr
+    assert f"whose process (pid {killed.pid}) is gone" in done.stderr
+    assert [run.status for run in runs_of(home, killed)] == [dg.DagsterRunStatus.FAILURE]
+    assert not claimed_slots(home)
+
+
+def test_a_waiting_command_names_the_run_it_waits_for_and_sigint_stops_the_other_cleanly(
+    home, make_config, simulator
+):
+    config = make_config()
+    simulator.latency = 0.5
+    first = octograph(config, home, "2024-01-01", "2024-12-31")
+    wait_until(lambda: claimed_slots(home), what="the first command claiming the pool")
+    second = octograph(config, home, "2024-06-12", "2024-06-12")
+    said: list[str] = []
+
+    def told_why() -> bool:
+        said.append(second.stderr.readline())
+        return "waiting for the octopus_api pool, held by run" in said[-1]
+
+    wait_until(told_why, what="the second command saying what it waits for")
+    assert f"(pid {first.pid}) of octopus_prices" in said[-1]
+
+    first.send_signal(signal.SIGINT)
+    out, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err
+    assert "SIGINT: stopping after the current step" in err
+    assert "stopped by SIGINT: 0 day(s) done; not done: 2024-01-01 .. 2024-12-31" in err
+    assert "Traceback" not in err
+    assert [run.job_name for run in runs_of(home, first)] == ["octopus_prices"]  # no consumption run started
+
+    out, err = second.communicate(timeout=120)
+    assert second.returncode == 0, err
+    assert "2024-06-12  prices ok  consumption ok" in out
+    assert not claimed_slots(home)
+
+
+def test_sigterm_twice_stops_at_once_and_frees_the_pool(home, make_config, simulator):
+    config = make_config()
+    simulator.latency = 1.0
+    command = octograph(config, home, "2024-01-01", "2025-06-30")
+    wait_until(lambda: claimed_slots(home), what="the command claiming the pool")
+    command.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    command.send_signal(signal.SIGTERM)
+    out, err = command.communicate(timeout=60)
+    assert command.returncode == 143, err
+    assert "stopped by SIGTERM: 0 day(s) done; not done: 2024-01-01 .. 2025-06-30" in err
+    assert [run.status for run in runs_of(home, command)] == [dg.DagsterRunStatus.CANCELED]
+    assert not claimed_slots(home)
+
+
+def test_a_long_range_reports_progress_per_chunk(home, make_config):
+    config = make_config(pipeline={"start_date": "2023-01-01"})  # 2023: before the household moved in
+    done = subprocess.run(
+        [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
+        + ["--from-date=2023-01-01", "--to-date=2024-06-30"],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "octograph: 366/547 days done (67%), about" in done.stderr
+
+
+def test_a_write_that_fails_leaves_the_day_as_it_was(make_config, influx, failing_writes, simulator):
+    """InfluxDB answering 500 to every write: the day's points stay as they were (not deleted first)."""
+    assert materialize_days(make_config(), "2024-06-12").success
+    before = all_points(influx)
+    simulator.reading_scale = 2.0  # had anything been written, the readings would differ
+    broken = make_config(influxdb={"url": failing_writes}, pipeline={"retries": "0"})
+    run = materialize_days(broken, "2024-06-12", raise_on_error=False)
+    assert not run.success
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "InfluxDB failed a write (HTTP 500): engine: cache maximum memory size exceeded" in str(
+        failure.event_specific_data.error
+    )
+    assert all_points(influx) == before != []
+
+
+def test_an_api_that_keeps_failing_fails_the_day_within_its_retry_budget(make_config, simulator):
+    simulator.inject(500, count=10_000, path_contains="/accounts")
+    config = make_config(pipeline={"retries": "1", "retry_delay_seconds": "1", "api_retry_budget_seconds": "2"})
+    began = time.monotonic()
+    run = materialize_days(config, "2024-06-12", raise_on_error=False)
+    assert not run.success
+    assert len([e for e in run.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
+    assert time.monotonic() - began < 30  # two attempts of at most 2 s of waiting each, 1 s apart
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "returned HTTP 500" in str(failure.event_specific_data.error)
+
+
+def test_a_missing_influxdb_database_fails_the_day_at_once(make_config):
+    config = make_config(influxdb={"bucket": "no_such_database"}, pipeline={"retry_delay_seconds": "60"})
+    began = time.monotonic()
+    run = materialize_days(config, "2024-06-12", raise_on_error=False)
+    assert not run.success
+    assert not [e for e in run.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert time.monotonic() - began < 30
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "database not found" in str(failure.event_specific_data.error)
+
+
+def test_the_cli_prints_one_line_per_failure_and_the_detail_with_verbose(make_config, simulator, home):
+    simulator.inject(500, count=10_000, path_contains="/consumption")
+    config = make_config(pipeline={"retries": "0", "api_retries": "0"})
+    command = [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
+    command += ["--from-date=2024-06-12", "--to-date=2024-06-12"]
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[0].startswith("octograph: octopus_consumption failed: GET http://127.0.0.1:")
+    assert lines[0].endswith("returned HTTP 500: Internal Server Error")
+    assert lines[1] == "octograph: 1 day(s) failed: 2024-06-12; re-run them with --from-date/--to-date"
+    assert len(lines) == 2  # nothing of Dagster's own log
+    verbose = subprocess.run([*command, "--verbose"], env=env, capture_output=True, text=True, timeout=120)
+    assert verbose.returncode == 1 and 'octopus/client.py", line' in verbose.stderr  # the stack trace
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("relative/home", "DAGSTER_HOME=relative/home is not an absolute path"),
+        ("/nonexistent/dagster_home", "DAGSTER_HOME=/nonexistent/dagster_home does not exist"),
+    ],
+)
+def test_a_bad_dagster_home_is_one_line_and_exit_2(make_config, value, message):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "octograph_pipeline.cli",
+            f"--config-file={make_config()}",
+            "--from-date=yesterday",
+        ],
+        env={**os.environ, "DAGSTER_HOME": value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr == f"octograph: {message}" + (
+        ": create it and copy dagster.yaml into it\n" if "exist" in message else "\n"
+    )
