@@ -271,6 +271,8 @@ class _Section:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(option, f"{value!r} is not an http:// or https:// URL")
+        if parts.username or parts.password:  # they would be printed with every error naming the URL
+            raise self._error(option, "holds credentials: put them in the variable named by token_env_var")
         return value
 
     def account_number(self, option: str) -> str:

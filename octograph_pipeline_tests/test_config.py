@@ -171,6 +171,7 @@ def test_calorific_value_file(tmp_path):
             r"\[influxdb\] url: 'localhost:8086' is not an http:// or https://",
         ),
         ("[influxdb]\nurl = ftp://influx\n", r"\[influxdb\] url: 'ftp://influx' is not an http"),
+        ("[influxdb]\nurl = http://admin:pw@influx:8086\n", r"\[influxdb\] url: holds credentials: put them in"),
         ("[octopus]\napi_prefix = api.octopus.energy/v1\n", r"\[octopus\] api_prefix: 'api.octopus.energy/v1'"),
         (
             "[octopus]\nunit_rate_low_start = 1\nunit_rate_low_end = 01:00\n",
