@@ -22,8 +22,9 @@ class Markdown(str):
 
 
 def day_keys(times: pd.Series, tz: ZoneInfo) -> pd.Series:
-    """The partition key (local date, YYYY-MM-DD) of each UTC instant."""
-    return times.dt.tz_convert(tz).dt.strftime("%Y-%m-%d")
+    """The partition key (local date, YYYY-MM-DD) of each UTC instant (by numpy: strftime is slow)."""
+    local = times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+    return pd.Series(local.astype(str), index=times.index)
 
 
 def markdown_by_day(table: pd.DataFrame, day: str = "day") -> dict[str, Markdown]:

@@ -8,6 +8,7 @@ field declared in `schema` and every other column a tag. InfluxDB 1.x is spoken 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
@@ -120,7 +121,13 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
     whole seconds. Empty tags and NaN fields are left out; a point with no field at all has no line.
 
     Built a column at a time (one `Point` per row is 8x slower), each distinct value formatted once."""
+    return _lines_and_keys(frame)[0]
+
+
+def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The frame's lines, and each one's point key: its series (measurement and tags) and time, as written."""
     lines: list[str] = []
+    keys: list[str] = []
     for name, group in frame.groupby(MEASUREMENT, sort=False):
         measurement = MEASUREMENTS[name]
         tags, fields = _tag_columns(group, measurement), sorted(f for f in measurement.all_fields if f in group)
@@ -137,8 +144,20 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
             else:
                 body += _number_pieces(group[field].to_numpy(dtype=np.float64, na_value=np.nan), prefix)
         seconds = _pieces(*_distinct(_seconds(group)), " ", lambda s: str(int(s)))
-        lines += [h + " " + b[1:] + t for h, b, t in zip(head, body, seconds, strict=True) if b]
-    return lines
+        written = body != ""
+        lines += [
+            h + " " + b[1:] + t for h, b, t in zip(head[written], body[written], seconds[written], strict=True)
+        ]
+        keys += [h + t for h, t in zip(head[written], seconds[written], strict=True)]
+    return lines, keys
+
+
+def _point_key(name: str, tags: Mapping[str, str], second: int) -> str:
+    """A stored point's key, as `_lines_and_keys` names the points it writes."""
+    pairs = "".join(
+        f",{key.translate(_KEY_ESCAPES)}={_tag_text(tags[key])}" for key in sorted(tags) if _tag_text(tags[key])
+    )
+    return f"{name.translate(_MEASUREMENT_ESCAPES)}{pairs} {second}"
 
 
 def _tag_columns(group: pd.DataFrame, measurement: Measurement) -> list[str]:
@@ -151,23 +170,6 @@ def _seconds(group: pd.DataFrame) -> np.ndarray:
     """Each point's time as `Point` writes it: whole microseconds as nanoseconds, divided by 1e9, truncated."""
     nanoseconds = group[TIME].dt.as_unit("ns").array.asi8
     return np.trunc((nanoseconds - nanoseconds % 1000) / 1e9).astype(np.int64)
-
-
-def frame_point_keys(frame: pd.DataFrame) -> set[tuple]:
-    """(measurement, non-empty (tag, value) pairs, epoch second) of each point `frame_to_lines` writes: how
-    InfluxDB tells points apart, so a later write of the same key overwrites it."""
-    keys = set()
-    for name, group in frame.groupby(MEASUREMENT, sort=False):
-        measurement = MEASUREMENTS[name]
-        tags = _tag_columns(group, measurement)
-        numbers = [f for f in measurement.fields if f in group]
-        written = np.isfinite(group[numbers].to_numpy(dtype=np.float64, na_value=np.nan)).any(axis=1)
-        written |= any(f in group for f in measurement.string_fields)
-        rows = group.loc[written, tags].itertuples(index=False, name=None)
-        for values, second in zip(rows, _seconds(group)[written].tolist(), strict=True):
-            pairs = tuple((tag, value) for tag, value in zip(tags, values, strict=True) if _tag_text(value))
-            keys.add((name, pairs, second))
-    return keys
 
 
 def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
@@ -269,43 +271,39 @@ class InfluxStore:
         emptier than before: the frame is written first (a point of the same series and time is overwritten),
         then only the old points it did not overwrite are deleted. A failed write leaves the old points in
         place; line protocol is built before anything is sent, so bad data fails without touching the store."""
-        lines = frame_to_lines(frame)
-        measurements = list(measurements)
+        lines, keys = _lines_and_keys(frame)
         old = self.point_keys(measurements, start, end, tags)
         self.write_lines(lines)
-        stale = old.keys() - frame_point_keys(frame)
-        self.delete_points(stale, old)
+        if stale := old.keys() - set(keys):
+            self.delete_points({key: old[key] for key in stale}, old)
         return len(lines)
 
     def point_keys(
         self, measurements: Iterable[Measurement], start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
-    ) -> dict[tuple, tuple]:
-        """Every point in the window and scope, as `frame_point_keys` names points, mapped to its series' full
-        tag set (every tag key of the measurement, absent ones as ''), which a delete needs to name it."""
+    ) -> dict[str, tuple]:
+        """Every point in the window and scope, by its key (series and time, as line protocol writes them), with
+        its series as InfluxDB names it (measurement, every tag key it has, absent ones as '') and its time."""
         names = ", ".join(self._source(m.name) for m in measurements)
         keys = {}
         for series in self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)} GROUP BY *"):
-            tag_set = tuple(sorted((series.get("tags") or {}).items()))
-            pairs = tuple((tag, value) for tag, value in tag_set if value)
-            keys.update(((series["name"], pairs, row[0]), tag_set) for row in series["values"])
+            name, tag_set = series["name"], series.get("tags") or {}
+            full = (name, tuple(sorted(tag_set.items())))
+            keys.update((_point_key(name, tag_set, row[0]), (*full, row[0])) for row in series["values"])
         return keys
 
-    def delete_points(self, stale: set[tuple], old: dict[tuple, tuple]) -> None:
+    def delete_points(self, stale: dict[str, tuple], old: dict[str, tuple]) -> None:
         """Deletes these points: a series left with none of its old points in one go, others point by point."""
         per_series: dict[tuple, list[int]] = {}
-        for name, _, second in stale:
-            per_series.setdefault((name, old[(name, _, second)]), []).append(second)
-        old_counts: dict[tuple, int] = {}
-        for (name, _, _), tag_set in old.items():
-            old_counts[(name, tag_set)] = old_counts.get((name, tag_set), 0) + 1
+        for name, tag_set, second in stale.values():
+            per_series.setdefault((name, tag_set), []).append(second)
+        old_counts = Counter((name, tag_set) for name, tag_set, _ in old.values())
         deletions = []
         for (name, tag_set), seconds in sorted(per_series.items()):
             if len(seconds) == old_counts[(name, tag_set)]:
                 deletions.append((name, dict(tag_set), min(seconds), max(seconds)))
             else:
                 deletions += [(name, dict(tag_set), second, second) for second in sorted(seconds)]
-        if deletions:
-            self.delete(deletions)
+        self.delete(deletions)
 
     def _write_batch(self, body: str) -> None:
         raise NotImplementedError
