@@ -11,10 +11,10 @@ import datetime as dt
 
 from octograph_pipeline import checks, frames
 from octograph_pipeline.config import load_settings
+from octograph_pipeline.days import window as local_days_window
 from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS
 from octograph_pipeline.influx.store import open_store
 from octograph_pipeline.octopus.client import OctopusClient
-from octograph_pipeline.pricing import local_days_window
 
 
 def run(config_file: str, first: dt.date, last: dt.date) -> int:

@@ -14,7 +14,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported; needed to tie a day's check to its data
 )
 
-from . import checks, frames, metadata, runs
+from . import checks, days, frames, metadata, runs
 from .config import ConfigError, Settings
 from .influx.schema import ASSET_MEASUREMENTS, TIME
 from .octopus.client import FinalError
@@ -188,9 +188,10 @@ def day_check_results(context: dg.AssetExecutionContext, **problems: pd.DataFram
     In a run over several days Dagster's `AssetCheckResult` has no partition, so every day's check would read
     *Skipped*; an `AssetCheckEvaluation` per day, against that day's materialisation, is recorded per day.
     The `Output` tells Dagster the check ran."""
-    days = context.partition_keys
+    partitions = context.partition_keys
     records = context.instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=list(days)), limit=len(days)
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=list(partitions)),
+        limit=len(partitions),
     ).records
     targets = {
         record.partition_key: AssetCheckEvaluationTargetMaterializationData(
@@ -203,7 +204,7 @@ def day_check_results(context: dg.AssetExecutionContext, **problems: pd.DataFram
     for name, found in problems.items():
         yield dg.Output(None, output_name=outputs[name])
         by_day = dict(tuple(found.groupby("day"))) if len(found) else {}
-        for day in days:
+        for day in partitions:
             rows = by_day.get(day)
             details = {} if rows is None else {"details": dg.MetadataValue.md(checks.markdown(rows))}
             yield dg.AssetCheckEvaluation(
@@ -221,11 +222,11 @@ def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings,
     """Fails the step, before anything is written, for days whose upstream assets hold no points and were never
     materialised: pricing or reading nothing there would turn the day green without data. A day an upstream
     asset did materialise with no points is truly empty (before moving in, a silent meter) and proceeds."""
-    days = context.partition_keys
+    partitions = context.partition_keys
     missing = {}
     for upstream, frame in inputs.items():
-        stored = set(metadata.day_keys(frame[TIME], settings.octopus.tz)) if len(frame) else set()
-        unstored = [day for day in days if day not in stored]
+        stored = set(days.keys(frame[TIME], settings.octopus.tz)) if len(frame) else set()
+        unstored = [day for day in partitions if day not in stored]
         if unstored:
             done = context.instance.get_materialized_partitions(dg.AssetKey(upstream))
             if never := [day for day in unstored if day not in done]:
@@ -241,9 +242,9 @@ def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings,
         )
 
 
-def day_list(days: list[str]) -> str:
-    shown = ", ".join(days[:5])
-    return shown + (f" and {len(days) - 5} more days" if len(days) > 5 else "")
+def day_list(keys: list[str]) -> str:
+    shown = ", ".join(keys[:5])
+    return shown + (f" and {len(keys) - 5} more days" if len(keys) > 5 else "")
 
 
 def attach_day_metadata(context: dg.AssetExecutionContext, per_day: metadata.DayMetadata) -> None:

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import pricing
+from . import days
 from .config import Settings
-from .frames import METER_KEY, POINT_KEY, price_lookup, with_columns
+from .frames import price_lookup, with_columns
 from .influx import schema as s
 
 MAX_LISTED = 12
-
-
-def _local_day(times: pd.Series, settings: Settings) -> pd.Series:
-    return times.dt.tz_convert(settings.octopus.tz).dt.date
 
 
 def _clock_times(times: pd.Series, settings: Settings) -> str:
@@ -36,15 +32,15 @@ def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFra
                 s.METER_POINT: segment[s.METER_POINT],
                 s.TARIFF_CODE_TAG: segment[s.TARIFF_CODE_TAG],
                 "segment_start": segment["segment_start"],
-                s.TIME: pricing.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz),
+                s.TIME: days.interval_starts(segment["segment_start"], segment["segment_end"], resolution, tz),
             }
         )
-        for _, segment in segments.drop_duplicates([*POINT_KEY, "segment_start"]).iterrows()
+        for _, segment in segments.drop_duplicates([*s.POINT_KEY, "segment_start"]).iterrows()
     ]
     if not rows:
         no_times = pd.Series(dtype="datetime64[ns, UTC]")
         return pd.DataFrame(
-            {**{key: pd.Series(dtype=object) for key in [*POINT_KEY, s.TARIFF_CODE_TAG]},
+            {**{key: pd.Series(dtype=object) for key in [*s.POINT_KEY, s.TARIFF_CODE_TAG]},
              "segment_start": no_times, s.TIME: no_times}
         )  # fmt: skip
     return pd.concat(rows, ignore_index=True)
@@ -55,20 +51,20 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
     by any of its meters (a replaced meter's serials together cover the point)."""
     columns = ["meter", "day", "expected", "reported", "missing_intervals"]
     expected = expected_intervals(segments, settings)
-    present = with_columns(consumption, POINT_KEY)[[*POINT_KEY, s.TIME]].drop_duplicates()
+    present = with_columns(consumption, s.POINT_KEY)[[*s.POINT_KEY, s.TIME]].drop_duplicates()
     present[s.TIME] = present[s.TIME].astype(expected[s.TIME].dtype)
-    merged = expected.merge(present, on=[*POINT_KEY, s.TIME], how="left", indicator=True)
-    merged["day"] = _local_day(merged[s.TIME], settings)
+    merged = expected.merge(present, on=[*s.POINT_KEY, s.TIME], how="left", indicator=True)
+    merged["day"] = days.keys(merged[s.TIME], settings.octopus.tz)
     merged["missing"] = merged["_merge"] == "left_only"
-    per_day = merged.groupby([*POINT_KEY, "day"], sort=True)["missing"].agg(["size", "sum"])
+    per_day = merged.groupby([*s.POINT_KEY, "day"], sort=True)["missing"].agg(["size", "sum"])
     short = per_day[per_day["sum"] > 0]
     if short.empty:
         return pd.DataFrame(columns=columns)
-    missing = merged[merged["missing"]].sort_values(s.TIME).groupby([*POINT_KEY, "day"])[s.TIME]
+    missing = merged[merged["missing"]].sort_values(s.TIME).groupby([*s.POINT_KEY, "day"])[s.TIME]
     return pd.DataFrame(
         {
             "meter": [f"{fuel} {point}" for fuel, point, _ in short.index],
-            "day": [day.isoformat() for *_, day in short.index],
+            "day": [day for *_, day in short.index],
             "expected": short["size"].to_numpy(),
             "reported": (short["size"] - short["sum"]).to_numpy(),
             "missing_intervals": [_clock_times(missing.get_group(key), settings) for key in short.index],
@@ -99,14 +95,15 @@ def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFram
     if details.empty:
         return pd.DataFrame(columns=columns)
     bad = details[details["total_cost_exc_vat_pence"].isna()]
+    bad = bad.assign(day=days.keys(bad[s.TIME], settings.octopus.tz))
     problems = [
         {
             "meter": f"{key[0]} {key[1]} / {key[2]}",
-            "day": day.isoformat(),
+            "day": day,
             "tariff_code": ", ".join(sorted(set(group[s.TARIFF_CODE_TAG]))),
             "unpriced_intervals": _clock_times(group[s.TIME].sort_values(), settings),
         }
-        for (*key, day), group in bad.assign(day=_local_day(bad[s.TIME], settings)).groupby([*METER_KEY, "day"])
+        for (*key, day), group in bad.groupby([*s.METER_KEY, "day"])
     ]
     return pd.DataFrame(problems, columns=columns)
 
@@ -123,33 +120,33 @@ def standing_charge_mismatches(
     intervals = expected_intervals(segments, settings)
     if intervals.empty or details.empty:
         return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
-    intervals["day"] = _local_day(intervals[s.TIME], settings)
+    intervals["day"] = days.keys(intervals[s.TIME], settings.octopus.tz)
     standing = price_lookup(prices)["standing_charge_exc_vat_price"]
     intervals["daily"] = standing.reindex(
         pd.MultiIndex.from_frame(intervals[[s.TARIFF_CODE_TAG, s.TIME]])
     ).to_numpy()
-    intervals["per_day"] = pricing.intervals_in_local_day(intervals[s.TIME], resolution, tz)
+    intervals["per_day"] = days.intervals_per_day(intervals[s.TIME], resolution, tz)
     # Standing charges are daily: any of a segment's prices on a day tells that day's charge, and the segment
     # owes it for its share of the day's intervals.
-    segment = intervals.groupby([*POINT_KEY, "segment_start", "day"]).agg(
+    segment = intervals.groupby([*s.POINT_KEY, "segment_start", "day"]).agg(
         daily=("daily", "mean"), count=(s.TIME, "size"), per_day=("per_day", "first")
     )
     segment["expected"] = segment["daily"] * segment["count"] / segment["per_day"]
-    expected = segment.reset_index().groupby([*POINT_KEY, "day"])["expected"].sum(min_count=1)
-    charged = details.groupby([*POINT_KEY, _local_day(details[s.TIME], settings).rename("day")])[
+    expected = segment.reset_index().groupby([*s.POINT_KEY, "day"])["expected"].sum(min_count=1)
+    charged = details.groupby([*s.POINT_KEY, days.keys(details[s.TIME], settings.octopus.tz).rename("day")])[
         "standing_charge_cost_exc_vat_pence"
     ].sum(min_count=1)
     both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
-    due = intervals.groupby([*POINT_KEY, "day"]).size()
-    reported = details.drop_duplicates([*POINT_KEY, s.TIME])
-    got = reported.groupby([*POINT_KEY, _local_day(reported[s.TIME], settings).rename("day")]).size()
+    due = intervals.groupby([*s.POINT_KEY, "day"]).size()
+    reported = details.drop_duplicates([*s.POINT_KEY, s.TIME])
+    got = reported.groupby([*s.POINT_KEY, days.keys(reported[s.TIME], settings.octopus.tz).rename("day")]).size()
     complete = got.reindex(due.index, fill_value=0) >= due
     both = both[complete.reindex(both.index, fill_value=True)]
     bad = both[(both["charged_pence"] - both["expected_pence"]).abs() > 1e-6]
     return pd.DataFrame(
         {
             "meter": [f"{fuel} {point}" for fuel, point, _ in bad.index],
-            "day": [day.isoformat() for *_, day in bad.index],
+            "day": [day for *_, day in bad.index],
             "charged_pence": bad["charged_pence"].round(6).to_numpy(),
             "expected_pence": bad["expected_pence"].round(6).to_numpy(),
         }

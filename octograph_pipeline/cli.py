@@ -19,10 +19,10 @@ import re
 import sys
 import time
 
+from . import days
 from .config import ConfigError, Settings, load_settings
 from .influx.schema import METER_CONSUMPTION, METER_POINT
 from .influx.store import InfluxError, open_store, quote_identifier, window_condition
-from .pricing import local_days_window
 
 LATEST_LOOKBACK_DAYS = 30
 PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
@@ -83,7 +83,7 @@ def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date |
 def latest_day(settings: Settings, today: dt.date) -> dt.date:
     """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
-    since, until = local_days_window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
+    since, until = days.window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
     with open_store(settings.influxdb) as store:
         series = store.query(
             f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
@@ -203,9 +203,9 @@ class Progress:
 
 def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool) -> int:
     """Each day's outcome, one line per failed run (its root cause), what a stop left undone; the exit code."""
-    from .jobs import CONSUMPTION_JOB, PRICES_JOB, day_range
+    from .jobs import CONSUMPTION_JOB, PRICES_JOB
 
-    for day in day_range(first, last):
+    for day in days.day_range(first, last):
         outcome = run.outcomes.get(day, {})
         words = [
             f"{label} {({True: 'ok', False: 'FAILED'}).get(outcome.get(job), '-')}"
@@ -219,7 +219,7 @@ def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: 
     if stopped_by:
         left = run.unfinished_days()
         say(
-            f"stopped by {stopped_by}: {len(day_range(first, last)) - len(left)} day(s) done"
+            f"stopped by {stopped_by}: {len(days.day_range(first, last)) - len(left)} day(s) done"
             + (f"; not done: {left[0]} .. {left[-1]}, re-run with --from-date={left[0]}" if left else "")
         )
         return 143 if stopped_by == "SIGTERM" else 130

@@ -11,31 +11,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .influx import schema
+
 CONFIG_ENV_VAR = "OCTOGRAPH_CONFIG"
 DEFAULT_CONFIG_FILE = "octograph.ini"
 
-# The ten tags the seed can add from account/meter/agreement information, in the seed's order.
-AVAILABLE_TAGS = (
-    "account_number",
-    "property_address_line_1",
-    "property_address_line_2",
-    "property_address_line_3",
-    "property_town",
-    "property_postcode",
-    "electricity_mpan",
-    "gas_mprn",
-    "meter_serial_number",
-    "agreement_tariff_code",
-)
 PAYMENT_METHODS = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
 GAS_METER_TYPES = ("SMETS1", "SMETS2")
 # Weekly grouping (10080) exists in the API but cannot be split into daily partitions.
 RESOLUTIONS = (30, 60, 1440)
-# Names the pipeline writes itself (columns, tags and fields), which additional_tags must not take.
-RESERVED_NAMES = frozenset(
-    {"measurement", "time", "tariff_code", "fuel", "meter_point", "is_export", "unit", "property_id",
-     "consumption", "usage_kwh", "agreement_valid_from", "agreement_valid_to", *AVAILABLE_TAGS}
-)  # fmt: skip
 
 
 class ConfigError(ValueError):
@@ -168,7 +152,7 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             bucket=influx.text("bucket", InfluxSettings.bucket),
             token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
             api_version=influx.choice("api_version", InfluxSettings.api_version, (1, 2), int),
-            included_tags=influx.subset("included_tags", AVAILABLE_TAGS),
+            included_tags=influx.subset("included_tags", schema.INCLUDED_TAGS),
             additional_tags=influx.tags("additional_tags"),
         ),
         octopus=OctopusSettings(
@@ -409,7 +393,7 @@ class _Section:
         backslashes and double quotes would not survive line protocol's escaping or a v2 delete predicate."""
         tags = self.mapping(option)
         for key, value in tags.items():
-            if key in RESERVED_NAMES:
+            if key in schema.WRITTEN_NAMES:
                 raise self._error(
                     option, f"{key!r} is a tag or field the pipeline writes itself; pick another name"
                 )

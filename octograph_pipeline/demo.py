@@ -23,11 +23,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from . import days
 from .config import load_settings
 from .influx.local import LocalInfluxd
 from .influx.store import InfluxV1Store, quote_identifier, window_condition
 from .jobs import run_days
-from .pricing import local_days_window
 from .simulator import OctopusSimulator, serve
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     """Per measurement and local day: points, kWh and cost (inc VAT), read back from InfluxDB."""
     settings = load_settings(config)
     store = InfluxV1Store(settings.influxdb.url, settings.influxdb.bucket)
-    start, end = local_days_window(first, last, TZ)
+    start, end = days.window(first, last, TZ)
     # measurement -> (points counted on, kWh, cost column heading's expression)
     queries = {
         "meter_consumption": ("count(usage_kwh)", "sum(usage_kwh)", None),

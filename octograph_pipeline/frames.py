@@ -13,17 +13,14 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from . import pricing
+from . import days, pricing
 from .config import Settings
 from .influx import schema as s
 from .octopus.tariffs import parse_tariff_code
 
-AGREEMENT_FROM, AGREEMENT_TO = s.ACCOUNT_METERS.string_fields
-METER_KEY = [s.FUEL, s.METER_POINT, s.METER_SERIAL_NUMBER, s.IS_EXPORT]
-POINT_KEY = [s.FUEL, s.METER_POINT]
 ACCOUNT_COLUMNS = [
-    s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *METER_KEY, s.TARIFF_CODE_TAG, "property_id", *s.PROPERTY_TAGS,
-    AGREEMENT_FROM, AGREEMENT_TO,
+    s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *s.METER_KEY, s.TARIFF_CODE_TAG, s.PROPERTY_ID, *s.PROPERTY_TAGS,
+    s.AGREEMENT_FROM, s.AGREEMENT_TO,
 ]  # fmt: skip
 
 
@@ -43,14 +40,6 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     frame[s.TIME] = pd.to_datetime(frame[s.TIME], utc=True)
     return frame
-
-
-def local_days(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """[start, end) of each local day in the window, in UTC."""
-    return [
-        (pricing.local_midnight(day, tz), pricing.local_midnight(day + dt.timedelta(days=1), tz))
-        for day in pricing.local_dates(start, end, tz)
-    ]
 
 
 # --- account ---------------------------------------------------------------------------------------------
@@ -112,11 +101,11 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
     agreement's start and the day's, carrying everything later assets need to know about the meter.
 
     Per-day points make the result independent of how days are grouped into runs."""
-    days = local_days(start, end, settings.octopus.tz)
+    windows = days.day_windows(start, end, settings.octopus.tz)
     rows = []
     for agreement in meter_agreements(account, settings):
         valid_from, valid_to = agreement.pop("valid_from"), agreement.pop("valid_to")
-        for day_start, day_end in days:
+        for day_start, day_end in windows:
             if not _overlaps(valid_from, valid_to, day_start, day_end):
                 continue
             rows.append(
@@ -125,8 +114,8 @@ def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: 
                     s.TIME: _latest(valid_from, day_start),
                     **agreement,
                     **settings.influxdb.additional_tags,
-                    AGREEMENT_FROM: _iso(valid_from),
-                    AGREEMENT_TO: _iso(valid_to),
+                    s.AGREEMENT_FROM: _iso(valid_from),
+                    s.AGREEMENT_TO: _iso(valid_to),
                 }
             )
     return _frame(rows, [*ACCOUNT_COLUMNS, *settings.influxdb.additional_tags])
@@ -149,8 +138,8 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
         no_times = pd.Series(dtype="datetime64[ns, UTC]")
         return account.assign(segment_start=no_times, segment_end=no_times)
     identity = [c for c in account.columns if c not in (s.MEASUREMENT, s.TIME)]
-    valid_to = pd.to_datetime(account[AGREEMENT_TO].replace("", None), utc=True)
-    day_end = pricing.next_local_midnights(account[s.TIME], tz)
+    valid_to = pd.to_datetime(account[s.AGREEMENT_TO].replace("", None), utc=True)
+    day_end = days.next_midnights(account[s.TIME], tz)
     points = account.assign(
         segment_start=account[s.TIME], segment_end=valid_to.where(valid_to < day_end, day_end)
     ).sort_values([*identity, s.TIME], kind="stable")
@@ -160,20 +149,20 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     merged = points.groupby(segment, sort=False).agg(
         {**{c: "first" for c in points.columns if c != "segment_end"}, "segment_end": "last"}
     )
-    return merged.sort_values([s.TIME, *METER_KEY], kind="stable").reset_index(drop=True)
+    return merged.sort_values([s.TIME, *s.METER_KEY], kind="stable").reset_index(drop=True)
 
 
 def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
     """Meter-point days inside a tenancy with no agreement at all: priced as nothing, so worth a warning."""
     tz = settings.octopus.tz
-    days = local_days(start, end, tz)
+    windows = days.day_windows(start, end, tz)
     covered: dict[tuple[str, str], set[pd.Timestamp]] = {}
     tenancy: dict[tuple[str, str], tuple] = {}
     for agreement in meter_agreements(account, settings):
         key = (agreement[s.FUEL], agreement[s.METER_POINT])
         covered.setdefault(key, set()).update(
             day_start
-            for day_start, day_end in days
+            for day_start, day_end in windows
             if _overlaps(agreement["valid_from"], agreement["valid_to"], day_start, day_end)
         )
     for prop in account.get("properties", []):
@@ -187,7 +176,7 @@ def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: 
             continue  # filtered out by included_meters
         missing = [
             day_start.tz_convert(tz).date()
-            for day_start, day_end in days
+            for day_start, day_end in windows
             if _overlaps(moved_in, moved_out, day_start, day_end) and day_start not in covered.get(key, set())
         ]
         if missing:
@@ -195,19 +184,19 @@ def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: 
     return problems
 
 
-def _day_list(days: list[dt.date]) -> str:
-    shown = ", ".join(day.isoformat() for day in days[:5])
-    return shown + (f" and {len(days) - 5} more days" if len(days) > 5 else "")
+def _day_list(dates: list[dt.date]) -> str:
+    shown = ", ".join(day.isoformat() for day in dates[:5])
+    return shown + (f" and {len(dates) - 5} more days" if len(dates) > 5 else "")
 
 
 def segments_of(segments: pd.DataFrame, meter_key) -> pd.DataFrame:
-    """The segments of one meter, given its `METER_KEY` values (a tuple or a row)."""
-    return segments[(segments[METER_KEY] == pd.Series(list(meter_key), index=METER_KEY)).all(axis=1)]
+    """The segments of one meter, given its `s.METER_KEY` values (a tuple or a row)."""
+    return segments[(segments[s.METER_KEY] == pd.Series(list(meter_key), index=s.METER_KEY)).all(axis=1)]
 
 
 def meters(account: pd.DataFrame) -> pd.DataFrame:
     """One row per physical meter (a meter point with several agreements appears once)."""
-    return account.drop_duplicates(METER_KEY).reset_index(drop=True)
+    return account.drop_duplicates(s.METER_KEY).reset_index(drop=True)
 
 
 def seed_tags(meter: pd.Series, settings: Settings, tariff_code: str) -> dict[str, str]:
@@ -242,7 +231,7 @@ def consumption_frame(segments: pd.DataFrame, read: Readings, settings: Settings
     """Every meter's readings while it was ours: one `read` per meter, over all of its segments at once."""
     parts = []
     for _, meter in meters(segments).iterrows():
-        meter_segments = segments_of(segments, meter[METER_KEY])
+        meter_segments = segments_of(segments, meter[s.METER_KEY])
         readings = read(
             meter[s.FUEL],
             meter[s.METER_POINT],
@@ -270,7 +259,7 @@ def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Setti
             s.MEASUREMENT: s.METER_CONSUMPTION.name,
             s.TIME: readings["interval_start"],
             s.ACCOUNT_NUMBER: meter[s.ACCOUNT_NUMBER],
-            **{tag: meter[tag] for tag in METER_KEY},
+            **{tag: meter[tag] for tag in s.METER_KEY},
             s.UNIT: "m3" if volume else "kWh",
             **settings.influxdb.additional_tags,
             "consumption": readings["consumption"],
@@ -323,12 +312,12 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
     frames, warnings = [], []
     for _, meter in segments.iterrows():
         tariff_code = meter[s.TARIFF_CODE_TAG]
-        half_hours = pd.Series(pricing.interval_starts(meter["segment_start"], meter["segment_end"], 30, tz))
+        half_hours = pd.Series(days.interval_starts(meter["segment_start"], meter["segment_end"], 30, tz))
         if half_hours.empty:
             continue
         unit = unit_rates_at(half_hours, tariff_code, tariff_rates, settings)
         prices = pricing.tariff_prices(half_hours, unit, tariff_rates(tariff_code, "standing-charges"))
-        prices[s.TIME] = pricing.interval_of(half_hours, resolution, tz)
+        prices[s.TIME] = days.interval_of(half_hours, resolution, tz)
         if resolution > 30:
             prices = prices.groupby(s.TIME, as_index=False).mean(skipna=False)
         unpriced = prices["unit_price_exc_vat_price"].isna()
@@ -345,7 +334,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
     if not frames:
         return empty_points(), warnings
     combined = pd.concat(frames, ignore_index=True)
-    tags = [c for c in combined.columns if c not in pricing.PRICE_COLUMNS and c != s.TIME]
+    tags = [c for c in combined.columns if c not in s.PRICE_COLUMNS and c != s.TIME]
     return combined.drop_duplicates([*tags, s.TIME]).reset_index(drop=True), list(dict.fromkeys(warnings))
 
 
@@ -376,13 +365,13 @@ def priced_points(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
 
-    Returns the points to write and the same intervals per meter (`METER_KEY` columns, tariff, usage, costs)
+    Returns the points to write and the same intervals per meter (`s.METER_KEY` columns, tariff, usage, costs)
     for checks and metadata, which need to know the meter even when no tag names it.
     """
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     price_table = price_lookup(prices)
     points, details = [], []
-    for key, readings in with_columns(consumption, METER_KEY).groupby(METER_KEY, sort=False):
+    for key, readings in with_columns(consumption, s.METER_KEY).groupby(s.METER_KEY, sort=False):
         meter_segments = segments_of(segments, key)
         if meter_segments.empty:
             continue
@@ -394,10 +383,10 @@ def priced_points(
         interval_prices = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes, readings[s.TIME]]))
         interval_prices.index = readings.index
         costs = pricing.consumption_costs(
-            usage_kwh, interval_prices, pricing.intervals_in_local_day(readings[s.TIME], resolution, tz)
+            usage_kwh, interval_prices, days.intervals_per_day(readings[s.TIME], resolution, tz)
         )
         details.append(
-            pd.DataFrame({**dict(zip(METER_KEY, key, strict=True)), s.TIME: readings[s.TIME]})
+            pd.DataFrame({**dict(zip(s.METER_KEY, key, strict=True)), s.TIME: readings[s.TIME]})
             .assign(tariff_code=tariff_codes, usage_kwh=usage_kwh)
             .join(costs)
         )
@@ -415,7 +404,7 @@ def priced_points(
                 ).join(rows)
             )
     if not points:
-        return empty_points(), pd.DataFrame(columns=[*METER_KEY, s.TIME, s.TARIFF_CODE_TAG, "usage_kwh"])
+        return empty_points(), pd.DataFrame(columns=[*s.METER_KEY, s.TIME, s.TARIFF_CODE_TAG, "usage_kwh"])
     return pd.concat(points, ignore_index=True), pd.concat(details, ignore_index=True)
 
 
@@ -426,6 +415,6 @@ def price_lookup(prices: pd.DataFrame) -> pd.DataFrame:
         index = pd.MultiIndex.from_arrays(
             [pd.Index([], dtype=str), pd.DatetimeIndex([], tz="UTC")], names=[s.TARIFF_CODE_TAG, s.TIME]
         )
-        return pd.DataFrame({column: pd.Series(dtype=float) for column in pricing.PRICE_COLUMNS}, index=index)
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in s.PRICE_COLUMNS}, index=index)
     table = prices.drop_duplicates([s.TARIFF_CODE_TAG, s.TIME]).set_index([s.TARIFF_CODE_TAG, s.TIME])
-    return table[list(pricing.PRICE_COLUMNS)]
+    return table[list(s.PRICE_COLUMNS)]

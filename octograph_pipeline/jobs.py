@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from .assets import MAX_DAYS_PER_RUN
+from .days import day_range
 from .partitions import days_target
 
 PRICES_JOB = "octopus_prices"
@@ -61,10 +62,6 @@ class DaysRun:
     def unfinished_days(self) -> list[str]:
         """Days some job of which failed or never ran."""
         return sorted(day for day, jobs in self.outcomes.items() if not all(jobs.values()))
-
-
-def day_range(first: dt.date, last: dt.date) -> list[str]:
-    return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def run_days(

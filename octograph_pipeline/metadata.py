@@ -11,20 +11,14 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from . import days
 from .influx import schema as s
 
 DayMetadata = dict[str, dict[str, object]]
-METER_COLUMNS = [s.FUEL, s.METER_POINT, s.METER_SERIAL_NUMBER, s.IS_EXPORT]
 
 
 class Markdown(str):
     """A markdown table for the UI (plain text otherwise)."""
-
-
-def day_keys(times: pd.Series, tz: ZoneInfo) -> pd.Series:
-    """The partition key (local date, YYYY-MM-DD) of each UTC instant (by numpy: strftime is slow)."""
-    local = times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")
-    return pd.Series(local.astype(str), index=times.index)
 
 
 def markdown_by_day(table: pd.DataFrame, day: str = "day") -> dict[str, Markdown]:
@@ -40,19 +34,19 @@ def _joined(values: pd.Series) -> str:
     return ", ".join(sorted(set(values) - {""}))
 
 
-def _counts(points: pd.DataFrame, days: pd.Series, measurements) -> pd.DataFrame:
+def _counts(points: pd.DataFrame, row_days: pd.Series, measurements) -> pd.DataFrame:
     """Points per day of each of the asset's measurements."""
-    counts = pd.crosstab(days, points[s.MEASUREMENT])
+    counts = pd.crosstab(row_days, points[s.MEASUREMENT])
     return counts.reindex(columns=[m.name for m in measurements], fill_value=0)
 
 
 def _assemble(
-    days: list[str], per_day: pd.DataFrame, counts: pd.DataFrame, tables: dict, empty: dict
+    partitions: list[str], per_day: pd.DataFrame, counts: pd.DataFrame, tables: dict, empty: dict
 ) -> DayMetadata:
     """Per requested day: the numbers of `per_day`'s row, points per measurement and the tables, or `empty`."""
     records = per_day.to_dict("index")
     result = {}
-    for day in days:
+    for day in partitions:
         numbers = records.get(day)
         entry = (
             dict(empty)
@@ -68,34 +62,34 @@ def _assemble(
     return result
 
 
-def _nothing(days: list[str], asset: str, empty: dict) -> DayMetadata:
+def _nothing(partitions: list[str], asset: str, empty: dict) -> DayMetadata:
     """Every day of a window with nothing to show: zeros, and no points."""
     zero_points = {f"points_{m.name}": 0 for m in s.ASSET_MEASUREMENTS[asset]}
-    return {day: {**empty, **zero_points} for day in days}
+    return {day: {**empty, **zero_points} for day in partitions}
 
 
-def account(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+def account(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
     """Meters and the agreements in force each day."""
     empty = {"meters": 0, "tariff_codes": ""}
     if points.empty:
-        return _nothing(days, "account", empty)
-    day = day_keys(points[s.TIME], tz).rename("day")
-    agreements = points.assign(day=day).drop_duplicates(["day", *METER_COLUMNS, s.TARIFF_CODE_TAG])
+        return _nothing(partitions, s.Asset.ACCOUNT, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    agreements = points.assign(day=day).drop_duplicates(["day", *s.METER_KEY, s.TARIFF_CODE_TAG])
     per_day = agreements.groupby("day").agg(
         meters=(s.METER_SERIAL_NUMBER, "size"), tariff_codes=(s.TARIFF_CODE_TAG, _joined)
     )
-    table = agreements[["day", *METER_COLUMNS, s.TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
-    counts = _counts(points, day, s.ASSET_MEASUREMENTS["account"])
+    table = agreements[["day", *s.METER_KEY, s.TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.ACCOUNT])
     return _assemble(
-        days, per_day, counts, {"agreements": markdown_by_day(table)}, {"meters": 0, "tariff_codes": ""}
+        partitions, per_day, counts, {"agreements": markdown_by_day(table)}, {"meters": 0, "tariff_codes": ""}
     )
 
 
-def tariff_rates(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+def tariff_rates(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
     """The tariffs priced each day, with their lowest, mean and highest unit price and standing charge."""
     if points.empty:
-        return _nothing(days, "tariff_rates", {"tariff_codes": ""})
-    day = day_keys(points[s.TIME], tz).rename("day")
+        return _nothing(partitions, s.Asset.TARIFF_RATES, {"tariff_codes": ""})
+    day = days.keys(points[s.TIME], tz).rename("day")
     prices = (
         points.groupby([day, s.TARIFF_CODE_TAG])
         .agg(
@@ -109,33 +103,35 @@ def tariff_rates(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMeta
         .reset_index()
     )
     per_day = prices.groupby("day").agg(tariff_codes=(s.TARIFF_CODE_TAG, _joined))
-    counts = _counts(points, day, s.ASSET_MEASUREMENTS["tariff_rates"])
-    return _assemble(days, per_day, counts, {"prices_inc_vat": markdown_by_day(prices)}, {})
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.TARIFF_RATES])
+    return _assemble(partitions, per_day, counts, {"prices_inc_vat": markdown_by_day(prices)}, {})
 
 
-def meter_consumption(points: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
     """Intervals and energy reported per day, per meter."""
     empty = {"intervals": 0, "kwh_reported": 0.0}
     if points.empty:
-        return _nothing(days, "meter_consumption", empty)
-    day = day_keys(points[s.TIME], tz).rename("day")
+        return _nothing(partitions, s.Asset.METER_CONSUMPTION, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
     per_meter = (
-        points.groupby([day, *METER_COLUMNS])
+        points.groupby([day, *s.METER_KEY])
         .agg(intervals=(s.TIME, "size"), consumption=("consumption", "sum"), kwh=("usage_kwh", "sum"))
         .round(3)
         .reset_index()
     )
     per_day = points.groupby(day).agg(intervals=(s.TIME, "size"), kwh_reported=("usage_kwh", "sum")).round(6)
-    counts = _counts(points, day, s.ASSET_MEASUREMENTS["meter_consumption"])
-    return _assemble(days, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.METER_CONSUMPTION])
+    return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
 
 
-def priced_consumption(points: pd.DataFrame, details: pd.DataFrame, days: list[str], tz: ZoneInfo) -> DayMetadata:
+def priced_consumption(
+    points: pd.DataFrame, details: pd.DataFrame, partitions: list[str], tz: ZoneInfo
+) -> DayMetadata:
     """Per day: kWh imported and exported, net cost with and without VAT, tariffs; per meter, a table."""
     empty = {"intervals": 0, "import_kwh": 0.0, "export_kwh": 0.0, "tariff_codes": ""}
     if details.empty:
-        return _nothing(days, "priced_consumption", empty)
-    day = day_keys(details[s.TIME], tz).rename("day")
+        return _nothing(partitions, s.Asset.PRICED_CONSUMPTION, empty)
+    day = days.keys(details[s.TIME], tz).rename("day")
     exported = details[s.IS_EXPORT] == "true"
     totals = details.assign(
         day=day,
@@ -164,5 +160,5 @@ def priced_consumption(points: pd.DataFrame, details: pd.DataFrame, days: list[s
     )
     amounts = ["import_kwh", "export_kwh", "net_cost_inc_vat_pence", "net_cost_exc_vat_pence"]
     per_day[amounts] = per_day[amounts].round(6)
-    counts = _counts(points, day_keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS["priced_consumption"])
-    return _assemble(days, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+    counts = _counts(points, days.keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS[s.Asset.PRICED_CONSUMPTION])
+    return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)

@@ -1,8 +1,4 @@
-"""Pure arithmetic: local days as UTC windows, rates onto intervals, costs, gas units. No I/O.
-
-All timestamps are UTC pandas Timestamps; local time only decides where days begin and end, because a
-London day is 23, 24 or 25 hours long and `end - start` of two local datetimes would hide that.
-"""
+"""Pure arithmetic: rates onto intervals, costs, gas units. No I/O. Timestamps are UTC (see `days`)."""
 
 from __future__ import annotations
 
@@ -11,76 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-PRICE_COLUMNS = (
-    "unit_price_exc_vat_price",
-    "unit_price_inc_vat_price",
-    "standing_charge_exc_vat_price",
-    "standing_charge_inc_vat_price",
-)
-COST_COLUMNS = (
-    "usage_cost_exc_vat_pence",
-    "usage_cost_inc_vat_pence",
-    "standing_charge_cost_exc_vat_pence",
-    "standing_charge_cost_inc_vat_pence",
-    "total_cost_exc_vat_pence",
-    "total_cost_inc_vat_pence",
-)
+from . import days
+from .influx.schema import COST_COLUMNS
+
 KWH_PER_MJ = 1 / 3.6
-GAS_DAY_STARTS = pd.Timedelta(hours=5)  # the UK gas day runs 05:00-05:00 local time
-
-
-def local_midnight(day: dt.date, tz: ZoneInfo) -> pd.Timestamp:
-    """The UTC instant at which `day` begins in `tz`."""
-    return pd.Timestamp(dt.datetime.combine(day, dt.time(), tz)).tz_convert("UTC")
-
-
-def next_local_midnights(times: pd.Series, tz: ZoneInfo) -> pd.Series:
-    """For each UTC instant, the UTC instant its local day ends (the next local midnight)."""
-    dates = times.dt.tz_convert(tz).dt.date
-    ends = {day: local_midnight(day + dt.timedelta(days=1), tz) for day in dates.unique()}
-    return pd.to_datetime(dates.map(ends), utc=True)
-
-
-def local_days_window(first: dt.date, last: dt.date, tz: ZoneInfo) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """[first's local midnight, the local midnight after `last`) in UTC: the API's exclusive `period_to`."""
-    return local_midnight(first, tz), local_midnight(last + dt.timedelta(days=1), tz)
-
-
-def local_dates(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[dt.date]:
-    """The local dates whose midnights lie in [start, end)."""
-    first = start.tz_convert(tz).date()
-    days = []
-    day = first
-    while local_midnight(day, tz) < end:
-        if local_midnight(day, tz) >= start:
-            days.append(day)
-        day += dt.timedelta(days=1)
-    return days
-
-
-def interval_starts(
-    start: pd.Timestamp, end: pd.Timestamp, resolution_minutes: int, tz: ZoneInfo
-) -> pd.DatetimeIndex:
-    """Interval starts in [start, end) at the API's resolution: half-hours and hours step in UTC (so a
-    DST day has 46/50 half-hours); a day interval starts at each local midnight. An interval belongs to
-    whatever is in force at its start."""
-    if resolution_minutes >= 1440:
-        return pd.DatetimeIndex([local_midnight(day, tz) for day in local_dates(start, end, tz)], tz="UTC")
-    # On the API's grid: a tariff that starts at 13:30 owns the hourly intervals from 14:00.
-    freq = f"{resolution_minutes}min"
-    return pd.date_range(pd.Timestamp(start).ceil(freq), end, freq=freq, inclusive="left", tz="UTC")
-
-
-def intervals_in_local_day(starts: pd.Series, resolution_minutes: int, tz: ZoneInfo) -> pd.Series:
-    """For each interval start, how many intervals its local day has (46/48/50 half-hours in London)."""
-    if resolution_minutes >= 1440:
-        return pd.Series(1, index=starts.index, dtype=int)
-    local_day = starts.dt.tz_convert(tz).dt.date
-    lengths = {
-        day: int((local_midnight(day + dt.timedelta(days=1), tz) - local_midnight(day, tz)).total_seconds() // 60)
-        for day in local_day.unique()
-    }
-    return local_day.map(lengths).astype(int) // resolution_minutes
 
 
 def select_payment_method(rates: pd.DataFrame, payment_method: str) -> pd.DataFrame:
@@ -120,17 +50,6 @@ def in_low_rate_window(starts: pd.Series, low_start: dt.time, low_end: dt.time, 
     if start <= end:
         return (minute >= start) & (minute < end)
     return (minute >= start) | (minute < end)
-
-
-def interval_of(half_hours: pd.Series, resolution_minutes: int, tz: ZoneInfo) -> pd.Series:
-    """The start of the interval (at the API's resolution) each half-hour start belongs to."""
-    if resolution_minutes >= 1440:
-        return (
-            half_hours.dt.tz_convert(tz)
-            .dt.floor("D", ambiguous=False, nonexistent="shift_forward")
-            .dt.tz_convert("UTC")
-        )
-    return half_hours.dt.floor(f"{resolution_minutes}min")
 
 
 def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:
@@ -176,10 +95,9 @@ def calorific_value_by_interval(
 ) -> pd.Series:
     """The calorific value for each interval's gas day (05:00 to 05:00 UK time, the day CVs are published
     for): the value for that day, else the latest earlier one (values come a day late), else `default`."""
-    days = (starts.dt.tz_convert(tz) - GAS_DAY_STARTS).dt.date
     if not daily:
         return pd.Series(default, index=starts.index, dtype=float)
     table = pd.Series(daily).sort_index()
     table.index = pd.to_datetime(table.index)
-    looked_up = table.reindex(pd.to_datetime(days), method="ffill").to_numpy()
+    looked_up = table.reindex(pd.to_datetime(days.gas_days(starts, tz)), method="ffill").to_numpy()
     return pd.Series(looked_up, index=starts.index, dtype=float).fillna(default)

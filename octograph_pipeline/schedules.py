@@ -7,12 +7,12 @@ import json
 import dagster as dg
 
 from . import checks, frames
+from . import days as local_days
 from .config import Settings
 from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION
 from .influx.store import open_store
 from .jobs import CONSUMPTION_JOB, PRICES_JOB
 from .partitions import days_target, range_tags
-from .pricing import local_days_window
 from .resources import OctographConfig
 
 CONSUMPTION_HOUR = 9  # yesterday's readings are usually there by the morning
@@ -81,7 +81,7 @@ def incomplete_days(settings: Settings, days: list[dt.date]) -> set[dt.date]:
     if not days:
         return set()
     tz = settings.octopus.tz
-    start, end = local_days_window(days[0], days[-1], tz)
+    start, end = local_days.window(days[0], days[-1], tz)
     store = open_store(settings.influxdb)
     try:
         tags = settings.influxdb.additional_tags

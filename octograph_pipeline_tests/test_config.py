@@ -5,7 +5,8 @@ import datetime as dt
 
 import pytest
 
-from octograph_pipeline.config import AVAILABLE_TAGS, ConfigError, load_settings, parse_settings
+from octograph_pipeline.config import ConfigError, load_settings, parse_settings
+from octograph_pipeline.influx.schema import INCLUDED_TAGS as AVAILABLE_TAGS
 
 
 def parse(text: str):

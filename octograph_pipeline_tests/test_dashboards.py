@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from octograph_pipeline.days import window as local_days_window
 from octograph_pipeline.influx import schema
 from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.pricing import local_days_window
 from octograph_pipeline.simulator import serve
 
 from .conftest import API_KEY, LONDON, materialize_days, test_household_simulator, write_config

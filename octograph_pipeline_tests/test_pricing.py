@@ -8,15 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from octograph_pipeline import pricing
+from octograph_pipeline import days, pricing
+from octograph_pipeline.influx.schema import PRICE_COLUMNS
 
 LONDON = ZoneInfo("Europe/London")
 
 
 def day_starts(day: str, resolution: int = 30) -> pd.Series:
     d = dt.date.fromisoformat(day)
-    start, end = pricing.local_days_window(d, d, LONDON)
-    return pd.Series(pricing.interval_starts(start, end, resolution, LONDON))
+    start, end = days.window(d, d, LONDON)
+    return pd.Series(days.interval_starts(start, end, resolution, LONDON))
 
 
 @pytest.mark.parametrize(
@@ -27,14 +28,14 @@ def test_a_london_day_has_46_48_or_50_half_hours(day, half_hours, hours):
     assert len(day_starts(day)) == half_hours
     assert len(day_starts(day, 60)) == hours
     assert len(day_starts(day, 1440)) == 1
-    assert set(pricing.intervals_in_local_day(day_starts(day), 30, LONDON)) == {half_hours}
+    assert set(days.intervals_per_day(day_starts(day), 30, LONDON)) == {half_hours}
 
 
 def test_window_ends_at_the_local_midnight_after_the_last_day():
-    start, end = pricing.local_days_window(dt.date(2024, 6, 1), dt.date(2024, 6, 2), LONDON)
+    start, end = days.window(dt.date(2024, 6, 1), dt.date(2024, 6, 2), LONDON)
     assert start == pd.Timestamp("2024-05-31T23:00Z")
     assert end == pd.Timestamp("2024-06-02T23:00Z")
-    assert pricing.local_dates(start, end, LONDON) == [dt.date(2024, 6, 1), dt.date(2024, 6, 2)]
+    assert days.dates(start, end, LONDON) == [dt.date(2024, 6, 1), dt.date(2024, 6, 2)]
 
 
 def rates(*rows) -> pd.DataFrame:
@@ -92,11 +93,11 @@ def test_export_tariff_without_standing_charge_rows_charges_zero():
 @pytest.mark.parametrize("day", ["2024-03-31", "2024-06-12", "2024-10-27"])
 def test_standing_charge_sums_to_one_day(day):
     starts = day_starts(day)
-    prices = pd.DataFrame({column: 0.0 for column in pricing.PRICE_COLUMNS}, index=starts.index)
+    prices = pd.DataFrame({column: 0.0 for column in PRICE_COLUMNS}, index=starts.index)
     prices["standing_charge_exc_vat_price"] = 47.85
     prices["standing_charge_inc_vat_price"] = 50.2425
     costs = pricing.consumption_costs(
-        pd.Series(0.0, index=starts.index), prices, pricing.intervals_in_local_day(starts, 30, LONDON)
+        pd.Series(0.0, index=starts.index), prices, days.intervals_per_day(starts, 30, LONDON)
     )
     assert costs["standing_charge_cost_exc_vat_pence"].sum() == pytest.approx(47.85, abs=1e-9)
     assert costs["total_cost_inc_vat_pence"].sum() == pytest.approx(50.2425, abs=1e-9)
@@ -133,7 +134,7 @@ def test_day_cost_is_usage_times_rate_in_force_plus_one_standing_charge(data, da
     sign = data.draw(st.sampled_from([1.0, -1.0]))  # export is negative
 
     prices = pricing.tariff_prices(starts, pricing.rate_in_force(starts, unit_rows), standing_rows)
-    costs = pricing.consumption_costs(usage * sign, prices, pricing.intervals_in_local_day(starts, 30, LONDON))
+    costs = pricing.consumption_costs(usage * sign, prices, days.intervals_per_day(starts, 30, LONDON))
 
     def rate_at(moment):  # the obvious, slow definition
         for row in unit_rows.itertuples():
@@ -180,10 +181,10 @@ def test_smart_economy7_night_is_01_30_to_08_30_in_bst():
 
 
 def test_coarser_intervals_group_half_hours():
-    hours = pricing.interval_of(day_starts("2024-10-27"), 60, LONDON)
+    hours = days.interval_of(day_starts("2024-10-27"), 60, LONDON)
     assert hours.nunique() == 25
-    days = pricing.interval_of(day_starts("2024-10-27"), 1440, LONDON)
-    assert set(days) == {pd.Timestamp("2024-10-26T23:00Z")}
+    whole_days = days.interval_of(day_starts("2024-10-27"), 1440, LONDON)
+    assert set(whole_days) == {pd.Timestamp("2024-10-26T23:00Z")}
 
 
 def test_calorific_value_per_gas_day_falls_back_to_the_latest_then_the_default():

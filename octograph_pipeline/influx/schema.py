@@ -1,14 +1,24 @@
-"""The InfluxDB schema, declared once: measurements, their fields and the tags the pipeline writes.
+"""The InfluxDB schema, declared once: the assets, the measurements each owns, their fields and tags.
 
 Seed measurements keep the seed's names so existing Grafana dashboards keep working: renaming anything
-here is a breaking change for users. Everything else in the project imports these names.
+here is a breaking change for users. Everything else in the project (config checks, frames, metadata, the
+dashboards' tests) imports these names.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-from ..pricing import COST_COLUMNS, PRICE_COLUMNS
+
+class Asset(StrEnum):
+    """The four assets (their Dagster names)."""
+
+    ACCOUNT = "account"
+    TARIFF_RATES = "tariff_rates"
+    METER_CONSUMPTION = "meter_consumption"
+    PRICED_CONSUMPTION = "priced_consumption"
+
 
 # Columns every points frame has besides tags and fields.
 MEASUREMENT = "measurement"
@@ -20,14 +30,42 @@ ACCOUNT_NUMBER = "account_number"
 FUEL = "fuel"
 METER_POINT = "meter_point"
 METER_SERIAL_NUMBER = "meter_serial_number"
-IS_EXPORT = "is_export"
+IS_EXPORT = "is_export"  # a bool in frames, written as the tag "true"/"false"
 UNIT = "unit"
+PROPERTY_ID = "property_id"
 PROPERTY_TAGS = (
     "property_address_line_1",
     "property_address_line_2",
     "property_address_line_3",
     "property_town",
     "property_postcode",
+)
+# A physical meter, and the meter point (MPAN/MPRN) its readings belong to.
+METER_KEY = [FUEL, METER_POINT, METER_SERIAL_NUMBER, IS_EXPORT]
+POINT_KEY = [FUEL, METER_POINT]
+# The seed's `included_tags`: tags it can add from account, meter and agreement information, in its order.
+INCLUDED_TAGS = (
+    ACCOUNT_NUMBER,
+    *PROPERTY_TAGS,
+    "electricity_mpan",
+    "gas_mprn",
+    METER_SERIAL_NUMBER,
+    "agreement_tariff_code",
+)
+
+PRICE_COLUMNS = (
+    "unit_price_exc_vat_price",
+    "unit_price_inc_vat_price",
+    "standing_charge_exc_vat_price",
+    "standing_charge_inc_vat_price",
+)
+COST_COLUMNS = (
+    "usage_cost_exc_vat_pence",
+    "usage_cost_inc_vat_pence",
+    "standing_charge_cost_exc_vat_pence",
+    "standing_charge_cost_inc_vat_pence",
+    "total_cost_exc_vat_pence",
+    "total_cost_inc_vat_pence",
 )
 
 
@@ -46,6 +84,7 @@ class Measurement:
 ACCOUNT_METERS = Measurement(
     "account_meters", fields=(), string_fields=("agreement_valid_from", "agreement_valid_to")
 )
+AGREEMENT_FROM, AGREEMENT_TO = ACCOUNT_METERS.string_fields
 # `meter_consumption`: what the meter reported (kWh, or m³ for SMETS2 gas) and its energy in kWh.
 METER_CONSUMPTION = Measurement("meter_consumption", fields=("consumption", "usage_kwh"))
 # `tariff_rates`: unit price (p/kWh) and daily standing charge (p/day) in force at each interval.
@@ -71,8 +110,14 @@ CONSUMPTION_BY_FUEL = {"electricity": ELECTRICITY_CONSUMPTION, "gas": GAS_CONSUM
 
 # Which measurements each asset owns: the IO manager replaces exactly these for a partition's window.
 ASSET_MEASUREMENTS = {
-    "account": (ACCOUNT_METERS,),
-    "meter_consumption": (METER_CONSUMPTION,),
-    "tariff_rates": (ELECTRICITY_PRICING, GAS_PRICING),
-    "priced_consumption": (ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION),
+    Asset.ACCOUNT: (ACCOUNT_METERS,),
+    Asset.METER_CONSUMPTION: (METER_CONSUMPTION,),
+    Asset.TARIFF_RATES: (ELECTRICITY_PRICING, GAS_PRICING),
+    Asset.PRICED_CONSUMPTION: (ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION),
 }
+
+# Names the pipeline writes itself (columns, tags and fields), which `additional_tags` must not take.
+WRITTEN_NAMES = frozenset(
+    {MEASUREMENT, TIME, TARIFF_CODE_TAG, FUEL, METER_POINT, IS_EXPORT, UNIT, PROPERTY_ID, *INCLUDED_TAGS}
+    | {field for measurement in MEASUREMENTS.values() for field in measurement.all_fields}
+)
