@@ -232,7 +232,7 @@ def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings,
             if never := [day for day in unstored if day not in done]:
                 missing[upstream] = never
     if missing:
-        what = "; ".join(f"{upstream} on {day_list(never)}" for upstream, never in missing.items())
+        what = "; ".join(f"{upstream} on {days.listing(never)}" for upstream, never in missing.items())
         raise dg.Failure(
             description=(
                 f"nothing stored upstream, as {what} never materialised: select {', '.join(missing)} too (or all "
@@ -240,11 +240,6 @@ def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings,
             ),
             allow_retries=False,
         )
-
-
-def day_list(keys: list[str]) -> str:
-    shown = ", ".join(keys[:5])
-    return shown + (f" and {len(keys) - 5} more days" if len(keys) > 5 else "")
 
 
 def attach_day_metadata(context: dg.AssetExecutionContext, per_day: metadata.DayMetadata) -> None:

@@ -77,7 +77,7 @@ def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFra
     """Import meters cannot run backwards: a negative reading is a data error, not export."""
     if consumption.empty:
         return pd.DataFrame(columns=["meter", "day", "interval", "usage_kwh"])
-    bad = consumption[(consumption[s.IS_EXPORT] != "true") & (consumption["usage_kwh"] < 0)]
+    bad = consumption[~consumption[s.IS_EXPORT].astype(bool) & (consumption["usage_kwh"] < 0)]
     local = bad[s.TIME].dt.tz_convert(settings.octopus.tz)
     return pd.DataFrame(
         {

@@ -45,6 +45,11 @@ def day_range(first: dt.date, last: dt.date) -> list[str]:
     return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
 
 
+def listing(keys: list[str], shown: int = 5) -> str:
+    """Days for a message: the first few, then how many more."""
+    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more days" if len(keys) > shown else "")
+
+
 def keys(times: pd.Series, tz: ZoneInfo) -> pd.Series:
     """The partition key (local date, YYYY-MM-DD) of each UTC instant (by numpy: strftime is slow)."""
     local = times.dt.tz_convert(tz).dt.tz_localize(None).to_numpy().astype("datetime64[D]")

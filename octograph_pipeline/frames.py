@@ -6,7 +6,6 @@ IO manager writes it to InfluxDB as it is and hands it back the same way.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
 from zoneinfo import ZoneInfo
@@ -16,16 +15,13 @@ import pandas as pd
 from . import days, pricing
 from .config import Settings
 from .influx import schema as s
+from .octopus.models import Account, Agreement
 from .octopus.tariffs import parse_tariff_code
 
 ACCOUNT_COLUMNS = [
     s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *s.METER_KEY, s.TARIFF_CODE_TAG, s.PROPERTY_ID, *s.PROPERTY_TAGS,
     s.AGREEMENT_FROM, s.AGREEMENT_TO,
 ]  # fmt: skip
-
-
-def _utc(value) -> pd.Timestamp | None:
-    return None if value in (None, "") else pd.Timestamp(value).tz_convert("UTC")
 
 
 def _iso(moment: pd.Timestamp | None) -> str:
@@ -45,79 +41,53 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 # --- account ---------------------------------------------------------------------------------------------
 
 
-def meter_agreements(account: dict, settings: Settings) -> Iterator[dict]:
-    """Every (meter, agreement) of the account, its validity clipped to the property's tenancy.
-
-    A moved-out property still counts for the days it was lived in; an agreement that outlives the
-    tenancy (they often do) stops at `moved_out_at`. `included_meters` filters by serial number.
-    """
+def meter_agreements(account: Account, settings: Settings) -> Iterator[dict]:
+    """Every (meter, agreement) of the account with the tags later assets need; `included_meters` filters by
+    serial number. Validity stays in `valid_from`/`valid_to` (UTC, clipped to the tenancy)."""
     included = set(settings.octopus.included_meters)
-    for prop in account.get("properties", []):
-        moved_in, moved_out = _utc(prop.get("moved_in_at")), _utc(prop.get("moved_out_at"))
+    for prop in account.properties:
         property_tags = {
-            "property_id": str(prop.get("id", "")),
-            **{tag: prop.get(tag.removeprefix("property_")) or "" for tag in s.PROPERTY_TAGS},
+            s.PROPERTY_ID: prop.id,
+            **{tag: prop.address[tag.removeprefix("property_")] for tag in s.PROPERTY_TAGS},
         }
-        points = [("electricity", p, p.get("mpan")) for p in prop.get("electricity_meter_points", [])]
-        points += [("gas", p, p.get("mprn")) for p in prop.get("gas_meter_points", [])]
-        for fuel, point, point_id in points:
-            for meter in point.get("meters", []):
-                serial = meter.get("serial_number", "")
-                if included and serial not in included:
+        for point in prop.meter_points:
+            for meter in point.meters:
+                if included and meter.serial_number not in included:
                     continue
-                for agreement in point.get("agreements", []):
-                    valid_from = _latest(_utc(agreement.get("valid_from")), moved_in)
-                    valid_to = _earliest(_utc(agreement.get("valid_to")), moved_out)
-                    if valid_from is not None and valid_to is not None and valid_from >= valid_to:
-                        continue
+                for agreement in point.agreements:
                     yield {
-                        s.ACCOUNT_NUMBER: account.get("number", settings.octopus.account_number),
-                        s.FUEL: fuel,
-                        s.METER_POINT: str(point_id),
-                        s.METER_SERIAL_NUMBER: serial,
-                        s.IS_EXPORT: "true" if point.get("is_export") else "false",
-                        s.TARIFF_CODE_TAG: agreement["tariff_code"],
+                        s.ACCOUNT_NUMBER: account.number,
+                        s.FUEL: point.fuel,
+                        s.METER_POINT: point.id,
+                        s.METER_SERIAL_NUMBER: meter.serial_number,
+                        s.IS_EXPORT: point.is_export,
+                        s.TARIFF_CODE_TAG: agreement.tariff_code,
                         **property_tags,
-                        "valid_from": valid_from,
-                        "valid_to": valid_to,
+                        "agreement": agreement,
                     }
 
 
-def _latest(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
-    return a if b is None else b if a is None else max(a, b)
-
-
-def _earliest(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
-    return a if b is None else b if a is None else min(a, b)
-
-
-def _overlaps(valid_from, valid_to, day_start: pd.Timestamp, day_end: pd.Timestamp) -> bool:
-    """Whether [valid_from, valid_to) (None = open end) meets [day_start, day_end)."""
-    return (valid_from is None or valid_from < day_end) and (valid_to is None or valid_to > day_start)
-
-
-def account_points(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def account_points(account: Account, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """One point per local day, meter and agreement in force that day, stamped at the later of the
     agreement's start and the day's, carrying everything later assets need to know about the meter.
 
     Per-day points make the result independent of how days are grouped into runs."""
     windows = days.day_windows(start, end, settings.octopus.tz)
     rows = []
-    for agreement in meter_agreements(account, settings):
-        valid_from, valid_to = agreement.pop("valid_from"), agreement.pop("valid_to")
+    for tags in meter_agreements(account, settings):
+        agreement: Agreement = tags.pop("agreement")
         for day_start, day_end in windows:
-            if not _overlaps(valid_from, valid_to, day_start, day_end):
-                continue
-            rows.append(
-                {
-                    s.MEASUREMENT: s.ACCOUNT_METERS.name,
-                    s.TIME: _latest(valid_from, day_start),
-                    **agreement,
-                    **settings.influxdb.additional_tags,
-                    s.AGREEMENT_FROM: _iso(valid_from),
-                    s.AGREEMENT_TO: _iso(valid_to),
-                }
-            )
+            if agreement.in_force(day_start, day_end):
+                rows.append(
+                    {
+                        s.MEASUREMENT: s.ACCOUNT_METERS.name,
+                        s.TIME: max(day_start, agreement.valid_from or day_start),
+                        **tags,
+                        **settings.influxdb.additional_tags,
+                        s.AGREEMENT_FROM: _iso(agreement.valid_from),
+                        s.AGREEMENT_TO: _iso(agreement.valid_to),
+                    }
+                )
     return _frame(rows, [*ACCOUNT_COLUMNS, *settings.influxdb.additional_tags])
 
 
@@ -152,41 +122,25 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     return merged.sort_values([s.TIME, *s.METER_KEY], kind="stable").reset_index(drop=True)
 
 
-def uncovered_days(account: dict, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
+def uncovered_days(account: Account, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
     """Meter-point days inside a tenancy with no agreement at all: priced as nothing, so worth a warning."""
     tz = settings.octopus.tz
     windows = days.day_windows(start, end, tz)
-    covered: dict[tuple[str, str], set[pd.Timestamp]] = {}
-    tenancy: dict[tuple[str, str], tuple] = {}
-    for agreement in meter_agreements(account, settings):
-        key = (agreement[s.FUEL], agreement[s.METER_POINT])
-        covered.setdefault(key, set()).update(
-            day_start
-            for day_start, day_end in windows
-            if _overlaps(agreement["valid_from"], agreement["valid_to"], day_start, day_end)
-        )
-    for prop in account.get("properties", []):
-        moved_in, moved_out = _utc(prop.get("moved_in_at")), _utc(prop.get("moved_out_at"))
-        for fuel, id_key in (("electricity", "mpan"), ("gas", "mprn")):
-            for point in prop.get(f"{fuel}_meter_points", []):
-                tenancy[(fuel, str(point.get(id_key)))] = (moved_in, moved_out)
+    included = set(settings.octopus.included_meters)
     problems = []
-    for key, (moved_in, moved_out) in tenancy.items():
-        if key not in covered and settings.octopus.included_meters:
-            continue  # filtered out by included_meters
-        missing = [
-            day_start.tz_convert(tz).date()
-            for day_start, day_end in windows
-            if _overlaps(moved_in, moved_out, day_start, day_end) and day_start not in covered.get(key, set())
-        ]
-        if missing:
-            problems.append(f"{key[0]} meter point {key[1]} has no agreement on {_day_list(missing)}")
+    for prop in account.properties:
+        for point in prop.meter_points:
+            if included and not included & {meter.serial_number for meter in point.meters}:
+                continue  # filtered out by included_meters
+            missing = [
+                day_start.tz_convert(tz).date().isoformat()
+                for day_start, day_end in windows
+                if prop.lived_in(day_start, day_end)
+                and not any(agreement.in_force(day_start, day_end) for agreement in point.agreements)
+            ]
+            if missing:
+                problems.append(f"{point.fuel} meter point {point.id} has no agreement on {days.listing(missing)}")
     return problems
-
-
-def _day_list(dates: list[dt.date]) -> str:
-    shown = ", ".join(day.isoformat() for day in dates[:5])
-    return shown + (f" and {len(dates) - 5} more days" if len(dates) > 5 else "")
 
 
 def segments_of(segments: pd.DataFrame, meter_key) -> pd.DataFrame:
@@ -378,7 +332,7 @@ def priced_points(
         meter = meter_segments.iloc[0]
         readings = readings.reset_index(drop=True)
         tariff_codes = tariff_in_force(readings[s.TIME], meter_segments)
-        sign = -1.0 if meter[s.IS_EXPORT] == "true" else 1.0
+        sign = -1.0 if meter[s.IS_EXPORT] else 1.0
         usage_kwh = readings["usage_kwh"] * sign
         interval_prices = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes, readings[s.TIME]]))
         interval_prices.index = readings.index

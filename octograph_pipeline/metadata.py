@@ -132,7 +132,7 @@ def priced_consumption(
     if details.empty:
         return _nothing(partitions, s.Asset.PRICED_CONSUMPTION, empty)
     day = days.keys(details[s.TIME], tz).rename("day")
-    exported = details[s.IS_EXPORT] == "true"
+    exported = details[s.IS_EXPORT].astype(bool)
     totals = details.assign(
         day=day,
         import_kwh=details["usage_kwh"].where(~exported, 0.0),

@@ -1,4 +1,5 @@
-"""Account JSON -> agreements and points, without I/O: tenancy, gaps between agreements, meter filters."""
+"""Account JSON -> typed records -> agreements and points, without I/O: tenancy, gaps between agreements,
+meter filters."""
 
 import configparser
 
@@ -6,8 +7,9 @@ import pandas as pd
 
 from octograph_pipeline import frames
 from octograph_pipeline.config import parse_settings
+from octograph_pipeline.octopus.models import parse_account
 
-ACCOUNT = {
+ACCOUNT_JSON = {
     "number": "A-FRAME001",
     "properties": [
         {
@@ -42,6 +44,9 @@ ACCOUNT = {
 }
 
 
+ACCOUNT = parse_account(ACCOUNT_JSON, "A-FRAME001")
+
+
 def settings(**octopus):
     parser = configparser.ConfigParser()
     parser.read_dict({"octopus": {"account_number": "A-FRAME001", **octopus}})
@@ -56,7 +61,8 @@ def test_agreements_stop_at_move_out():
         ("S2", "VAR-2"),
         ("S2", "AGILE"),
     ]
-    assert agreements[1]["valid_to"] == pd.Timestamp("2024-06-14T23:00Z")  # open-ended, clipped to the tenancy
+    assert agreements[1]["agreement"].valid_to == pd.Timestamp("2024-06-14T23:00Z")  # clipped to the tenancy
+    assert agreements[0]["is_export"] is False
 
 
 def test_points_per_day_and_meter_within_the_tenancy():
@@ -73,3 +79,14 @@ def test_a_day_without_agreement_is_reported():
     assert frames.uncovered_days(ACCOUNT, settings(), start, end) == [
         "electricity meter point 100 has no agreement on 2024-06-12"
     ]
+
+
+def test_the_account_is_parsed_once_into_records():
+    (prop,) = ACCOUNT.properties
+    assert prop.id == "1" and prop.address["town"] == "Oldtown" and prop.address["postcode"] == ""
+    assert prop.moved_out_at == pd.Timestamp("2024-06-14T23:00Z")
+    (point,) = prop.meter_points
+    assert (point.fuel, point.id, point.is_export) == ("electricity", "100", False)
+    assert [meter.serial_number for meter in point.meters] == ["S1", "S2"]
+    assert [a.tariff_code for a in point.agreements] == ["E-1R-VAR-22-11-01-C", "E-1R-AGILE-24-10-01-C"]
+    assert point.agreements[0].valid_from == pd.Timestamp("2024-01-01T00:00Z")

@@ -39,9 +39,10 @@ def client(octopus_api):
 
 def test_account_shape(client):
     account = client.account(ACCOUNT)
-    points = account["properties"][0]["electricity_meter_points"]
-    assert {p["mpan"] for p in points} == {IMPORT_MPAN, EXPORT_MPAN}
-    assert [p["is_export"] for p in points] == [False, True]
+    points = [p for p in account.properties[0].meter_points if p.fuel == "electricity"]
+    assert {p.id for p in points} == {IMPORT_MPAN, EXPORT_MPAN}
+    assert [p.is_export for p in points] == [False, True]
+    assert account.number == ACCOUNT
 
 
 def test_consumption_follows_pagination(client, simulator):
@@ -102,13 +103,13 @@ def test_429_is_retried_after_retry_after(client, simulator):
 @pytest.mark.parametrize("status", [500, 502, 503])
 def test_server_errors_are_retried(client, simulator, status):
     simulator.inject(status, count=2, path_contains="/accounts")
-    assert client.account(ACCOUNT)["number"] == ACCOUNT
+    assert client.account(ACCOUNT).number == ACCOUNT
     assert simulator.request_counts["account"] == 3  # two failures, then the answer
 
 
 def test_html_403_from_the_proxy_is_transient_not_a_bad_key(client, simulator):
     simulator.inject(403, count=2, path_contains="/accounts", html=True)
-    assert client.account(ACCOUNT)["number"] == ACCOUNT
+    assert client.account(ACCOUNT).number == ACCOUNT
     simulator.inject(403, count=10, path_contains="/accounts", html=True)
     with pytest.raises(OctopusError, match="HTML 403") as raised:
         client.account(ACCOUNT)
@@ -240,7 +241,7 @@ def test_a_cache_file_others_can_read_is_refused(octopus_api, tmp_path):
 def test_a_simulator_with_latency_still_answers(simulator):
     simulator.latency = 0.05
     with serve(simulator) as api, OctopusClient(api, API_KEY) as client:
-        assert client.account(ACCOUNT)["number"] == ACCOUNT
+        assert client.account(ACCOUNT).number == ACCOUNT
 
 
 def test_waiting_between_retries_stops_when_the_budget_is_spent(octopus_api, simulator):

@@ -31,6 +31,7 @@ FUEL = "fuel"
 METER_POINT = "meter_point"
 METER_SERIAL_NUMBER = "meter_serial_number"
 IS_EXPORT = "is_export"  # a bool in frames, written as the tag "true"/"false"
+BOOLEAN_TAGS = (IS_EXPORT,)
 UNIT = "unit"
 PROPERTY_ID = "property_id"
 PROPERTY_TAGS = (

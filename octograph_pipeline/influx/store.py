@@ -19,7 +19,7 @@ import urllib3
 
 from ..config import InfluxSettings
 from ..net import connection_problem
-from .schema import MEASUREMENT, MEASUREMENTS, TIME, Measurement
+from .schema import BOOLEAN_TAGS, MEASUREMENT, MEASUREMENTS, TIME, Measurement
 
 BATCH_SIZE = 5000
 DELETES_PER_QUERY = 500  # statements joined into one InfluxQL request
@@ -82,7 +82,9 @@ _STRING_ESCAPES = str.maketrans({'"': r"\"", "\\": r"\\"})
 
 
 def _tag_text(value) -> str | None:
-    """A tag's value as written, or None to leave the tag out (empty, or not text)."""
+    """A tag's value as written, or None to leave the tag out (empty, or not text); a bool as true/false."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
     if not isinstance(value, str) or not value:
         return None
     text = value.translate(_KEY_ESCAPES)
@@ -188,6 +190,8 @@ def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
     for column in combined.columns:
         if column in numeric:
             combined[column] = combined[column].astype(float)
+        elif column in BOOLEAN_TAGS:
+            combined[column] = combined[column] == "true"
         elif column != TIME:
             combined[column] = combined[column].fillna("").astype(str)
     columns = [MEASUREMENT, *(c for c in combined.columns if c != MEASUREMENT)]

@@ -21,6 +21,7 @@ from urllib3.util.retry import Retry
 
 from ..config import Settings
 from ..net import connection_problem
+from .models import POINT_ID_NAME, Account, parse_account
 from .tariffs import parse_tariff_code
 
 log = logging.getLogger(__name__)
@@ -194,13 +195,14 @@ class OctopusClient:
 
     # --- endpoints -------------------------------------------------------------------------------------
 
-    def account(self, account_number: str) -> dict:
+    def account(self, account_number: str) -> Account:
         """The account, never from the cache: a key revoked since must fail now, not in an hour."""
         with getattr(self.session, "cache_disabled", contextlib.nullcontext)():
-            return self._get_json(
+            data = self._get_json(
                 f"{self.api_prefix}/accounts/{account_number}/",
                 not_found=f"Octopus account {account_number} not found (check [octopus] account_number)",
             )
+        return parse_account(data, account_number)
 
     def consumption(
         self,
@@ -215,7 +217,7 @@ class OctopusClient:
 
         `period_to` is exclusive, so asking up to the local midnight after a day includes its last half-hour.
         """
-        point_kind, point_name = ("electricity", "MPAN") if fuel == "electricity" else ("gas", "MPRN")
+
         params = {
             "period_from": _utc_iso(period_from),
             "period_to": _utc_iso(period_to),
@@ -225,9 +227,9 @@ class OctopusClient:
         if GROUP_BY[resolution_minutes]:
             params["group_by"] = GROUP_BY[resolution_minutes]
         rows = self._get_all(
-            f"{self.api_prefix}/{point_kind}-meter-points/{meter_point}/meters/{serial_number}/consumption/",
+            f"{self.api_prefix}/{fuel}-meter-points/{meter_point}/meters/{serial_number}/consumption/",
             params,
-            not_found=f"{fuel} meter not found: {point_name} {meter_point}, serial {serial_number}",
+            not_found=f"{fuel} meter not found: {POINT_ID_NAME[fuel]} {meter_point}, serial {serial_number}",
         )
         frame = pd.DataFrame(rows, columns=["interval_start", "interval_end", "consumption"])
         frame["interval_start"] = pd.to_datetime(frame["interval_start"], utc=True, format="ISO8601")
