@@ -21,8 +21,7 @@ import time
 
 from . import days
 from .config import ConfigError, Settings, load_settings
-from .influx.schema import METER_CONSUMPTION, METER_POINT
-from .influx.store import InfluxError, open_store, quote_identifier, window_condition
+from .influx.store import InfluxError, open_store
 
 LATEST_LOOKBACK_DAYS = 30
 PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
@@ -64,7 +63,7 @@ def dagster_home() -> str | None:
 def check_influxdb(settings: Settings) -> None:
     """One cheap query, so a wrong URL, password or bucket stops here rather than inside every run."""
     with open_store(settings.influxdb) as store:
-        store.query("SHOW MEASUREMENTS LIMIT 1")
+        store.check()
 
 
 def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date | None:
@@ -85,18 +84,13 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
     since, until = days.window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
     with open_store(settings.influxdb) as store:
-        series = store.query(
-            f"SELECT last(usage_kwh) FROM {quote_identifier(METER_CONSUMPTION.name)} "
-            f"WHERE {window_condition(since, until, settings.influxdb.additional_tags)} "
-            f"GROUP BY {quote_identifier(METER_POINT)}"
-        )
-    if not series:
+        last_readings = store.last_readings(since, until, settings.influxdb.additional_tags)
+    if not last_readings:
         raise UsageError(
             f"--from-date=latest: no consumption stored in the last {LATEST_LOOKBACK_DAYS} days; back-fill from "
             "a fixed date first, e.g. --from-date=2024-01-01"
         )
-    last_reading = min(dt.datetime.fromtimestamp(one["values"][0][0], dt.UTC) for one in series)
-    return last_reading.astimezone(settings.octopus.tz).date()
+    return min(last_readings.values()).tz_convert(settings.octopus.tz).date()
 
 
 def resolve_range(args: argparse.Namespace, settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:

@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 
 from . import days
 from .config import load_settings
+from .influx import schema
 from .influx.local import LocalInfluxd
-from .influx.store import InfluxV1Store, quote_identifier, window_condition
+from .influx.store import InfluxV1Store, open_store
 from .jobs import run_days
 from .simulator import OctopusSimulator, serve
 
@@ -189,39 +190,29 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
     return 0
 
 
+# What the demo's table shows per measurement: points counted on, kWh, cost (£ inc VAT); usage is net
+# (export meters count negative in electricity_consumption).
+SUMMARY = {
+    schema.METER_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", None),
+    schema.ELECTRICITY_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
+    schema.GAS_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
+    schema.ELECTRICITY_PRICING: ("count(unit_price_inc_vat_price)", None, None),
+    schema.GAS_PRICING: ("count(unit_price_inc_vat_price)", None, None),
+}
+
+
 def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     """Per measurement and local day: points, kWh and cost (inc VAT), read back from InfluxDB."""
     settings = load_settings(config)
-    store = InfluxV1Store(settings.influxdb.url, settings.influxdb.bucket)
     start, end = days.window(first, last, TZ)
-    # measurement -> (points counted on, kWh, cost column heading's expression)
-    queries = {
-        "meter_consumption": ("count(usage_kwh)", "sum(usage_kwh)", None),
-        "electricity_consumption": (
-            "count(usage_kwh)",
-            "sum(usage_kwh)",
-            "sum(total_cost_inc_vat_pence) / 100",
-        ),
-        "gas_consumption": ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
-        "electricity_pricing": ("count(unit_price_inc_vat_price)", None, None),
-        "gas_pricing": ("count(unit_price_inc_vat_price)", None, None),
-    }
-    # Usage is net: export meters count negative in electricity_consumption.
     lines = [f"{'measurement':<24} {'day':<10} {'points':>6} {'kWh':>9} {'£ inc VAT':>9}"]
-    for measurement, expressions in queries.items():
-        select = ", ".join(e for e in expressions if e)
-        series = store.query(
-            f"SELECT {select} FROM {quote_identifier(measurement)} WHERE {window_condition(start, end, {})} "
-            f"GROUP BY time(1d) fill(none) tz('{TZ.key}')"
-        )
-        for row in series[0]["values"] if series else []:
-            day = dt.datetime.fromtimestamp(row[0], TZ).date()
-            values = iter(row[1:])
-            count = next(values)
-            kwh = f"{next(values):.3f}" if expressions[1] else ""
-            cost = f"{next(values):.2f}" if expressions[2] else ""
-            lines.append(f"{measurement:<24} {day} {count:>6} {kwh:>9} {cost:>9}")
-    store.close()
+    with open_store(settings.influxdb) as store:
+        for measurement, (count, kwh, cost) in SUMMARY.items():
+            totals = store.daily_totals(measurement, [e for e in (count, kwh, cost) if e], start, end, TZ)
+            for row in totals.itertuples(index=False):
+                kwh_text = f"{row[2]:.3f}" if kwh else ""
+                cost_text = f"{row[-1]:.2f}" if cost else ""
+                lines.append(f"{measurement.name:<24} {row.day} {row[1]:>6} {kwh_text:>9} {cost_text:>9}")
     return "\n".join(lines)
 
 

@@ -82,13 +82,10 @@ def incomplete_days(settings: Settings, days: list[dt.date]) -> set[dt.date]:
         return set()
     tz = settings.octopus.tz
     start, end = local_days.window(days[0], days[-1], tz)
-    store = open_store(settings.influxdb)
-    try:
-        tags = settings.influxdb.additional_tags
+    tags = settings.influxdb.additional_tags
+    with open_store(settings.influxdb) as store:
         account = store.read([ACCOUNT_METERS], start, end, tags)
         consumption = store.read([METER_CONSUMPTION], start, end, tags)
-    finally:
-        store.close()
     problems = checks.missing_intervals(consumption, frames.agreement_segments(account, tz), settings)
     return {dt.date.fromisoformat(day) for day in problems["day"]}
 

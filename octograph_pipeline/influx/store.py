@@ -19,7 +19,7 @@ import urllib3
 
 from ..config import InfluxSettings
 from ..net import connection_problem
-from .schema import BOOLEAN_TAGS, MEASUREMENT, MEASUREMENTS, TIME, Measurement
+from .schema import BOOLEAN_TAGS, MEASUREMENT, MEASUREMENTS, METER_CONSUMPTION, METER_POINT, TIME, Measurement
 
 BATCH_SIZE = 5000
 DELETES_PER_QUERY = 500  # statements joined into one InfluxQL request
@@ -256,6 +256,34 @@ class InfluxStore:
 
     def _source(self, measurement: str) -> str:
         return quote_identifier(measurement)
+
+    def check(self) -> None:
+        """One cheap query: a wrong URL, password, database or bucket shows here, before anything runs."""
+        self.query("SHOW MEASUREMENTS LIMIT 1")
+
+    def last_readings(
+        self, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
+    ) -> dict[str, pd.Timestamp]:
+        """Meter point -> the time of its last reading stored in [start, end)."""
+        series = self.query(
+            f"SELECT last(usage_kwh) FROM {self._source(METER_CONSUMPTION.name)} "
+            f"WHERE {window_condition(start, end, tags)} GROUP BY {quote_identifier(METER_POINT)}"
+        )
+        return {one["tags"][METER_POINT]: pd.Timestamp(one["values"][0][0], unit="s", tz="UTC") for one in series}
+
+    def daily_totals(
+        self, measurement: Measurement, aggregates: Iterable[str], start: pd.Timestamp, end: pd.Timestamp, tz
+    ) -> pd.DataFrame:
+        """Per local day of [start, end): the InfluxQL aggregates (e.g. `sum(usage_kwh)`), one column each."""
+        columns = list(aggregates)
+        series = self.query(
+            f"SELECT {', '.join(columns)} FROM {self._source(measurement.name)} WHERE "
+            f"{window_condition(start, end, {})} GROUP BY time(1d) fill(none) tz({quote_string(tz.key)})"
+        )
+        rows = series[0]["values"] if series else []
+        frame = pd.DataFrame(rows, columns=["day", *columns])
+        frame["day"] = pd.to_datetime(frame["day"], unit="s", utc=True).dt.tz_convert(tz).dt.date
+        return frame
 
     # -- writes -----------------------------------------------------------------------------------------
 
