@@ -12,7 +12,7 @@ import datetime as dt
 from octograph_pipeline import checks, frames
 from octograph_pipeline.config import load_settings
 from octograph_pipeline.days import window as local_days_window
-from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS
+from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS, Asset
 from octograph_pipeline.influx.store import open_store
 from octograph_pipeline.octopus.client import OctopusClient
 
@@ -32,15 +32,12 @@ def run(config_file: str, first: dt.date, last: dt.date) -> int:
     checks.negative_import(consumption, settings)
     checks.unpriced_intervals(details, settings)
     checks.standing_charge_mismatches(details, prices, segments, settings)
-    store = open_store(settings.influxdb)
-    try:
-        outputs = {
-            "account": account,
-            "tariff_rates": prices,
-            "meter_consumption": consumption,
-            "priced_consumption": priced,
-        }
-        tags = settings.influxdb.additional_tags
+    outputs = {
+        Asset.ACCOUNT: account,
+        Asset.TARIFF_RATES: prices,
+        Asset.METER_CONSUMPTION: consumption,
+        Asset.PRICED_CONSUMPTION: priced,
+    }
+    tags = settings.influxdb.additional_tags
+    with open_store(settings.influxdb) as store:
         return sum(store.replace(ASSET_MEASUREMENTS[name], start, end, tags, out) for name, out in outputs.items())
-    finally:
-        store.close()

@@ -4,7 +4,6 @@ Every asset works on its run's partition *window* (one day or a range of days), 
 request per meter or tariff component for the whole range, not one per day.
 """
 
-import contextlib
 import warnings
 from collections.abc import Iterator
 
@@ -16,10 +15,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from . import checks, days, frames, metadata, runs
 from .config import ConfigError, Settings
-from .influx.schema import ASSET_MEASUREMENTS, TIME
+from .influx.schema import ASSET_MEASUREMENTS, TIME, Asset
 from .octopus.client import FinalError
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
+from .runs import no_retries
 
 IO_MANAGER_KEY = "influx_io_manager"
 # Tomorrow's Agile prices are published around 16:00, so prices (and the agreements they need) may run a
@@ -32,157 +32,156 @@ MAX_DAYS_PER_RUN = 366
 # Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
 # sensors never hammer the API at once.
 OCTOPUS_POOL = "octopus_api"
+# A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config: failing at
+# once; other Octopus errors (5xx, throttling, timeouts) go to the retry policy.
+NOT_RETRIED = (FinalError, ConfigError)
 
 
-@contextlib.contextmanager
-def final_errors():
-    """A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config will not mend
-    by retrying: fail the step at once with the message alone. Other Octopus errors (5xx, throttling, timeouts)
-    go to the retry policy."""
-    try:
-        yield
-    except (FinalError, ConfigError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+# --- the asset bodies ---------------------------------------------------------------------------------------
+
+
+def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    start, end = utc_window(context.partition_time_window)
+    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+        data = client.account(settings.octopus.account_number)
+    for problem in frames.uncovered_days(data, settings, start, end):
+        context.log.warning(f"{problem}: its usage there cannot be priced")
+    points = frames.account_points(data, settings, start, end)
+    attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+def fetch_tariff_rates(
+    context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
+) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+        # One request per tariff component for all the days and meters under that tariff.
+        points, problems = frames.rate_points(
+            frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
+        )
+    for problem in problems:
+        context.log.warning(problem)
+    attach_day_metadata(context, metadata.tariff_rates(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(context, settings, account=account)
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+        points = frames.consumption_frame(segments, client.consumption, settings)
+    attach_day_metadata(context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz))
+    yield dg.Output(points)
+    yield from day_check_results(
+        context,
+        {
+            checks.COMPLETE_INTERVALS: checks.missing_intervals(points, segments, settings),
+            checks.NO_NEGATIVE_IMPORT: checks.negative_import(points, settings),
+        },
+    )
+
+
+def price_consumption(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+):
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(
+        context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
+    )
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
+    attach_day_metadata(
+        context, metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
+    )
+    yield dg.Output(points)
+    yield from day_check_results(
+        context,
+        {
+            checks.EVERY_INTERVAL_PRICED: checks.unpriced_intervals(details, settings),
+            checks.STANDING_CHARGE_ONE_DAY: checks.standing_charge_mismatches(
+                details, tariff_rates, segments, settings
+            ),
+        },
+    )
+
+
+# --- decorating them with what config decides -------------------------------------------------------------
 
 
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The assets over daily partitions built from config (so the assets are built with them)."""
-    prices_partitions = daily_partitions(settings, PRICES_END_OFFSET)
-    consumption_partitions = daily_partitions(settings, CONSUMPTION_END_OFFSET)
-
+    """The asset bodies over the configured days (start date, time zone) with the configured retry policy."""
+    prices = daily_partitions(settings, PRICES_END_OFFSET)
+    consumption = daily_partitions(settings, CONSUMPTION_END_OFFSET)
     retry_policy = dg.RetryPolicy(
         max_retries=settings.pipeline.retries,
         delay=settings.pipeline.retry_delay_seconds,
         backoff=dg.Backoff.EXPONENTIAL,
     )
+    # backfill_policy and partitioned checks are marked beta/preview; the warnings would greet every user at
+    # every load.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
 
-    def octopus_asset(name: str, description: str, partitions: dg.PartitionsDefinition, checks=(), api=True):
-        # backfill_policy and partitioned checks are marked beta/preview; the warnings would greet every user
-        # at every load.
-        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
-        warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
+    def asset(name: str, description: str, partitions, asset_checks=(), calls_api=True):
         return dg.asset(
             name=name,
             description=description,
             partitions_def=partitions,
             io_manager_key=IO_MANAGER_KEY,
             backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
-            retry_policy=retry_policy if api else None,
-            pool=OCTOPUS_POOL if api else None,
+            retry_policy=retry_policy if calls_api else None,
+            pool=OCTOPUS_POOL if calls_api else None,
             group_name="octopus",
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
             check_specs=[
-                dg.AssetCheckSpec(check, asset=name, description=text, partitions_def=partitions)
-                for check, text in checks
+                dg.AssetCheckSpec(check.name, asset=name, description=check.description, partitions_def=partitions)
+                for check in asset_checks
             ],
         )
 
-    @octopus_asset(
-        "account",
-        "Properties, meter points, meters and the agreement (tariff) in force each day.",
-        prices_partitions,
-    )
-    def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
-        runs.begin_step(context)
-        settings = octograph.settings()
-        start, end = utc_window(context.partition_time_window)
-        with final_errors(), octograph.octopus_client(settings) as client:
-            data = client.account(settings.octopus.account_number)
-        for problem in frames.uncovered_days(data, settings, start, end):
-            context.log.warning(f"{problem}: its usage there cannot be priced")
-        points = frames.account_points(data, settings, start, end)
-        attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
-        return points
-
-    @octopus_asset(
-        "tariff_rates",
-        "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
-        prices_partitions,
-    )
-    def tariff_rates(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
-        runs.begin_step(context)
-        settings = octograph.settings()
-        with final_errors(), octograph.octopus_client(settings) as client:
-            # One request per tariff component for all the days and meters under that tariff.
-            points, problems = frames.rate_points(
-                frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
-            )
-        for problem in problems:
-            context.log.warning(problem)
-        attach_day_metadata(context, metadata.tariff_rates(points, context.partition_keys, settings.octopus.tz))
-        return points
-
-    @octopus_asset(
-        "meter_consumption",
-        "What each meter reported per interval while it was ours, and its energy in kWh.",
-        consumption_partitions,
-        checks=[
-            ("complete_intervals", "Every meter point reported every interval of each day (46/48/50 half-hours)."),
-            ("no_negative_import", "No import meter reported negative usage."),
-        ],
-    )
-    def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
-        runs.begin_step(context)
-        settings = octograph.settings()
-        require_stored_inputs(context, settings, account=account)
-        segments = frames.agreement_segments(account, settings.octopus.tz)
-        with final_errors(), octograph.octopus_client(settings) as client:
-            points = frames.consumption_frame(segments, client.consumption, settings)
-        attach_day_metadata(
-            context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz)
-        )
-        yield dg.Output(points)
-        yield from day_check_results(
-            context,
-            complete_intervals=checks.missing_intervals(points, segments, settings),
-            no_negative_import=checks.negative_import(points, settings),
-        )
-
-    @octopus_asset(
-        "priced_consumption",
-        "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
-        consumption_partitions,
-        checks=[
-            ("every_interval_priced", "Every consumption interval has a unit rate and a standing charge."),
-            (
-                "standing_charge_one_day",
-                "Standing charge costs add up to one day's charge per meter point and day.",
-            ),
-        ],
-        api=False,
-    )
-    def priced_consumption(
-        context: dg.AssetExecutionContext,
-        octograph: OctographConfig,
-        account: pd.DataFrame,
-        tariff_rates: pd.DataFrame,
-        meter_consumption: pd.DataFrame,
-    ):
-        runs.begin_step(context)
-        settings = octograph.settings()
-        require_stored_inputs(
-            context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
-        )
-        segments = frames.agreement_segments(account, settings.octopus.tz)
-        points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
-        per_day = metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
-        attach_day_metadata(context, per_day)
-        yield dg.Output(points)
-        yield from day_check_results(
-            context,
-            every_interval_priced=checks.unpriced_intervals(details, settings),
-            standing_charge_one_day=checks.standing_charge_mismatches(details, tariff_rates, segments, settings),
-        )
-
-    return [account, tariff_rates, meter_consumption, priced_consumption]
+    return [
+        asset(
+            Asset.ACCOUNT,
+            "Properties, meter points, meters and the agreement (tariff) in force each day.",
+            prices,
+        )(fetch_account),
+        asset(
+            Asset.TARIFF_RATES,
+            "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
+            prices,
+        )(fetch_tariff_rates),
+        asset(
+            Asset.METER_CONSUMPTION,
+            "What each meter reported per interval while it was ours, and its energy in kWh.",
+            consumption,
+            asset_checks=(checks.COMPLETE_INTERVALS, checks.NO_NEGATIVE_IMPORT),
+        )(fetch_meter_consumption),
+        asset(
+            Asset.PRICED_CONSUMPTION,
+            "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
+            consumption,
+            asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
+            calls_api=False,
+        )(price_consumption),
+    ]
 
 
-# Warnings, not errors: readings often arrive a day or two late (the late-data sensor fetches them again).
-WARNING_CHECKS = {"complete_intervals"}
+# --- helpers of the bodies ----------------------------------------------------------------------------------
 
 
-def day_check_results(context: dg.AssetExecutionContext, **problems: pd.DataFrame) -> Iterator:
+def day_check_results(context: dg.AssetExecutionContext, problems: dict[checks.Check, pd.DataFrame]) -> Iterator:
     """Each check's result for each day of the run, with that day's problems (its rows of `day`) in the metadata.
 
     In a run over several days Dagster's `AssetCheckResult` has no partition, so every day's check would read
@@ -201,19 +200,19 @@ def day_check_results(context: dg.AssetExecutionContext, **problems: pd.DataFram
         if record.run_id == context.run.run_id
     }
     outputs = {spec.name: output for output, spec in context.assets_def.check_specs_by_output_name.items()}
-    for name, found in problems.items():
-        yield dg.Output(None, output_name=outputs[name])
+    for check, found in problems.items():
+        yield dg.Output(None, output_name=outputs[check.name])
         by_day = dict(tuple(found.groupby("day"))) if len(found) else {}
         for day in partitions:
             rows = by_day.get(day)
             details = {} if rows is None else {"details": dg.MetadataValue.md(checks.markdown(rows))}
             yield dg.AssetCheckEvaluation(
                 asset_key=context.asset_key,
-                check_name=name,
+                check_name=check.name,
                 passed=rows is None,
                 metadata={"problems": 0 if rows is None else len(rows), **details},
                 target_materialization_data=targets.get(day),
-                severity=dg.AssetCheckSeverity.WARN if name in WARNING_CHECKS else dg.AssetCheckSeverity.ERROR,
+                severity=dg.AssetCheckSeverity.WARN if check.warning else dg.AssetCheckSeverity.ERROR,
                 partition=day,
             )
 

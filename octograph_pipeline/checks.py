@@ -6,6 +6,8 @@ with the meter and the intervals named.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from . import days
@@ -14,6 +16,28 @@ from .frames import price_lookup, with_columns
 from .influx import schema as s
 
 MAX_LISTED = 12
+
+
+@dataclass(frozen=True)
+class Check:
+    """An asset check as the UI names and describes it; a `warning` check fails as a warning, not an error."""
+
+    name: str
+    description: str
+    warning: bool = False
+
+
+# Warnings: readings often arrive a day or two late (the late-data sensor fetches them again).
+COMPLETE_INTERVALS = Check(
+    "complete_intervals", "Every meter point reported every interval of each day (46/48/50 half-hours).", True
+)
+NO_NEGATIVE_IMPORT = Check("no_negative_import", "No import meter reported negative usage.")
+EVERY_INTERVAL_PRICED = Check(
+    "every_interval_priced", "Every consumption interval has a unit rate and a standing charge."
+)
+STANDING_CHARGE_ONE_DAY = Check(
+    "standing_charge_one_day", "Standing charge costs add up to one day's charge per meter point and day."
+)
 
 
 def _clock_times(times: pd.Series, settings: Settings) -> str:

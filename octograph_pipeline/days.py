@@ -40,6 +40,12 @@ def day_windows(start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo) -> list[tu
     return [(midnight(day, tz), midnight(day + dt.timedelta(days=1), tz)) for day in dates(start, end, tz)]
 
 
+def before(now: dt.datetime, count: int, tz: ZoneInfo) -> list[dt.date]:
+    """The `count` local days before `now`'s (complete days, if `now` is the present), oldest first."""
+    today = now.astimezone(tz).date()
+    return [today - dt.timedelta(days=n) for n in range(count, 0, -1)]
+
+
 def day_range(first: dt.date, last: dt.date) -> list[str]:
     """The partition keys (YYYY-MM-DD) of first..last."""
     return [(first + dt.timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]

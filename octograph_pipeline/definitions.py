@@ -18,6 +18,9 @@ def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Defini
     path = str(config_path(config_file).resolve())
     settings = load_settings(path)
     jobs = {job.name: job for job in build_jobs()}
+    # One copy per run, shared by the assets and the IO manager (a nested resource given as itself would be a
+    # second copy).
+    octograph = OctographConfig.configure_at_launch(config_file=path)
     return dg.Definitions(
         assets=build_assets(settings),
         jobs=list(jobs.values()),
@@ -26,8 +29,8 @@ def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Defini
         # The steps run one after another anyway (each needs the last); a process per step would add ~4 s each.
         executor=dg.in_process_executor,
         resources={
-            "octograph": OctographConfig(config_file=path),
-            IO_MANAGER_KEY: InfluxIOManager(config_file=path),
+            "octograph": octograph,
+            IO_MANAGER_KEY: InfluxIOManager(octograph=octograph),
         },
     )
 

@@ -16,7 +16,7 @@ from . import days, pricing
 from .config import Settings
 from .influx import schema as s
 from .octopus.models import Account, Agreement
-from .octopus.tariffs import parse_tariff_code
+from .octopus.tariffs import STANDING_CHARGES, parse_tariff_code
 
 ACCOUNT_COLUMNS = [
     s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *s.METER_KEY, s.TARIFF_CODE_TAG, s.PROPERTY_ID, *s.PROPERTY_TAGS,
@@ -239,12 +239,15 @@ def unit_rates_at(starts: pd.Series, tariff_code: str, rates: TariffRates, setti
     def in_force(component: str) -> pd.DataFrame:
         return pricing.rate_in_force(starts, rates(tariff_code, component))
 
-    if not parse_tariff_code(tariff_code).is_economy7:
-        return in_force("standard-unit-rates")
-    night = pricing.in_low_rate_window(
+    tariff = parse_tariff_code(tariff_code)
+    if not tariff.is_economy7:
+        (standard,) = tariff.unit_rate_components
+        return in_force(standard)
+    day, night = tariff.unit_rate_components
+    low = pricing.in_low_rate_window(
         starts, octopus.unit_rate_low_start, octopus.unit_rate_low_end, octopus.low_rate_tz
     )
-    return in_force("day-unit-rates").where(~night, in_force("night-unit-rates"))
+    return in_force(day).where(~low, in_force(night))
 
 
 def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
@@ -270,7 +273,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
         if half_hours.empty:
             continue
         unit = unit_rates_at(half_hours, tariff_code, tariff_rates, settings)
-        prices = pricing.tariff_prices(half_hours, unit, tariff_rates(tariff_code, "standing-charges"))
+        prices = pricing.tariff_prices(half_hours, unit, tariff_rates(tariff_code, STANDING_CHARGES))
         prices[s.TIME] = days.interval_of(half_hours, resolution, tz)
         if resolution > 30:
             prices = prices.groupby(s.TIME, as_index=False).mean(skipna=False)

@@ -15,6 +15,7 @@ import dagster as dg
 
 from .assets import MAX_DAYS_PER_RUN
 from .days import day_range
+from .influx.schema import Asset
 from .partitions import days_target
 
 PRICES_JOB = "octopus_prices"
@@ -25,12 +26,12 @@ def build_jobs() -> list:
     return [
         dg.define_asset_job(
             PRICES_JOB,
-            selection=["account", "tariff_rates"],
+            selection=[Asset.ACCOUNT, Asset.TARIFF_RATES],
             description="Account agreements and tariff prices (partitions up to tomorrow).",
         ),
         dg.define_asset_job(
             CONSUMPTION_JOB,
-            selection=["meter_consumption", "priced_consumption"],
+            selection=[Asset.METER_CONSUMPTION, Asset.PRICED_CONSUMPTION],
             description="Meter readings and their cost (partitions up to yesterday).",
         ),
     ]

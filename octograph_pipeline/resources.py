@@ -1,6 +1,7 @@
 """Dagster resources: run config holds only the INI file's path; settings and secrets are read at run time."""
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from .config import Settings, load_settings
 from .octopus.client import OctopusClient
@@ -11,9 +12,15 @@ class OctographConfig(dg.ConfigurableResource):
     config, logs or metadata."""
 
     config_file: str
+    _settings: Settings | None = PrivateAttr(default=None)
 
+    @property
     def settings(self) -> Settings:
-        return load_settings(self.config_file)
+        """Parsed at first use in a run, then kept: Dagster gives every run its own copy of the resource, so a
+        changed file is read by the next run."""
+        if self._settings is None:
+            self._settings = load_settings(self.config_file)
+        return self._settings
 
-    def octopus_client(self, settings: Settings) -> OctopusClient:
-        return OctopusClient.from_settings(settings)
+    def octopus_client(self) -> OctopusClient:
+        return OctopusClient.from_settings(self.settings)

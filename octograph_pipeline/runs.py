@@ -37,6 +37,16 @@ def begin_step(context: dg.AssetExecutionContext) -> None:
         context.instance.add_run_tags(context.run.run_id, process_tags())
 
 
+@contextlib.contextmanager
+def no_retries(*final: type[Exception]) -> Iterator[None]:
+    """Errors that retrying will not mend (a rejected key, a missing account, a bad config, what InfluxDB
+    refuses) fail the step at once with their message alone; any other error goes to the retry policy."""
+    try:
+        yield
+    except final as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+
+
 def stop_requested() -> str | None:
     return _stop[0] if _stop else None
 

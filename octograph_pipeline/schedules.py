@@ -9,7 +9,7 @@ import dagster as dg
 from . import checks, frames
 from . import days as local_days
 from .config import Settings
-from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION
+from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION, Asset
 from .influx.store import open_store
 from .jobs import CONSUMPTION_JOB, PRICES_JOB
 from .partitions import days_target, range_tags
@@ -62,17 +62,14 @@ def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinitio
     )
     def late_consumption(context: dg.SensorEvaluationContext, octograph: OctographConfig):
         now = dt.datetime.now(dt.UTC)
-        return late_data_requests(
-            context.instance, octograph.settings(), now, context.cursor, context.update_cursor
-        )
+        return late_data_requests(context.instance, octograph.settings, now, context.cursor, context.update_cursor)
 
     return late_consumption
 
 
 def recent_days(settings: Settings, now: dt.datetime) -> list[dt.date]:
     """The last `lookback_days` complete local days before `now`, oldest first, not before the start date."""
-    today = now.astimezone(settings.octopus.tz).date()
-    days = [today - dt.timedelta(days=n) for n in range(settings.pipeline.lookback_days, 0, -1)]
+    days = local_days.before(now, settings.pipeline.lookback_days, settings.octopus.tz)
     return [day for day in days if day >= settings.pipeline.start_date]
 
 
@@ -102,13 +99,13 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     def materialized(asset: str) -> set[dt.date]:
         return {dt.date.fromisoformat(key) for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
 
-    priced = materialized("account") & materialized("tariff_rates")
+    priced = materialized(Asset.ACCOUNT) & materialized(Asset.TARIFF_RATES)
     missing_prices = [day for day in days if day not in priced]
     if missing_prices:
         job, due = PRICES_JOB, missing_prices
     else:
         job = CONSUMPTION_JOB
-        due = sorted((set(days) - materialized("priced_consumption")) | incomplete_days(settings, days))
+        due = sorted((set(days) - materialized(Asset.PRICED_CONSUMPTION)) | incomplete_days(settings, days))
     due = [
         day
         for day in due

@@ -8,6 +8,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from octograph_pipeline import resources
 from octograph_pipeline.assets import MAX_DAYS_PER_RUN
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
@@ -118,6 +119,17 @@ def test_a_day_failed_by_api_errors_succeeds_when_rerun_alone(make_config, influ
     after = {day: day_points(influx, day) for day in before}
     assert after["2024-06-10"] == before["2024-06-10"] and after["2024-06-12"] == before["2024-06-12"]
     assert after["2024-06-11"] != before["2024-06-11"]  # the day run again, alone, at the corrected scale
+
+
+def test_the_config_file_is_read_once_per_run(make_config, influx, monkeypatch):
+    """Not per asset and per IO manager call (a day was 13 reads): Dagster hands each run one copy of the
+    resource, shared with the IO manager, which keeps what it read."""
+    reads = []
+    read = resources.load_settings
+    monkeypatch.setattr(resources, "load_settings", lambda path: reads.append(path) or read(path))
+    run = materialize_days(make_config(), "2024-06-12")
+    assert run.success and len(run.results) == 2
+    assert len(reads) == 2
 
 
 def test_final_errors_are_not_retried(make_config, simulator, monkeypatch):

@@ -6,31 +6,25 @@ range of days take the same path: the window's points of the asset's measurement
 leftovers, even when a tag such as `tariff_code` changed, and a write that fails leaves the old points.
 """
 
-import contextlib
-
 import dagster as dg
 import pandas as pd
 
-from ..config import ConfigError, load_settings
+from ..config import ConfigError
 from ..partitions import utc_window
+from ..resources import OctographConfig
+from ..runs import no_retries
 from .schema import ASSET_MEASUREMENTS, MEASUREMENT, TIME
 from .store import InfluxRefused, open_store
 
-
-@contextlib.contextmanager
-def final_errors():
-    """What InfluxDB refuses (credentials, a missing database) or a bad config will not mend by retrying: fail
-    the step at once with the message alone. Server errors and lost connections go to the retry policy."""
-    try:
-        yield
-    except (InfluxRefused, ConfigError) as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+# Credentials or a database InfluxDB refuses, or a bad config: failing at once; server errors and lost
+# connections go to the retry policy.
+NOT_RETRIED = (InfluxRefused, ConfigError)
 
 
 class InfluxIOManager(dg.ConfigurableIOManager):
     """Stores points frames in the InfluxDB of the seed's `[influxdb]` section."""
 
-    config_file: str
+    octograph: OctographConfig
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         start, end = utc_window(context.asset_partitions_time_window)
@@ -41,15 +35,15 @@ class InfluxIOManager(dg.ConfigurableIOManager):
             what = f"measurements {sorted(unknown)}" if unknown else f"{len(outside)} points outside the window"
             message = f"{context.asset_key.to_user_string()} may not write {what} [{start}, {end})"
             raise dg.Failure(message, allow_retries=False)
-        with final_errors():
-            settings = load_settings(self.config_file).influxdb
+        with no_retries(*NOT_RETRIED):
+            settings = self.octograph.settings.influxdb
             with open_store(settings) as store:
                 store.replace(owned, start, end, settings.additional_tags, obj)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         start, end = utc_window(context.asset_partitions_time_window)
-        with final_errors():
-            settings = load_settings(self.config_file).influxdb
+        with no_retries(*NOT_RETRIED):
+            settings = self.octograph.settings.influxdb
             with open_store(settings) as store:
                 owned = ASSET_MEASUREMENTS[context.asset_key.path[-1]]
                 return store.read(owned, start, end, settings.additional_tags)

@@ -8,11 +8,10 @@ dashboards' tests) imports these names.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 
-class Asset(StrEnum):
-    """The four assets (their Dagster names)."""
+class Asset:
+    """The four assets' Dagster names (plain strings: Dagster serialises asset keys and refuses enums)."""
 
     ACCOUNT = "account"
     TARIFF_RATES = "tariff_rates"

@@ -8,6 +8,12 @@ from dataclasses import dataclass
 # E-1R-AGILE-24-10-01-C: fuel letter, register count, product code, region letter.
 _TARIFF_CODE = re.compile(r"^(?P<fuel>[EG])-(?P<registers>\d)R-(?P<product>.+)-(?P<region>[A-P])$")
 
+# The rate endpoints of a tariff (`/v1/products/{product}/{fuel}-tariffs/{code}/{component}/`).
+STANDARD_UNIT_RATES = "standard-unit-rates"
+DAY_UNIT_RATES = "day-unit-rates"
+NIGHT_UNIT_RATES = "night-unit-rates"
+STANDING_CHARGES = "standing-charges"
+
 
 @dataclass(frozen=True)
 class Tariff:
@@ -21,8 +27,8 @@ class Tariff:
     def unit_rate_components(self) -> tuple[str, ...]:
         """Rate endpoints holding unit prices; two-register codes answer 400 on `standard-unit-rates`."""
         if self.registers == 2:
-            return ("day-unit-rates", "night-unit-rates")
-        return ("standard-unit-rates",)
+            return (DAY_UNIT_RATES, NIGHT_UNIT_RATES)
+        return (STANDARD_UNIT_RATES,)
 
     @property
     def is_economy7(self) -> bool:
