@@ -100,15 +100,15 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
 def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     """Import meters cannot run backwards: a negative reading is a data error, not export."""
     if consumption.empty:
-        return pd.DataFrame(columns=["meter", "day", "interval", "usage_kwh"])
-    bad = consumption[~consumption[s.IS_EXPORT].astype(bool) & (consumption["usage_kwh"] < 0)]
+        return pd.DataFrame(columns=["meter", "day", "interval", s.USAGE_KWH])
+    bad = consumption[~consumption[s.IS_EXPORT].astype(bool) & (consumption[s.USAGE_KWH] < 0)]
     local = bad[s.TIME].dt.tz_convert(settings.octopus.tz)
     return pd.DataFrame(
         {
             "meter": bad[s.FUEL] + " " + bad[s.METER_POINT] + " / " + bad[s.METER_SERIAL_NUMBER],
             "day": local.dt.strftime("%Y-%m-%d"),
             "interval": local.astype(str),
-            "usage_kwh": bad["usage_kwh"],
+            s.USAGE_KWH: bad[s.USAGE_KWH],
         }
     ).reset_index(drop=True)
 
@@ -118,7 +118,7 @@ def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFram
     columns = ["meter", "day", "tariff_code", "unpriced_intervals"]
     if details.empty:
         return pd.DataFrame(columns=columns)
-    bad = details[details["total_cost_exc_vat_pence"].isna()]
+    bad = details[details[s.TOTAL_COST["exc"]].isna()]
     bad = bad.assign(day=days.keys(bad[s.TIME], settings.octopus.tz))
     problems = [
         {
@@ -145,7 +145,7 @@ def standing_charge_mismatches(
     if intervals.empty or details.empty:
         return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
     intervals["day"] = days.keys(intervals[s.TIME], settings.octopus.tz)
-    standing = price_lookup(prices)["standing_charge_exc_vat_price"]
+    standing = price_lookup(prices)[s.STANDING_CHARGE["exc"]]
     intervals["daily"] = standing.reindex(
         pd.MultiIndex.from_frame(intervals[[s.TARIFF_CODE_TAG, s.TIME]])
     ).to_numpy()
@@ -158,7 +158,7 @@ def standing_charge_mismatches(
     segment["expected"] = segment["daily"] * segment["count"] / segment["per_day"]
     expected = segment.reset_index().groupby([*s.POINT_KEY, "day"])["expected"].sum(min_count=1)
     charged = details.groupby([*s.POINT_KEY, days.keys(details[s.TIME], settings.octopus.tz).rename("day")])[
-        "standing_charge_cost_exc_vat_pence"
+        s.STANDING_CHARGE_COST["exc"]
     ].sum(min_count=1)
     both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
     due = intervals.groupby([*s.POINT_KEY, "day"]).size()

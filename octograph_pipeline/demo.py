@@ -192,12 +192,13 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
 
 # What the demo's table shows per measurement: points counted on, kWh, cost (£ inc VAT); usage is net
 # (export meters count negative in electricity_consumption).
+USAGE, COST, UNIT_PRICE = schema.USAGE_KWH, schema.TOTAL_COST["inc"], schema.UNIT_PRICE["inc"]
 SUMMARY = {
-    schema.METER_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", None),
-    schema.ELECTRICITY_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
-    schema.GAS_CONSUMPTION: ("count(usage_kwh)", "sum(usage_kwh)", "sum(total_cost_inc_vat_pence) / 100"),
-    schema.ELECTRICITY_PRICING: ("count(unit_price_inc_vat_price)", None, None),
-    schema.GAS_PRICING: ("count(unit_price_inc_vat_price)", None, None),
+    schema.METER_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", None),
+    schema.ELECTRICITY_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", f"sum({COST}) / 100"),
+    schema.GAS_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", f"sum({COST}) / 100"),
+    schema.ELECTRICITY_PRICING: (f"count({UNIT_PRICE})", None, None),
+    schema.GAS_PRICING: (f"count({UNIT_PRICE})", None, None),
 }
 
 

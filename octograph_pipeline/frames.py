@@ -202,7 +202,7 @@ def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Setti
     """The meter's readings as reported, plus their energy in kWh (SMETS2 m³ converted with each day's CV)."""
     octopus = settings.octopus
     volume = meter[s.FUEL] == "gas" and gas_is_volume(settings, meter[s.METER_SERIAL_NUMBER])
-    usage_kwh = readings["consumption"]
+    usage_kwh = readings["consumption"]  # the API's name
     if volume:
         calorific_value = pricing.calorific_value_by_interval(
             readings["interval_start"], octopus.tz, octopus.calorific_values, octopus.calorific_value
@@ -216,8 +216,8 @@ def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Setti
             **{tag: meter[tag] for tag in s.METER_KEY},
             s.UNIT: "m3" if volume else "kWh",
             **settings.influxdb.additional_tags,
-            "consumption": readings["consumption"],
-            "usage_kwh": usage_kwh,
+            s.CONSUMPTION: readings["consumption"],
+            s.USAGE_KWH: usage_kwh,
         }
     )
     return frame.reset_index(drop=True)
@@ -277,7 +277,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
         prices[s.TIME] = days.interval_of(half_hours, resolution, tz)
         if resolution > 30:
             prices = prices.groupby(s.TIME, as_index=False).mean(skipna=False)
-        unpriced = prices["unit_price_exc_vat_price"].isna()
+        unpriced = prices[s.UNIT_PRICE["exc"]].isna()
         if unpriced.any():
             first = prices.loc[unpriced, s.TIME].min().tz_convert(tz)
             warnings.append(
@@ -336,7 +336,7 @@ def priced_points(
         readings = readings.reset_index(drop=True)
         tariff_codes = tariff_in_force(readings[s.TIME], meter_segments)
         sign = -1.0 if meter[s.IS_EXPORT] else 1.0
-        usage_kwh = readings["usage_kwh"] * sign
+        usage_kwh = readings[s.USAGE_KWH] * sign
         interval_prices = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes, readings[s.TIME]]))
         interval_prices.index = readings.index
         costs = pricing.consumption_costs(
@@ -356,12 +356,12 @@ def priced_points(
                         s.MEASUREMENT: s.CONSUMPTION_BY_FUEL[meter[s.FUEL]].name,
                         s.TIME: readings.loc[rows.index, s.TIME],
                         **seed_tags(meter, settings, tariff_code),
-                        "usage_kwh": usage_kwh.loc[rows.index],
+                        s.USAGE_KWH: usage_kwh.loc[rows.index],
                     }
                 ).join(rows)
             )
     if not points:
-        return empty_points(), pd.DataFrame(columns=[*s.METER_KEY, s.TIME, s.TARIFF_CODE_TAG, "usage_kwh"])
+        return empty_points(), pd.DataFrame(columns=[*s.METER_KEY, s.TIME, s.TARIFF_CODE_TAG, s.USAGE_KWH])
     return pd.concat(points, ignore_index=True), pd.concat(details, ignore_index=True)
 
 

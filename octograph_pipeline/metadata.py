@@ -94,10 +94,10 @@ def tariff_rates(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> D
         points.groupby([day, s.TARIFF_CODE_TAG])
         .agg(
             intervals=(s.TIME, "nunique"),
-            min_unit_p=("unit_price_inc_vat_price", "min"),
-            mean_unit_p=("unit_price_inc_vat_price", "mean"),
-            max_unit_p=("unit_price_inc_vat_price", "max"),
-            standing_p_per_day=("standing_charge_inc_vat_price", "mean"),
+            min_unit_p=(s.UNIT_PRICE["inc"], "min"),
+            mean_unit_p=(s.UNIT_PRICE["inc"], "mean"),
+            max_unit_p=(s.UNIT_PRICE["inc"], "max"),
+            standing_p_per_day=(s.STANDING_CHARGE["inc"], "mean"),
         )
         .round(3)
         .reset_index()
@@ -115,11 +115,11 @@ def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo)
     day = days.keys(points[s.TIME], tz).rename("day")
     per_meter = (
         points.groupby([day, *s.METER_KEY])
-        .agg(intervals=(s.TIME, "size"), consumption=("consumption", "sum"), kwh=("usage_kwh", "sum"))
+        .agg(intervals=(s.TIME, "size"), consumption=(s.CONSUMPTION, "sum"), kwh=(s.USAGE_KWH, "sum"))
         .round(3)
         .reset_index()
     )
-    per_day = points.groupby(day).agg(intervals=(s.TIME, "size"), kwh_reported=("usage_kwh", "sum")).round(6)
+    per_day = points.groupby(day).agg(intervals=(s.TIME, "size"), kwh_reported=(s.USAGE_KWH, "sum")).round(6)
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.METER_CONSUMPTION])
     return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
 
@@ -135,15 +135,15 @@ def priced_consumption(
     exported = details[s.IS_EXPORT].astype(bool)
     totals = details.assign(
         day=day,
-        import_kwh=details["usage_kwh"].where(~exported, 0.0),
-        export_kwh=-details["usage_kwh"].where(exported, 0.0),
-        cost_inc_vat_gbp=details["total_cost_inc_vat_pence"] / 100,
+        import_kwh=details[s.USAGE_KWH].where(~exported, 0.0),
+        export_kwh=-details[s.USAGE_KWH].where(exported, 0.0),
+        cost_inc_vat_gbp=details[s.TOTAL_COST["inc"]] / 100,
     )
     per_meter = (
         totals.groupby(["day", s.FUEL, s.METER_POINT])
         .agg(
             intervals=(s.TIME, "size"),
-            kwh=("usage_kwh", "sum"),
+            kwh=(s.USAGE_KWH, "sum"),
             cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
             tariff_codes=(s.TARIFF_CODE_TAG, _joined),
         )
@@ -154,8 +154,8 @@ def priced_consumption(
         intervals=(s.TIME, "size"),
         import_kwh=("import_kwh", "sum"),
         export_kwh=("export_kwh", "sum"),
-        net_cost_inc_vat_pence=("total_cost_inc_vat_pence", "sum"),
-        net_cost_exc_vat_pence=("total_cost_exc_vat_pence", "sum"),
+        net_cost_inc_vat_pence=(s.TOTAL_COST["inc"], "sum"),
+        net_cost_exc_vat_pence=(s.TOTAL_COST["exc"], "sum"),
         tariff_codes=(s.TARIFF_CODE_TAG, _joined),
     )
     amounts = ["import_kwh", "export_kwh", "net_cost_inc_vat_pence", "net_cost_exc_vat_pence"]

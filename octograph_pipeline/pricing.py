@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from . import days
-from .influx.schema import COST_COLUMNS
+from .influx import schema as s
 
 KWH_PER_MJ = 1 / 3.6
 
@@ -60,10 +60,8 @@ def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.Da
         standing = standing.fillna(0.0)
     return pd.DataFrame(
         {
-            "unit_price_exc_vat_price": unit["value_exc_vat"].values,
-            "unit_price_inc_vat_price": unit["value_inc_vat"].values,
-            "standing_charge_exc_vat_price": standing["value_exc_vat"].values,
-            "standing_charge_inc_vat_price": standing["value_inc_vat"].values,
+            **{s.UNIT_PRICE[vat]: unit[f"value_{vat}_vat"].values for vat in s.VAT},
+            **{s.STANDING_CHARGE[vat]: standing[f"value_{vat}_vat"].values for vat in s.VAT},
         },
         index=starts.index,
     )
@@ -76,13 +74,13 @@ def consumption_costs(usage_kwh: pd.Series, prices: pd.DataFrame, intervals_per_
     Export usage arrives negative and so earns a negative usage cost.
     """
     costs = pd.DataFrame(index=usage_kwh.index)
-    for vat in ("exc", "inc"):
-        usage_cost = usage_kwh * prices[f"unit_price_{vat}_vat_price"]
-        standing_cost = prices[f"standing_charge_{vat}_vat_price"] / intervals_per_day
-        costs[f"usage_cost_{vat}_vat_pence"] = usage_cost
-        costs[f"standing_charge_cost_{vat}_vat_pence"] = standing_cost
-        costs[f"total_cost_{vat}_vat_pence"] = usage_cost + standing_cost
-    return costs[list(COST_COLUMNS)]
+    for vat in s.VAT:
+        usage_cost = usage_kwh * prices[s.UNIT_PRICE[vat]]
+        standing_cost = prices[s.STANDING_CHARGE[vat]] / intervals_per_day
+        costs[s.USAGE_COST[vat]] = usage_cost
+        costs[s.STANDING_CHARGE_COST[vat]] = standing_cost
+        costs[s.TOTAL_COST[vat]] = usage_cost + standing_cost
+    return costs[list(s.COST_COLUMNS)]
 
 
 def gas_volume_to_kwh(cubic_metres, volume_correction_factor: float, calorific_value):

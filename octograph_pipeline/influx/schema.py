@@ -53,20 +53,17 @@ INCLUDED_TAGS = (
     "agreement_tariff_code",
 )
 
-PRICE_COLUMNS = (
-    "unit_price_exc_vat_price",
-    "unit_price_inc_vat_price",
-    "standing_charge_exc_vat_price",
-    "standing_charge_inc_vat_price",
-)
-COST_COLUMNS = (
-    "usage_cost_exc_vat_pence",
-    "usage_cost_inc_vat_pence",
-    "standing_charge_cost_exc_vat_pence",
-    "standing_charge_cost_inc_vat_pence",
-    "total_cost_exc_vat_pence",
-    "total_cost_inc_vat_pence",
-)
+# Fields (the seed's names). Prices are in pence per kWh or per day, costs in pence; VAT excluded/included.
+CONSUMPTION = "consumption"  # as the meter reported it: kWh, or m³ for SMETS2 gas
+USAGE_KWH = "usage_kwh"
+VAT = ("exc", "inc")
+UNIT_PRICE = {vat: f"unit_price_{vat}_vat_price" for vat in VAT}
+STANDING_CHARGE = {vat: f"standing_charge_{vat}_vat_price" for vat in VAT}
+USAGE_COST = {vat: f"usage_cost_{vat}_vat_pence" for vat in VAT}
+STANDING_CHARGE_COST = {vat: f"standing_charge_cost_{vat}_vat_pence" for vat in VAT}
+TOTAL_COST = {vat: f"total_cost_{vat}_vat_pence" for vat in VAT}
+PRICE_COLUMNS = (*UNIT_PRICE.values(), *STANDING_CHARGE.values())
+COST_COLUMNS = (*USAGE_COST.values(), *STANDING_CHARGE_COST.values(), *TOTAL_COST.values())
 
 
 @dataclass(frozen=True)
@@ -86,13 +83,13 @@ ACCOUNT_METERS = Measurement(
 )
 AGREEMENT_FROM, AGREEMENT_TO = ACCOUNT_METERS.string_fields
 # `meter_consumption`: what the meter reported (kWh, or m³ for SMETS2 gas) and its energy in kWh.
-METER_CONSUMPTION = Measurement("meter_consumption", fields=("consumption", "usage_kwh"))
+METER_CONSUMPTION = Measurement("meter_consumption", fields=(CONSUMPTION, USAGE_KWH))
 # `tariff_rates`: unit price (p/kWh) and daily standing charge (p/day) in force at each interval.
 ELECTRICITY_PRICING = Measurement("electricity_pricing", fields=PRICE_COLUMNS)
 GAS_PRICING = Measurement("gas_pricing", fields=PRICE_COLUMNS)
 # `priced_consumption`: usage and cost per interval (export meters negative).
-ELECTRICITY_CONSUMPTION = Measurement("electricity_consumption", fields=("usage_kwh", *COST_COLUMNS))
-GAS_CONSUMPTION = Measurement("gas_consumption", fields=("usage_kwh", *COST_COLUMNS))
+ELECTRICITY_CONSUMPTION = Measurement("electricity_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
+GAS_CONSUMPTION = Measurement("gas_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
 
 MEASUREMENTS = {
     m.name: m

@@ -19,7 +19,16 @@ import urllib3
 
 from ..config import InfluxSettings
 from ..net import connection_problem
-from .schema import BOOLEAN_TAGS, MEASUREMENT, MEASUREMENTS, METER_CONSUMPTION, METER_POINT, TIME, Measurement
+from .schema import (
+    BOOLEAN_TAGS,
+    MEASUREMENT,
+    MEASUREMENTS,
+    METER_CONSUMPTION,
+    METER_POINT,
+    TIME,
+    USAGE_KWH,
+    Measurement,
+)
 
 BATCH_SIZE = 5000
 DELETES_PER_QUERY = 500  # statements joined into one InfluxQL request
@@ -266,7 +275,7 @@ class InfluxStore:
     ) -> dict[str, pd.Timestamp]:
         """Meter point -> the time of its last reading stored in [start, end)."""
         series = self.query(
-            f"SELECT last(usage_kwh) FROM {self._source(METER_CONSUMPTION.name)} "
+            f"SELECT last({USAGE_KWH}) FROM {self._source(METER_CONSUMPTION.name)} "
             f"WHERE {window_condition(start, end, tags)} GROUP BY {quote_identifier(METER_POINT)}"
         )
         return {one["tags"][METER_POINT]: pd.Timestamp(one["values"][0][0], unit="s", tz="UTC") for one in series}
