@@ -45,6 +45,13 @@ def octograph(config: Path, home: Path, first: str, last: str) -> subprocess.Pop
     )
 
 
+def run_octograph(config: Path, home: Path, first: str, last: str, timeout: float) -> subprocess.CompletedProcess:
+    """The command run to its end."""
+    process = octograph(config, home, first, last)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
 def wait_until(condition, timeout: float = 60, what: str = "the condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -76,14 +83,7 @@ def test_a_run_killed_while_holding_the_pool_does_not_wedge_the_next(home, make_
     assert claimed_slots(home)  # the slot outlives its process
 
     simulator.latency = 0
-    done = subprocess.run(
-        [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
-        + ["--from-date=2024-06-12", "--to-date=2024-06-12"],
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"freed the pool slot of run {runs_of(home, killed)[0].run_id[:8]}" in done.stderr
     assert f"whose process (pid {killed.pid}) is gone" in done.stderr
@@ -139,14 +139,7 @@ def test_sigterm_twice_stops_at_once_and_frees_the_pool(home, make_config, simul
 
 def test_a_long_range_reports_progress_per_chunk(home, make_config):
     config = make_config(pipeline={"start_date": "2023-01-01"})  # 2023: before the household moved in
-    done = subprocess.run(
-        [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
-        + ["--from-date=2023-01-01", "--to-date=2024-06-30"],
-        env={**os.environ, "DAGSTER_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_octograph(config, home, "2023-01-01", "2024-06-30", timeout=300)
     assert done.returncode == 0, done.stderr
     assert "octograph: 366/547 days done (67%), about" in done.stderr
 
