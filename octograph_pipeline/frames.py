@@ -155,15 +155,13 @@ def meters(account: pd.DataFrame) -> pd.DataFrame:
 
 def seed_tags(meter: pd.Series, settings: Settings, tariff_code: str) -> dict[str, str]:
     """The seed's tags for one meter: `tariff_code`, the configured `included_tags`, `additional_tags`."""
-    electricity = meter[s.FUEL] == "electricity"
     available = {
-        "account_number": meter[s.ACCOUNT_NUMBER],
+        s.ACCOUNT_NUMBER: meter[s.ACCOUNT_NUMBER],
         # Read back from InfluxDB, a tag that was empty is simply absent.
         **{tag: meter.get(tag, "") for tag in s.PROPERTY_TAGS},
-        "electricity_mpan": meter[s.METER_POINT] if electricity else "",
-        "gas_mprn": "" if electricity else meter[s.METER_POINT],
-        "meter_serial_number": meter[s.METER_SERIAL_NUMBER],
-        "agreement_tariff_code": tariff_code,
+        **{tag: meter[s.METER_POINT] if fuel == meter[s.FUEL] else "" for fuel, tag in s.METER_POINT_TAGS.items()},
+        s.METER_SERIAL_NUMBER: meter[s.METER_SERIAL_NUMBER],
+        s.AGREEMENT_TARIFF_CODE: tariff_code,
     }
     tags = {tag: available[tag] for tag in settings.influxdb.included_tags}
     return {s.TARIFF_CODE_TAG: tariff_code, **tags, **settings.influxdb.additional_tags}

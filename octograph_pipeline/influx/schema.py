@@ -44,13 +44,14 @@ PROPERTY_TAGS = (
 METER_KEY = [FUEL, METER_POINT, METER_SERIAL_NUMBER, IS_EXPORT]
 POINT_KEY = [FUEL, METER_POINT]
 # The seed's `included_tags`: tags it can add from account, meter and agreement information, in its order.
+METER_POINT_TAGS = {"electricity": "electricity_mpan", "gas": "gas_mprn"}  # the meter point, by fuel
+AGREEMENT_TARIFF_CODE = "agreement_tariff_code"
 INCLUDED_TAGS = (
     ACCOUNT_NUMBER,
     *PROPERTY_TAGS,
-    "electricity_mpan",
-    "gas_mprn",
+    *METER_POINT_TAGS.values(),
     METER_SERIAL_NUMBER,
-    "agreement_tariff_code",
+    AGREEMENT_TARIFF_CODE,
 )
 
 # Fields (the seed's names). Prices are in pence per kWh or per day, costs in pence; VAT excluded/included.
