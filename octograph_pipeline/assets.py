@@ -13,7 +13,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,  # not exported; needed to tie a day's check to its data
 )
 
-from . import checks, days, frames, metadata, runs
+from . import checks, comparison, days, frames, metadata, runs
 from .config import ConfigError, Settings
 from .influx.schema import ASSET_MEASUREMENTS, TIME, Asset
 from .octopus.client import FinalError
@@ -116,6 +116,35 @@ def price_consumption(
     )
 
 
+def compare_tariffs(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(
+        context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
+    )
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+        # One request per product, and one per component of each candidate tariff for the whole window.
+        points, problems = comparison.compare(
+            meter_consumption,
+            tariff_rates,
+            segments,
+            settings,
+            lambda code: client.product(code, settings.octopus.payment_method),
+            client.rates,
+        )
+    for problem in problems:
+        context.log.warning(problem)
+    attach_day_metadata(context, metadata.tariff_comparison(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
 # --- decorating them with what config decides -------------------------------------------------------------
 
 
@@ -151,7 +180,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             ],
         )
 
-    return [
+    assets = [
         asset(
             Asset.ACCOUNT,
             "Properties, meter points, meters and the agreement (tariff) in force each day.",
@@ -176,6 +205,15 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             calls_api=False,
         )(price_consumption),
     ]
+    if settings.comparison.enabled:
+        assets.append(
+            asset(
+                Asset.TARIFF_COMPARISON,
+                "Each meter point's intervals priced on the [comparison] products, against the actual tariffs.",
+                consumption,
+            )(compare_tariffs)
+        )
+    return assets
 
 
 # --- helpers of the bodies ----------------------------------------------------------------------------------

@@ -108,10 +108,25 @@ class PipelineSettings:
 
 
 @dataclass(frozen=True)
+class ComparisonSettings:
+    """Octopus products to price the same half-hours on (product codes such as AGILE-24-10-01): `products` for
+    electricity import, `export_products` for export meters, `gas_products` for gas. None at all: no comparison."""
+
+    products: tuple[str, ...] = ()
+    export_products: tuple[str, ...] = ()
+    gas_products: tuple[str, ...] = ()
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.products or self.export_products or self.gas_products)
+
+
+@dataclass(frozen=True)
 class Settings:
     influxdb: InfluxSettings
     octopus: OctopusSettings
     pipeline: PipelineSettings
+    comparison: ComparisonSettings = ComparisonSettings()
 
 
 def user_cache_dir() -> str:
@@ -145,6 +160,7 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
     influx = _Section(parser, "influxdb")
     octopus = _Section(parser, "octopus")
     pipeline = _Section(parser, "pipeline")
+    comparison = _Section(parser, "comparison")
     settings = Settings(
         influxdb=InfluxSettings(
             url=influx.url("url", InfluxSettings.url),
@@ -196,12 +212,19 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
                 "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
             ),
         ),
+        comparison=ComparisonSettings(
+            products=comparison.product_codes("products"),
+            export_products=comparison.product_codes("export_products"),
+            gas_products=comparison.product_codes("gas_products"),
+        ),
     )
-    for section in (influx, octopus, pipeline):
+    for section in (influx, octopus, pipeline, comparison):
         section.reject_unknown()
     unknown = sorted(set(parser.sections()) - set(_Section.KNOWN))
     if unknown:
-        raise ConfigError(f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus] and [pipeline])")
+        raise ConfigError(
+            f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline] and [comparison])"
+        )
     if settings.octopus.unit_rate_low_start == settings.octopus.unit_rate_low_end:
         raise ConfigError("[octopus] unit_rate_low_end: equals unit_rate_low_start, leaving no night-rate window")
     return settings
@@ -222,6 +245,7 @@ class _Section:
         },
         "octopus": set(OctopusSettings.__dataclass_fields__) - {"calorific_values"},
         "pipeline": set(PipelineSettings.__dataclass_fields__),
+        "comparison": set(ComparisonSettings.__dataclass_fields__),
     }
 
     def __init__(self, parser: configparser.ConfigParser, name: str):
@@ -380,6 +404,16 @@ class _Section:
     def items(self, option: str) -> tuple[str, ...]:
         value = self.raw(option) or ""
         return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    def product_codes(self, option: str) -> tuple[str, ...]:
+        """Octopus product codes (`AGILE-24-10-01`, not a tariff code such as `E-1R-AGILE-24-10-01-C`)."""
+        codes = tuple(dict.fromkeys(item.upper() for item in self.items(option)))
+        for code in codes:
+            if re.fullmatch(r"[EG]-[12]R-.+-[A-P]", code):
+                raise self._error(option, f"{code!r} is a tariff code; give its product code, {code[5:-2]!r}")
+            if not re.fullmatch(r"[A-Z0-9]+(-[A-Z0-9]+)+", code):
+                raise self._error(option, f"{code!r} is not an Octopus product code like AGILE-24-10-01")
+        return codes
 
     def subset(self, option: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
         chosen = self.items(option)

@@ -17,7 +17,7 @@ from .schedules import build_late_data_sensor, build_schedules
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
     path = str(config_path(config_file).resolve())
     settings = load_settings(path)
-    jobs = {job.name: job for job in build_jobs()}
+    jobs = {job.name: job for job in build_jobs(settings)}
     # One copy per run, shared by the assets and the IO manager (a nested resource given as itself would be a
     # second copy).
     octograph = OctographConfig.configure_at_launch(config_file=path)

@@ -43,6 +43,12 @@ DEMO_DAYS = 7
 TZ = ZoneInfo("Europe/London")
 
 
+# What the demo household (flexible then Agile import, fixed export, flexible gas) is compared with.
+COMPARISON = """products = AGILE-24-10-01, GO-VAR-22-10-14, SILVER-24-12-31
+export_products = AGILE-OUTGOING-19-05-13
+gas_products = SILVER-24-12-31"""
+
+
 def demo_config(
     path: Path, influx_url: str, api_prefix: str, database: str = DEMO_DATABASE, start_date: dt.date | None = None
 ) -> Path:
@@ -70,6 +76,9 @@ start_date = {start_date.isoformat()}
 retries = 1
 retry_delay_seconds = 5
 api_retries = 2
+
+[comparison]
+{COMPARISON}
 """
     )
     return path
@@ -187,6 +196,8 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
             print("The run failed; see the Dagster UI (make ui) for the failed step.", file=sys.stderr)
             return 1
         print(summary_table(config, first, last))
+        print()
+        print(comparison_table(config, first, last))
     return 0
 
 
@@ -214,6 +225,30 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
                 kwh_text = f"{row[2]:.3f}" if kwh else ""
                 cost_text = f"{row[-1]:.2f}" if cost else ""
                 lines.append(f"{measurement.name:<24} {row.day} {row[1]:>6} {kwh_text:>9} {cost_text:>9}")
+    return "\n".join(lines)
+
+
+def comparison_table(config: Path, first: dt.date, last: dt.date) -> str:
+    """What each meter point's half-hours cost on its actual tariffs and on each [comparison] product."""
+    settings = load_settings(config)
+    start, end = days.window(first, last, TZ)
+    point = [schema.FUEL, schema.METER_POINT, schema.IS_EXPORT]
+    total, saving = schema.TOTAL_COST["inc"], schema.SAVING["inc"]
+    with open_store(settings.influxdb) as store:
+        totals = store.totals(
+            schema.TARIFF_COMPARISON, [total, saving], start, end, settings.influxdb.additional_tags,
+            [*point, schema.PRODUCT_CODE],
+        )  # fmt: skip
+    lines = [
+        f"What the same half-hours would have cost, {first} .. {last} (£ inc VAT; saving = actual - product):",
+        f"{'meter point':<26} {'product':<26} {'£ total':>9} {'£ saving':>9}",
+    ]
+    totals["actual_first"] = totals[schema.PRODUCT_CODE] != schema.ACTUAL
+    for row in totals.sort_values([*point, "actual_first", total]).itertuples(index=False):
+        fuel, meter_point, exported, product = row[:4]
+        meter = f"{'export' if exported == 'true' else fuel} {meter_point}"
+        saving_text = "" if product == schema.ACTUAL else f"{row[5] / 100:9.2f}"
+        lines.append(f"{meter:<26} {product:<26} {row[4] / 100:9.2f} {saving_text:>9}")
     return "\n".join(lines)
 
 

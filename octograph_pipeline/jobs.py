@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from .assets import MAX_DAYS_PER_RUN
+from .config import Settings
 from .days import day_range
 from .influx.schema import Asset
 from .partitions import days_target
@@ -22,7 +23,10 @@ PRICES_JOB = "octopus_prices"
 CONSUMPTION_JOB = "octopus_consumption"
 
 
-def build_jobs() -> list:
+def build_jobs(settings: Settings) -> list:
+    consumption = [Asset.METER_CONSUMPTION, Asset.PRICED_CONSUMPTION]
+    if settings.comparison.enabled:
+        consumption.append(Asset.TARIFF_COMPARISON)
     return [
         dg.define_asset_job(
             PRICES_JOB,
@@ -31,8 +35,8 @@ def build_jobs() -> list:
         ),
         dg.define_asset_job(
             CONSUMPTION_JOB,
-            selection=[Asset.METER_CONSUMPTION, Asset.PRICED_CONSUMPTION],
-            description="Meter readings and their cost (partitions up to yesterday).",
+            selection=consumption,
+            description="Meter readings and their cost, and the tariff comparison (partitions up to yesterday).",
         ),
     ]
 

@@ -162,3 +162,34 @@ def priced_consumption(
     per_day[amounts] = per_day[amounts].round(6)
     counts = _counts(points, days.keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS[s.Asset.PRICED_CONSUMPTION])
     return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+
+
+def tariff_comparison(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day and meter point: each candidate's total against the actual one, and the cheapest of them."""
+    empty = {"cheapest": ""}
+    if points.empty:
+        return _nothing(partitions, s.Asset.TARIFF_COMPARISON, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    meter = (points[s.FUEL] + " " + points[s.METER_POINT]).where(
+        ~points[s.IS_EXPORT].astype(bool), "export " + points[s.METER_POINT]
+    )
+    totals = (
+        points.assign(day=day, meter=meter)
+        .groupby(["day", "meter", s.PRODUCT_CODE], sort=True)
+        .agg(
+            tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+            total_inc_vat_gbp=(s.TOTAL_COST["inc"], "sum"),
+            saving_inc_vat_gbp=(s.SAVING["inc"], "sum"),
+        )
+        .reset_index()
+    )
+    totals[["total_inc_vat_gbp", "saving_inc_vat_gbp"]] = (
+        totals[["total_inc_vat_gbp", "saving_inc_vat_gbp"]] / 100
+    ).round(2)
+    totals = totals.sort_values(["day", "meter", "total_inc_vat_gbp"], kind="stable")
+    best = totals.drop_duplicates(["day", "meter"])
+    per_day = (
+        (best["meter"] + ": " + best[s.PRODUCT_CODE]).groupby(best["day"]).agg("; ".join).to_frame("cheapest")
+    )
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.TARIFF_COMPARISON])
+    return _assemble(partitions, per_day, counts, {"totals": markdown_by_day(totals)}, empty)

@@ -8,7 +8,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "octograph_pipeline"
-PURE = ["days", "pricing", "frames", "checks", "metadata", "influx/schema", "octopus/models", "octopus/tariffs"]
+PURE = ["days", "pricing", "frames", "comparison", "checks", "metadata", "influx/schema", "octopus/models"]
+PURE += ["octopus/tariffs"]
 WITHOUT_DAGSTER = [*PURE, "config", "net", "octopus/client", "influx/store", "influx/local", "simulator"]
 
 

@@ -31,6 +31,13 @@ PROVIDER_FILE = ROOT / "grafana" / "provisioning" / "dashboards" / "octograph.ya
 DASHBOARDS_MOUNT = ("./grafana/dashboards", "/var/lib/grafana/dashboards")
 DATASOURCE = {"type": "influxdb", "uid": "influxdb"}
 ELECTRICITY, GAS, PRICES = "octograph-electricity", "octograph-gas", "octograph-prices"
+COMPARISON = "octograph-comparison"
+# The week is compared with these products (Agile is the import's own product: it must cost the same).
+COMPARED = {
+    "products": "AGILE-24-10-01, GO-VAR-22-10-14",
+    "export_products": "AGILE-OUTGOING-19-05-13",
+    "gas_products": "SILVER-24-12-31",
+}
 
 # Agile import (since 2024-10-01), fixed-rate export, SMETS2 gas, and the 25-hour day of 27 October.
 FIRST, LAST = dt.date(2024, 10, 21), dt.date(2024, 10, 27)
@@ -194,9 +201,9 @@ def test_the_schema_check_accepts_fields_tags_and_aliases():
 
 
 def test_dashboards_have_distinct_uids_and_the_expected_settings():
-    assert set(DASHBOARDS) == {"electricity.json", "gas.json", "prices.json"}
+    assert set(DASHBOARDS) == {"electricity.json", "gas.json", "prices.json", "comparison.json"}
     uids = [dashboard["uid"] for dashboard in DASHBOARDS.values()]
-    assert sorted(uids) == sorted({ELECTRICITY, GAS, PRICES})
+    assert sorted(uids) == sorted({ELECTRICITY, GAS, PRICES, COMPARISON})
     for name, dashboard in DASHBOARDS.items():
         assert dashboard["title"].startswith("Octograph – "), name
         assert dashboard["timezone"] == "Europe/London", name
@@ -266,6 +273,7 @@ class Week:
     electricity_prices: pd.DataFrame
     gas_prices: pd.DataFrame
     meters: pd.DataFrame
+    comparison: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
@@ -284,6 +292,7 @@ def week(influxd, tmp_path_factory) -> Week:
                 # No included_tags: the dashboards group only by tags the pipeline always writes.
                 influxdb={"additional_tags": f"location={LOCATION}"},
                 octopus={"gas_meter_types": "G4P0000000001=SMETS2"},
+                comparison=COMPARED,
             )
             assert materialize_days(config, FIRST.isoformat(), LAST.isoformat()).success
         tag_keys = {
@@ -301,6 +310,7 @@ def week(influxd, tmp_path_factory) -> Week:
             read(schema.ELECTRICITY_PRICING),
             read(schema.GAS_PRICING),
             read(schema.ACCOUNT_METERS),
+            read(schema.TARIFF_COMPARISON),
         )
     finally:
         store.drop_database()
@@ -458,3 +468,48 @@ def test_tables_list_the_weeks_tariffs_and_meters(week):
         assert {row["meter_point"] for row in shown} == meter_points
         for row in shown:
             assert {tag: row[tag] for tag in address.columns} == address.iloc[0].to_dict()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("vat", ["inc", "exc"])
+def test_the_comparison_dashboard_shows_the_assets_sums(week, vat):
+    """The table's cost and saving per meter point and product, each cumulative line's last day and the saving
+    bars all equal the sums of the `tariff_comparison` points read back; Agile, the import's own product, costs
+    exactly what the import cost."""
+    panels = panels_by_title()
+    compared = week.comparison
+    total, saving = schema.TOTAL_COST[vat], schema.SAVING[vat]
+    assert set(compared[schema.PRODUCT_CODE]) == {schema.ACTUAL, *re.split(r",\s*", ",".join(COMPARED.values()))}
+
+    def query(title: str) -> list[dict]:
+        return week.store.query(
+            substitute(panels[(COMPARISON, title)]["targets"][0]["query"], vat=vat, resolution="1d")
+        )
+
+    sums = compared.groupby([schema.METER_POINT, schema.PRODUCT_CODE])[[total, saving]].sum() / 100
+    shown = {
+        (one["tags"][schema.METER_POINT], one["tags"][schema.PRODUCT_CODE]): one["values"][0][1:]
+        for one in query("Cost per product over the range")
+    }
+    assert set(shown) == set(sums.index)
+    for key, (cost, saved) in shown.items():
+        assert (cost, saved) == pytest.approx(tuple(sums.loc[key]), abs=1e-9), key
+
+    imported = compared[(compared[schema.FUEL] == "electricity") & ~compared[schema.IS_EXPORT]]
+    by_product = imported.groupby(schema.PRODUCT_CODE)[total].sum() / 100
+    lines = {
+        one["tags"][schema.PRODUCT_CODE]: one["values"] for one in query("Electricity import: cumulative cost")
+    }
+    assert {product: values[-1][1] for product, values in lines.items()} == pytest.approx(by_product.to_dict())
+    assert all(len(values) == 7 for values in lines.values())
+    assert by_product["AGILE-24-10-01"] == pytest.approx(
+        week.electricity[~is_export(week.electricity)][total].sum() / 100, abs=1e-9
+    )
+    assert by_product[schema.ACTUAL] == pytest.approx(by_product["AGILE-24-10-01"], abs=1e-9)
+
+    bars = {
+        one["tags"][schema.PRODUCT_CODE]: sum(v for _, v in one["values"])
+        for one in query("Saving per day against the actual tariffs")
+    }
+    candidates = compared[compared[schema.PRODUCT_CODE] != schema.ACTUAL]
+    assert bars == pytest.approx((candidates.groupby(schema.PRODUCT_CODE)[saving].sum() / 100).to_dict())

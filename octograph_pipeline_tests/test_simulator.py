@@ -518,3 +518,50 @@ def test_missing_and_duplicated_intervals(api: requests.Session, scenario_url: s
     repeated = [r["interval_start"][11:16] for r, nxt in zip(doubled, doubled[1:], strict=False) if r == nxt]
     assert len(doubled) == 52 and repeated == ["10:00", "10:30", "11:00", "11:30"]
     assert len(readings(api, scenario_url, GAPPY, date(2024, 6, 14))) == 48
+
+
+# --------------------------------------------------------------------------- products (the comparison)
+
+
+def test_product_detail_lists_tariffs_by_registers_region_and_payment_method(api, url):
+    product = get(api, url, "products/VAR-22-11-01/").json()
+    assert product["code"] == "VAR-22-11-01" and product["is_variable"] is True
+    assert len(product["single_register_electricity_tariffs"]) == 14  # every region
+    dual = product["dual_register_electricity_tariffs"]["_C"]
+    assert set(dual) == {"direct_debit_monthly", "varying"}
+    assert dual["direct_debit_monthly"]["code"] == "E-2R-VAR-22-11-01-C"
+    rels = {link["rel"]: link["href"] for link in dual["direct_debit_monthly"]["links"]}
+    assert set(rels) == {"day_unit_rates", "night_unit_rates", "standing_charges"}
+    assert requests.get(rels["night_unit_rates"], auth=(KEY, ""), timeout=5).json()["results"]
+    assert product["single_register_gas_tariffs"]["_C"]["direct_debit_monthly"]["code"] == "G-1R-VAR-22-11-01-C"
+
+
+def test_products_missing_a_region_a_period_or_altogether(api, url):
+    assert set(get(api, url, "products/COSY-22-12-08/").json()["single_register_electricity_tariffs"]) == {
+        "_D",
+        "_E",
+        "_F",
+        "_G",
+    }
+    before_launch = get(api, url, "products/OE-FIX-12M-24-11-01/", tariffs_active_at="2024-10-01T00:00:00Z")
+    assert before_launch.json()["single_register_electricity_tariffs"] == {}
+    rates = "products/OE-FIX-12M-24-11-01/electricity-tariffs/E-1R-OE-FIX-12M-24-11-01-C/standard-unit-rates/"
+    assert get(api, url, rates, **day_window(date(2024, 10, 31))).json()["results"] == []
+    assert get(api, url, rates, **day_window(date(2024, 11, 1))).json()["results"][0]["value_exc_vat"] == 23.5
+    missing = get(api, url, "products/NOPE-24-01-01/")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "No Product matches the given query."})
+
+
+def test_go_is_cheap_from_half_past_midnight_to_half_past_five_by_the_clock(api, url):
+    go = "products/GO-VAR-22-10-14/electricity-tariffs/E-1R-GO-VAR-22-10-14-C/standard-unit-rates/"
+    rows = get(api, url, go, **day_window(date(2024, 3, 31))).json()["results"]  # the 23-hour day
+    cheap = [(row["valid_from"], row["valid_to"]) for row in rows if row["value_exc_vat"] == 8.5]
+    assert cheap == [("2024-03-31T00:30:00Z", "2024-03-31T04:30:00Z")]  # 00:30 GMT to 05:30 BST
+
+
+def test_tracker_has_one_price_per_local_day(api, url):
+    tracker = "products/SILVER-24-12-31/gas-tariffs/G-1R-SILVER-24-12-31-C/standard-unit-rates/"
+    rows = get(api, url, tracker, **day_window(date(2024, 10, 27))).json()["results"]  # the 25-hour day
+    assert [(row["valid_from"], row["valid_to"]) for row in rows] == [
+        ("2024-10-26T23:00:00Z", "2024-10-28T00:00:00Z")
+    ]

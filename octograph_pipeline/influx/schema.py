@@ -17,6 +17,7 @@ class Asset:
     TARIFF_RATES = "tariff_rates"
     METER_CONSUMPTION = "meter_consumption"
     PRICED_CONSUMPTION = "priced_consumption"
+    TARIFF_COMPARISON = "tariff_comparison"  # only with a [comparison] section
 
 
 # Columns every points frame has besides tags and fields.
@@ -65,6 +66,10 @@ STANDING_CHARGE_COST = {vat: f"standing_charge_cost_{vat}_vat_pence" for vat in 
 TOTAL_COST = {vat: f"total_cost_{vat}_vat_pence" for vat in VAT}
 PRICE_COLUMNS = (*UNIT_PRICE.values(), *STANDING_CHARGE.values())
 COST_COLUMNS = (*USAGE_COST.values(), *STANDING_CHARGE_COST.values(), *TOTAL_COST.values())
+# What a candidate tariff saves against the actual one (actual - candidate: positive when switching would save).
+SAVING = {vat: f"saving_{vat}_vat_pence" for vat in VAT}
+PRODUCT_CODE = "product_code"
+ACTUAL = "actual"  # the product_code of the tariffs actually in force, in `tariff_comparison`
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ GAS_PRICING = Measurement("gas_pricing", fields=PRICE_COLUMNS)
 # `priced_consumption`: usage and cost per interval (export meters negative).
 ELECTRICITY_CONSUMPTION = Measurement("electricity_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
 GAS_CONSUMPTION = Measurement("gas_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
+# `tariff_comparison`: per meter point and interval, the cost on each candidate product and on the actual tariffs.
+TARIFF_COMPARISON = Measurement("tariff_comparison", fields=(*COST_COLUMNS, *SAVING.values()))
 
 MEASUREMENTS = {
     m.name: m
@@ -101,6 +108,7 @@ MEASUREMENTS = {
         GAS_PRICING,
         ELECTRICITY_CONSUMPTION,
         GAS_CONSUMPTION,
+        TARIFF_COMPARISON,
     )
 }
 PRICING_BY_FUEL = {"electricity": ELECTRICITY_PRICING, "gas": GAS_PRICING}
@@ -112,10 +120,12 @@ ASSET_MEASUREMENTS = {
     Asset.METER_CONSUMPTION: (METER_CONSUMPTION,),
     Asset.TARIFF_RATES: (ELECTRICITY_PRICING, GAS_PRICING),
     Asset.PRICED_CONSUMPTION: (ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION),
+    Asset.TARIFF_COMPARISON: (TARIFF_COMPARISON,),
 }
 
 # Names the pipeline writes itself (columns, tags and fields), which `additional_tags` must not take.
 WRITTEN_NAMES = frozenset(
-    {MEASUREMENT, TIME, TARIFF_CODE_TAG, FUEL, METER_POINT, IS_EXPORT, UNIT, PROPERTY_ID, *INCLUDED_TAGS}
+    {MEASUREMENT, TIME, TARIFF_CODE_TAG, FUEL, METER_POINT, IS_EXPORT, UNIT, PROPERTY_ID, PRODUCT_CODE}
+    | set(INCLUDED_TAGS)
     | {field for measurement in MEASUREMENTS.values() for field in measurement.all_fields}
 )

@@ -294,6 +294,25 @@ class InfluxStore:
         frame["day"] = pd.to_datetime(frame["day"], unit="s", utc=True).dt.tz_convert(tz).dt.date
         return frame
 
+    def totals(
+        self,
+        measurement: Measurement,
+        fields: Iterable[str],
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        tags: Mapping[str, str],
+        group_by: Iterable[str],
+    ) -> pd.DataFrame:
+        """Sums of `fields` over [start, end), one row per combination of the `group_by` tags (as stored)."""
+        fields, group_by = list(fields), list(group_by)
+        series = self.query(
+            f"SELECT {', '.join(f'sum({quote_identifier(f)}) AS {quote_identifier(f)}' for f in fields)} "
+            f"FROM {self._source(measurement.name)} WHERE {window_condition(start, end, tags)} "
+            f"GROUP BY {', '.join(map(quote_identifier, group_by))}"
+        )
+        rows = [[one["tags"].get(tag, "") for tag in group_by] + one["values"][0][1:] for one in series]
+        return pd.DataFrame(rows, columns=[*group_by, *fields])
+
     # -- writes -----------------------------------------------------------------------------------------
 
     def write_lines(self, lines: list[str]) -> None:

@@ -21,7 +21,7 @@ from urllib3.util.retry import Retry
 
 from ..config import Settings
 from ..net import connection_problem
-from .models import POINT_ID_NAME, Account, parse_account
+from .models import POINT_ID_NAME, Account, Product, parse_account, parse_product
 from .tariffs import parse_tariff_code
 
 log = logging.getLogger(__name__)
@@ -203,6 +203,15 @@ class OctopusClient:
                 not_found=f"Octopus account {account_number} not found (check [octopus] account_number)",
             )
         return parse_account(data, account_number)
+
+    def product(self, product_code: str, payment_method: str = "DIRECT_DEBIT") -> Product | None:
+        """The product's tariffs (for the payment method) per fuel, register count and region; None if Octopus
+        has no such product."""
+        try:
+            data = self._get_json(f"{self.api_prefix}/products/{product_code}/", not_found="")
+        except NotFound:
+            return None
+        return parse_product(data, payment_method)
 
     def consumption(
         self,

@@ -107,3 +107,39 @@ def _within_tenancy(agreements: list[dict], moved_in, moved_out):
         valid_to = _earlier(_utc(agreement.get("valid_to")), moved_out)
         if valid_from is None or valid_to is None or valid_from < valid_to:
             yield Agreement(agreement["tariff_code"], valid_from, valid_to)
+
+
+# Where the product-detail answer lists each payment method's tariff, preferred first.
+PRODUCT_PAYMENT_KEYS = {
+    "DIRECT_DEBIT": ("direct_debit_monthly", "direct_debit_quarterly"),
+    "NON_DIRECT_DEBIT": ("varying", "direct_debit_monthly"),
+}
+
+
+@dataclass(frozen=True)
+class Product:
+    """An Octopus product (`AGILE-24-10-01`) and the tariff code it offers per fuel, register count and region."""
+
+    code: str
+    name: str
+    tariffs: dict[tuple[str, int, str], str]  # (fuel, registers, region letter) -> tariff code
+
+    def tariff_for(self, fuel: str, registers: int, region: str) -> str | None:
+        """The tariff a meter of `registers` in `region` would be on: the same kind of tariff if offered, else
+        the single-register one (a smart meter reports half-hours whatever its registers); None if neither."""
+        return self.tariffs.get((fuel, registers, region)) or self.tariffs.get((fuel, 1, region))
+
+
+def parse_product(data: dict, payment_method: str) -> Product:
+    """The `/products/{code}/` answer: `single_register_electricity_tariffs` → `_C` → `direct_debit_monthly`
+    → `code`, and likewise for dual-register and gas tariffs."""
+    tariffs = {}
+    for fuel in FUELS:
+        for registers, kind in ((1, "single"), (2, "dual")):
+            for region, by_payment in (data.get(f"{kind}_register_{fuel}_tariffs") or {}).items():
+                preferred = [key for key in PRODUCT_PAYMENT_KEYS[payment_method] if key in by_payment]
+                entry = by_payment[preferred[0]] if preferred else next(iter(by_payment.values()), None)
+                if entry and entry.get("code"):
+                    tariffs[(fuel, registers, region.lstrip("_"))] = entry["code"]
+    name = data.get("display_name") or data.get("full_name") or ""
+    return Product(str(data.get("code", "")), str(name), tariffs)

@@ -36,7 +36,9 @@ from octograph_pipeline.simulator.household import (
     Row,
     consumption_rows,
     default_household,
+    iso_utc,
     iter_tariffs,
+    local_midnight,
     rate_rows,
 )
 
@@ -45,6 +47,12 @@ Handler = Callable[[Request], Response]
 
 THROTTLED = "Request was throttled. Expected available in 1 second."
 RATES_PAGE_SIZE_MAX = 1500
+PRODUCT_SECTIONS = (
+    "single_register_electricity",
+    "dual_register_electricity",
+    "single_register_gas",
+    "dual_register_gas",
+)
 DEFAULT_PAGE_SIZE = 100
 
 
@@ -396,11 +404,76 @@ class OctopusSimulator:
         return self._page(request, rows, RATES_PAGE_SIZE_MAX)
 
     def _product(self, request: Request) -> Response:
+        """The product's tariffs by register kind, region (`_C`) and payment method, as the API lists them:
+        current prices and links to each rate endpoint. `tariffs_active_at` leaves out tariffs not yet on sale."""
         code = request.path_params["product"]
         tariffs = list(iter_tariffs(code))
         if not tariffs:
-            return _detail(404, "Not found.")
-        return JSONResponse(_product_json(code, tariffs[0].full_name, tariffs[0].is_variable))
+            return _detail(404, "No Product matches the given query.")
+        try:
+            active_at = _parse_instant(request.query_params.get("tariffs_active_at"), self.household.tz)
+        except ValueError:
+            return JSONResponse({"tariffs_active_at": ["Enter a valid date/time."]}, status_code=400)
+        now = self.clock()
+        active_at = active_at or now
+        sections: dict[str, dict[str, Any]] = {f"{kind}_tariffs": {} for kind in PRODUCT_SECTIONS}
+        for tariff in tariffs:
+            if tariff.available_from and active_at.astimezone(self.household.tz).date() < tariff.available_from:
+                continue
+            registers = "dual_register" if tariff.has_day_night else "single_register"
+            entry = self._tariff_entry(request, tariff, now)
+            methods = {
+                method for schedule in tariff.rates.values() if schedule for method in schedule.payment_methods
+            }
+            keys = ["direct_debit_monthly"] + (["varying"] if "NON_DIRECT_DEBIT" in methods else [])
+            sections[f"{registers}_{tariff.fuel}_tariffs"][f"_{tariff.region}"] = {key: entry for key in keys}
+        first = tariffs[0]
+        available_from = min((t.available_from or self.tariff_history_start) for t in tariffs)
+        return JSONResponse(
+            {
+                "code": code,
+                "full_name": first.full_name,
+                "display_name": first.full_name.split(" ")[0] + " " + first.full_name.split(" ")[1],
+                "description": f"{first.full_name} (simulated).",
+                "is_variable": first.is_variable,
+                "is_green": True,
+                "is_tracker": "SILVER" in code,
+                "is_prepay": False,
+                "is_business": False,
+                "is_restricted": False,
+                "term": None if first.is_variable else 12,
+                "available_from": iso_utc(local_midnight(available_from, self.household.tz)),
+                "available_to": None,
+                "tariffs_active_at": iso_utc(active_at),
+                **sections,
+                "links": [{"href": str(request.url), "method": "GET", "rel": "self"}],
+                "brand": "OCTOPUS_ENERGY",
+            }
+        )
+
+    def _tariff_entry(self, request: Request, tariff, now: datetime) -> dict[str, Any]:
+        """One tariff of a product: its code, today's prices and where its rates are."""
+        base = str(request.base_url).rstrip("/")
+        entry: dict[str, Any] = {"code": tariff.code}
+        links = []
+        for rate_type, schedule in tariff.rates.items():
+            if schedule is None and rate_type != "standing-charges":
+                continue
+            rows = rate_rows(
+                self.household.seed, tariff, rate_type, self.household.tz, self.tariff_history_start, now,
+                now, now + timedelta(minutes=30),
+            )  # fmt: skip
+            name = rate_type.replace("-", "_").removesuffix("s")  # standing_charge, standard_unit_rate, ...
+            entry[f"{name}_exc_vat"] = rows[0]["value_exc_vat"] if rows else 0.0
+            entry[f"{name}_inc_vat"] = rows[0]["value_inc_vat"] if rows else 0.0
+            path = f"/v1/products/{tariff.product_code}/{tariff.fuel}-tariffs/{tariff.code}/{rate_type}/"
+            links.append({"href": base + path, "method": "GET", "rel": rate_type.replace("-", "_")})
+        entry.update(
+            online_discount_exc_vat=0, online_discount_inc_vat=0, dual_fuel_discount_exc_vat=0,
+            dual_fuel_discount_inc_vat=0, exit_fees_exc_vat=0, exit_fees_inc_vat=0, exit_fees_type="NONE",
+            links=links,
+        )  # fmt: skip
+        return entry
 
 
 def _check_unique(households: Sequence[Household]) -> None:
@@ -422,10 +495,6 @@ def _check_unique(households: Sequence[Household]) -> None:
                     raise ValueError(
                         f"meter {meter.serial_number} belongs to {owner} and {household.account_number}"
                     )
-
-
-def _product_json(code: str, full_name: str, is_variable: bool) -> dict[str, Any]:
-    return {"code": code, "full_name": full_name, "display_name": full_name, "is_variable": is_variable}
 
 
 def _positive_int(text: str | None) -> int | None:

@@ -16,7 +16,7 @@ import hashlib
 import math
 import struct
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal, overload
 from zoneinfo import ZoneInfo
@@ -760,26 +760,32 @@ def consumption_rows(
 class RateSchedule:
     """How one rate series of a tariff moves.
 
-    "quarterly" steps, "agile" / "agile-outgoing" half-hours, "fixed" (one open-ended row from the
-    history start) or "timeless" (one row with null valid_from and valid_to, as Agile Outgoing's
-    standing charge).
+    "quarterly" steps, "daily" steps (Tracker: a price per local day), "go" (`low` 00:30-05:30 local time,
+    `high` otherwise), "agile" / "agile-outgoing" half-hours, "fixed" (one open-ended row from the history
+    start) or "timeless" (one row with null valid_from and valid_to, as Agile Outgoing's standing charge).
     """
 
-    kind: Literal["quarterly", "agile", "agile-outgoing", "fixed", "timeless"]
+    kind: Literal["quarterly", "daily", "go", "agile", "agile-outgoing", "fixed", "timeless"]
     low: float = 0.0  # p/kWh or p/day, exc VAT
     high: float = 0.0
     payment_methods: tuple[str | None, ...] = (None,)
     vat: bool = True
 
 
+# The fourteen regions (GSP groups) of Great Britain, by the letter that ends a tariff code.
+REGIONS = "ABCDEFGHJKLMNP"
+
+
 @dataclass(frozen=True)
 class Tariff:
-    """A tariff code and its rate series; a rate type mapped to None exists but has no rows."""
+    """A tariff code and its rate series; a rate type mapped to None exists but has no rows. Prices exist from
+    `available_from` (else from the simulator's history start)."""
 
     code: str
     full_name: str
     is_variable: bool
     rates: dict[str, RateSchedule | None]
+    available_from: date | None = None
 
     @property
     def fuel(self) -> Fuel:
@@ -794,37 +800,69 @@ class Tariff:
     def has_day_night(self) -> bool:
         return self.code[2:4] == "2R"
 
+    @property
+    def region(self) -> str:
+        return self.code[-1]
 
-def _catalogue(*tariffs: Tariff) -> dict[str, Tariff]:
-    return {tariff.code: tariff for tariff in tariffs}
+
+def _catalogue(*offers: tuple[Tariff, str]) -> dict[str, Tariff]:
+    """Each tariff (written for region C) in each of its regions; prices differ by region (they are seeded by
+    the code), except Agile's and Tracker's wholesale-driven shapes."""
+    return {
+        f"{tariff.code[:-1]}{region}": replace(tariff, code=f"{tariff.code[:-1]}{region}")
+        for tariff, regions in offers
+        for region in regions
+    }
 
 
 TARIFFS: dict[str, Tariff] = _catalogue(
-    Tariff("E-1R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1", True, {
+    (Tariff("E-1R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1", True, {
         "standard-unit-rates": RateSchedule("quarterly", 22.0, 30.0, DIRECT_DEBIT_AND_NOT),
         "standing-charges": RateSchedule("quarterly", 45.0, 55.0, DIRECT_DEBIT_AND_NOT),
-    }),
-    Tariff("E-2R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1 (Economy 7)", True, {
+    }), REGIONS),
+    (Tariff("E-2R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1 (Economy 7)", True, {
         "day-unit-rates": RateSchedule("quarterly", 28.0, 32.0, DIRECT_DEBIT_AND_NOT),
         "night-unit-rates": RateSchedule("quarterly", 12.0, 14.0, DIRECT_DEBIT_AND_NOT),
         "standing-charges": RateSchedule("quarterly", 45.0, 55.0, DIRECT_DEBIT_AND_NOT),
-    }),
-    Tariff("E-1R-AGILE-24-10-01-C", "Agile Octopus October 2024 v1", True, {
+    }), REGIONS),
+    (Tariff("E-1R-AGILE-24-10-01-C", "Agile Octopus October 2024 v1", True, {
         "standard-unit-rates": RateSchedule("agile"),
         "standing-charges": RateSchedule("quarterly", 46.0, 50.0),
-    }),
-    Tariff("E-1R-OUTGOING-FIX-12M-19-05-13-C", "Outgoing Octopus 12M Fixed May 2019", False, {
+    }), REGIONS),
+    (Tariff("E-1R-GO-VAR-22-10-14-C", "Octopus Go October 2022 v1", True, {
+        "standard-unit-rates": RateSchedule("go", 8.5, 26.0),
+        "standing-charges": RateSchedule("quarterly", 46.0, 50.0),
+    }), REGIONS),
+    (Tariff("E-1R-SILVER-24-12-31-C", "Octopus Tracker December 2024 v1", True, {
+        "standard-unit-rates": RateSchedule("daily", 18.0, 28.0),
+        "standing-charges": RateSchedule("quarterly", 44.0, 48.0),
+    }), REGIONS),
+    # Offered in the north-west and the midlands only: elsewhere the product has no tariff for the region.
+    (Tariff("E-1R-COSY-22-12-08-C", "Cosy Octopus December 2022 v1", True, {
+        "standard-unit-rates": RateSchedule("quarterly", 20.0, 24.0),
+        "standing-charges": RateSchedule("quarterly", 46.0, 50.0),
+    }), "DEFG"),
+    # Launched on 1 November 2024: no prices before then.
+    (Tariff("E-1R-OE-FIX-12M-24-11-01-C", "Octopus 12M Fixed November 2024 v1", False, {
+        "standard-unit-rates": RateSchedule("fixed", 23.5),
+        "standing-charges": RateSchedule("fixed", 47.0),
+    }, available_from=date(2024, 11, 1)), REGIONS),
+    (Tariff("E-1R-OUTGOING-FIX-12M-19-05-13-C", "Outgoing Octopus 12M Fixed May 2019", False, {
         "standard-unit-rates": RateSchedule("fixed", 15.0, vat=False),
         "standing-charges": None,
-    }),
-    Tariff("E-1R-AGILE-OUTGOING-19-05-13-C", "Agile Outgoing Octopus May 2019", True, {
+    }), REGIONS),
+    (Tariff("E-1R-AGILE-OUTGOING-19-05-13-C", "Agile Outgoing Octopus May 2019", True, {
         "standard-unit-rates": RateSchedule("agile-outgoing", vat=False),
         "standing-charges": RateSchedule("timeless", 0.0, vat=False),
-    }),
-    Tariff("G-1R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1", True, {
+    }), REGIONS),
+    (Tariff("G-1R-VAR-22-11-01-C", "Flexible Octopus November 2022 v1", True, {
         "standard-unit-rates": RateSchedule("quarterly", 5.5, 7.5, DIRECT_DEBIT_AND_NOT),
         "standing-charges": RateSchedule("quarterly", 27.0, 32.0, DIRECT_DEBIT_AND_NOT),
-    }),
+    }), REGIONS),
+    (Tariff("G-1R-SILVER-24-12-31-C", "Octopus Tracker December 2024 v1", True, {
+        "standard-unit-rates": RateSchedule("daily", 4.5, 8.0),
+        "standing-charges": RateSchedule("quarterly", 28.0, 31.0),
+    }), REGIONS),
 )  # fmt: skip
 
 
@@ -874,9 +912,13 @@ def _step_periods(
     history_start: date,
     now: datetime,
 ) -> list[tuple[datetime, datetime | None, float]]:
-    """Chronological (valid_from, valid_to, value exc VAT) periods; the current one is open-ended."""
+    """Chronological (valid_from, valid_to, value exc VAT) periods; a quarterly or fixed one is open-ended."""
     if schedule.kind == "fixed":
         return [(local_midnight(history_start, tz).astimezone(UTC), None, schedule.low)]
+    if schedule.kind == "daily":
+        return _daily_periods(seed, tariff, rate_type, schedule, tz, history_start, now)
+    if schedule.kind == "go":
+        return _go_periods(schedule, tz, history_start, now)
     current = _quarter_start(max(now.astimezone(tz).date(), history_start))
     day, periods = _quarter_start(history_start), []
     while day <= current:
@@ -885,6 +927,43 @@ def _step_periods(
         value = round(schedule.low + (schedule.high - schedule.low) * noise, 4)
         valid_to = None if day == current else local_midnight(following, tz).astimezone(UTC)
         periods.append((local_midnight(day, tz).astimezone(UTC), valid_to, value))
+        day = following
+    return periods
+
+
+def _last_published_day(now: datetime, tz: ZoneInfo) -> date:
+    """Day-ahead prices (Tracker's, Go's) are out for tomorrow from 16:00 local time."""
+    local = now.astimezone(tz)
+    return local.date() + timedelta(days=1 if local.hour >= 16 else 0)
+
+
+def _daily_periods(seed, tariff, rate_type, schedule, tz, history_start, now):
+    """Tracker: one price per local day, from midnight to midnight (23 or 25 hours on clock-change days)."""
+    periods = []
+    day, last = history_start, _last_published_day(now, tz)
+    while day <= last:
+        noise = unit_floats(seed, tariff.product_code, rate_type, day.isoformat())[0]
+        value = round(schedule.low + (schedule.high - schedule.low) * noise, 2)
+        following = day + timedelta(days=1)
+        periods.append(
+            (local_midnight(day, tz).astimezone(UTC), local_midnight(following, tz).astimezone(UTC), value)
+        )
+        day = following
+    return periods
+
+
+def _go_periods(schedule, tz, history_start, now):
+    """Go: the cheap rate 00:30-05:30 local time, the other rate from 05:30 to the next 00:30."""
+
+    def at(day: date, hour: int, minute: int) -> datetime:
+        return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+    periods = [(local_midnight(history_start, tz).astimezone(UTC), at(history_start, 0, 30), schedule.high)]
+    day, last = history_start, _last_published_day(now, tz)
+    while day <= last:
+        following = day + timedelta(days=1)
+        periods.append((at(day, 0, 30), at(day, 5, 30), schedule.low))
+        periods.append((at(day, 5, 30), at(following, 0, 30), schedule.high))
         day = following
     return periods
 
@@ -920,6 +999,7 @@ def rate_rows(
     schedule = tariff.rates.get(rate_type)
     if schedule is None:
         return []
+    history_start = max(history_start, tariff.available_from or history_start)
     if schedule.kind == "timeless":  # valid for ever, so it overlaps any window
         return [_rate_row(schedule.low, schedule.vat, None, None, method) for method in schedule.payment_methods]
     if schedule.kind in ("agile", "agile-outgoing"):
