@@ -21,11 +21,19 @@ def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypa
     assert demo.run(days=2, **stack) == 0
     output = capsys.readouterr().out
     yesterday = dt.datetime.now(demo.TZ).date() - dt.timedelta(days=1)
-    table = output[output.rindex("measurement") :]
+    table = output[output.rindex("measurement") : output.rindex("What the same half-hours")]
     for measurement in ("meter_consumption", "electricity_consumption", "gas_consumption", "electricity_pricing"):
         rows = [line for line in table.splitlines() if line.startswith(measurement + " ")]
         assert len(rows) == 2, table
         assert str(yesterday) in rows[-1]
+    # After the table, each meter point's actual cost and each configured product's, with the saving.
+    compared = output[output.rindex("What the same half-hours") :].splitlines()
+    products = {line.split()[2] for line in compared[2:]}
+    assert products == {"actual", "AGILE-24-10-01", "GO-VAR-22-10-14", "SILVER-24-12-31"} | {
+        "AGILE-OUTGOING-19-05-13"
+    }
+    assert {line.split()[0] for line in compared[2:]} == {"electricity", "export", "gas"}
+    assert all(len(line.split()) == 5 for line in compared[2:] if " actual " not in line)
     # The runs were recorded on the persistent instance, so `make ui` shows the materialised partitions.
     instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
     materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
