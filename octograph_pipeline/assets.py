@@ -15,8 +15,11 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 
 from . import checks, comparison, days, frames, metadata, runs
 from .config import ConfigError, Settings
+from .influx import schema as s
 from .influx.schema import ASSET_MEASUREMENTS, TIME, Asset
+from .influx.store import open_store
 from .octopus.client import FinalError
+from .octopus.graphql import GraphQLUnavailable, KrakenAuthError
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
 from .runs import no_retries
@@ -74,8 +77,9 @@ def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: Octogr
     settings = octograph.settings
     require_stored_inputs(context, settings, account=account)
     segments = frames.agreement_segments(account, settings.octopus.tz)
+    units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, settings))
     with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
-        points = frames.consumption_frame(segments, client.consumption, settings)
+        points = frames.consumption_frame(segments, client.consumption, settings, units)
     attach_day_metadata(context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz))
     yield dg.Output(points)
     yield from day_check_results(
@@ -94,13 +98,34 @@ def price_consumption(
     tariff_rates: pd.DataFrame,
     meter_consumption: pd.DataFrame,
 ):
+    yield from priced(context, octograph, account, tariff_rates, meter_consumption)
+
+
+def price_consumption_with_dispatches(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+    intelligent_dispatches: pd.DataFrame,
+):
+    """With `intelligent_mpan`: its completed smart-charge half-hours cost the off-peak rate."""
+    yield from priced(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+
+
+def priced(context, octograph, account, tariff_rates, meter_consumption, dispatches: pd.DataFrame | None = None):
     runs.begin_step(context)
     settings = octograph.settings
     require_stored_inputs(
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
     )
     segments = frames.agreement_segments(account, settings.octopus.tz)
-    points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings)
+    smart_slots = None
+    if dispatches is not None:
+        require_intelligent_mpan(segments, settings)
+        warn_days_without(context, Asset.INTELLIGENT_DISPATCHES, "smart charges there cost the usual rates")
+        smart_slots = frames.smart_charge_slots(dispatches)
+    points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings, smart_slots)
     attach_day_metadata(
         context, metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
     )
@@ -116,6 +141,25 @@ def price_consumption(
     )
 
 
+def fetch_intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+    """Kraken serves completed dispatches for about 12 hours only: what earlier runs stored for the window is
+    kept, and what is served now is added (the schedule asks often enough that none is missed)."""
+    runs.begin_step(context)
+    settings = octograph.settings
+    start, end = utc_window(context.partition_time_window)
+    with no_retries(*NOT_RETRIED), octograph.kraken_client() as kraken:
+        fetched = frames.dispatch_points(kraken.dispatches(settings.octopus.account_number), start, end, settings)
+    with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
+        stored = store.read(
+            ASSET_MEASUREMENTS[Asset.INTELLIGENT_DISPATCHES], start, end, settings.influxdb.additional_tags
+        )
+    points = frames.kept_slots(stored, fetched)
+    attach_day_metadata(
+        context, metadata.intelligent_dispatches(points, context.partition_keys, settings.octopus.tz)
+    )
+    return points
+
+
 def compare_tariffs(
     context: dg.AssetExecutionContext,
     octograph: OctographConfig,
@@ -123,12 +167,28 @@ def compare_tariffs(
     tariff_rates: pd.DataFrame,
     meter_consumption: pd.DataFrame,
 ) -> pd.DataFrame:
+    return compared(context, octograph, account, tariff_rates, meter_consumption)
+
+
+def compare_tariffs_with_dispatches(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+    intelligent_dispatches: pd.DataFrame,
+) -> pd.DataFrame:
+    return compared(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+
+
+def compared(context, octograph, account, tariff_rates, meter_consumption, dispatches=None) -> pd.DataFrame:
     runs.begin_step(context)
     settings = octograph.settings
     require_stored_inputs(
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
     )
     segments = frames.agreement_segments(account, settings.octopus.tz)
+    smart_slots = None if dispatches is None else frames.smart_charge_slots(dispatches)
     with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
         # One request per product, and one per component of each candidate tariff for the whole window.
         points, problems = comparison.compare(
@@ -138,6 +198,7 @@ def compare_tariffs(
             settings,
             lambda code: client.product(code, settings.octopus.payment_method),
             client.rates,
+            smart_slots,
         )
     for problem in problems:
         context.log.warning(problem)
@@ -180,6 +241,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             ],
         )
 
+    intelligent = settings.octopus.intelligent_mpan is not None
     assets = [
         asset(
             Asset.ACCOUNT,
@@ -203,15 +265,23 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             consumption,
             asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
             calls_api=False,
-        )(price_consumption),
+        )(price_consumption_with_dispatches if intelligent else price_consumption),
     ]
+    if intelligent:
+        assets.append(
+            asset(
+                Asset.INTELLIGENT_DISPATCHES,
+                "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
+                prices,
+            )(fetch_intelligent_dispatches)
+        )
     if settings.comparison.enabled:
         assets.append(
             asset(
                 Asset.TARIFF_COMPARISON,
                 "Each meter point's intervals priced on the [comparison] products, against the actual tariffs.",
                 consumption,
-            )(compare_tariffs)
+            )(compare_tariffs_with_dispatches if intelligent else compare_tariffs)
         )
     return assets
 
@@ -253,6 +323,42 @@ def day_check_results(context: dg.AssetExecutionContext, problems: dict[checks.C
                 severity=dg.AssetCheckSeverity.WARN if check.warning else dg.AssetCheckSeverity.ERROR,
                 partition=day,
             )
+
+
+def reported_gas_units(context: dg.AssetExecutionContext, octograph: OctographConfig, serials: list[str]) -> dict:
+    """What Kraken says these gas meters report (m³ or kWh); without GraphQL access, nothing, with a warning
+    (the seed's rule then applies: SMETS1, kWh, unless `gas_meter_types` says otherwise)."""
+    if not serials:
+        return {}
+    with no_retries(*NOT_RETRIED):
+        try:
+            with octograph.kraken_client() as kraken:
+                return kraken.gas_meter_units(octograph.settings.octopus.account_number)
+        except (KrakenAuthError, GraphQLUnavailable) as exc:
+            context.log.warning(
+                f"gas units of {', '.join(serials)} unknown ({exc}): taken as kWh (SMETS1, the seed's rule); set "
+                "[octopus] gas_meter_types to say which report m³"
+            )
+            return {}
+
+
+def require_intelligent_mpan(segments: pd.DataFrame, settings: Settings) -> None:
+    """`intelligent_mpan` must be one of the account's import meter points in the window."""
+    mpan = settings.octopus.intelligent_mpan
+    imports = segments[(segments[s.FUEL] == "electricity") & ~segments[s.IS_EXPORT].astype(bool)][s.METER_POINT]
+    if len(segments) and mpan not in set(imports):
+        raise dg.Failure(
+            f"[octopus] intelligent_mpan: {mpan} is not an import meter point of this account "
+            f"(its import MPANs: {', '.join(sorted(set(imports))) or 'none'})",
+            allow_retries=False,
+        )
+
+
+def warn_days_without(context: dg.AssetExecutionContext, upstream: str, consequence: str) -> None:
+    """A warning naming the run's days `upstream` was never materialised for."""
+    done = context.instance.get_materialized_partitions(dg.AssetKey(upstream))
+    if missing := [day for day in context.partition_keys if day not in done]:
+        context.log.warning(f"{upstream} never materialised for {days.listing(missing)}: {consequence}")
 
 
 def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings, **inputs: pd.DataFrame) -> None:

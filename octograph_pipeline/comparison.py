@@ -24,6 +24,7 @@ from .octopus.tariffs import parse_tariff_code
 # product code -> the product's tariffs for the configured payment method, or None if there is no such product
 ProductLookup = Callable[[str], Product | None]
 POINT = [s.FUEL, s.METER_POINT, s.IS_EXPORT]  # a comparison point's meter point
+INTELLIGENT_PRODUCTS = "INTELLI-"  # Intelligent Octopus products: smart charges at the off-peak rate
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,15 @@ def compare(
     settings: Settings,
     product: ProductLookup,
     rates: frames.RatesLookup,
+    smart_slots: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Points of `tariff_comparison`: per meter point and interval, the cost on the tariffs in force (product
     `actual`) and on each candidate, with what the candidate would save; and a warning for each candidate, meter
-    point or day that cannot be compared (no such product, none in the region, prices missing on a day)."""
+    point or day that cannot be compared (no such product, none in the region, prices missing on a day).
+    Intelligent Octopus smart-charge half-hours (`smart_slots`) cost the off-peak rate on the actual tariffs, as
+    in `priced_consumption`, and on candidate Intelligent products (`INTELLI-...`), not on others."""
     product = functools.cache(product)  # a product asked for import and gas (Tracker) is fetched once
-    actual = _per_point(frames.priced_points(consumption, prices, segments, settings)[1])
+    actual = _per_point(frames.priced_points(consumption, prices, segments, settings, smart_slots)[1])
     actual = actual[actual[s.TOTAL_COST["exc"]].notna()]
     parts, warnings = [actual.assign(**{s.PRODUCT_CODE: s.ACTUAL})], []
     actual_totals = actual.groupby([*POINT, s.TIME])[[*s.TOTAL_COST.values()]].sum()
@@ -81,7 +85,8 @@ def compare(
         if candidate_segments.empty:
             continue
         candidate_prices, _ = frames.rate_points(candidate_segments, rates, settings)
-        details = frames.priced_points(consumption, candidate_prices, candidate_segments, settings)[1]
+        slots = smart_slots if candidate.product_code.startswith(INTELLIGENT_PRODUCTS) else None
+        details = frames.priced_points(consumption, candidate_prices, candidate_segments, settings, slots)[1]
         points, unpriced = _complete_days(_per_point(details), settings)
         warnings += [
             f"{candidate.product_code}: no prices for {meter} on {days.listing(day_keys)}; not compared there"

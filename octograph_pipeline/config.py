@@ -69,6 +69,10 @@ class OctopusSettings:
     enable_cache: bool = False
     cache_dir: str = ""  # default: user_cache_dir()
     included_meters: tuple[str, ...] = ()
+    # Intelligent Octopus Go: the import MPAN whose smart-charge half-hours are billed at the off-peak rate, the
+    # rate in force when the off-peak window starts (local time) before the half-hour.
+    intelligent_mpan: str | None = None
+    intelligent_off_peak_start: dt.time = dt.time(23, 30)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -195,6 +199,10 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             enable_cache=octopus.boolean("enable_cache", OctopusSettings.enable_cache),
             cache_dir=octopus.text("cache_dir", user_cache_dir()),
             included_meters=octopus.items("included_meters"),
+            intelligent_mpan=octopus.mpan("intelligent_mpan"),
+            intelligent_off_peak_start=octopus.time_of_day(
+                "intelligent_off_peak_start", OctopusSettings.intelligent_off_peak_start
+            ),
         ),
         pipeline=PipelineSettings(
             start_date=pipeline.date("start_date", PipelineSettings.start_date),
@@ -287,6 +295,12 @@ class _Section:
         value = self.required(option).upper()
         if not re.fullmatch(r"A-[0-9A-Z]{8}", value):
             raise self._error(option, f"{value!r} is not an Octopus account number like A-1234ABCD")
+        return value
+
+    def mpan(self, option: str) -> str | None:
+        value = self.raw(option)
+        if value is not None and not re.fullmatch(r"\d{13}", value):
+            raise self._error(option, f"{value!r} is not an MPAN (13 digits)")
         return value
 
     def choice(self, option, default, allowed, convert):

@@ -7,7 +7,7 @@ IO manager writes it to InfluxDB as it is and hands it back the same way.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -15,8 +15,10 @@ import pandas as pd
 from . import days, pricing
 from .config import Settings
 from .influx import schema as s
-from .octopus.models import Account, Agreement
+from .octopus.models import Account, Agreement, Dispatch
 from .octopus.tariffs import STANDING_CHARGES, parse_tariff_code
+
+HALF_HOUR = pd.Timedelta(minutes=30)
 
 ACCOUNT_COLUMNS = [
     s.MEASUREMENT, s.TIME, s.ACCOUNT_NUMBER, *s.METER_KEY, s.TARIFF_CODE_TAG, s.PROPERTY_ID, *s.PROPERTY_TAGS,
@@ -170,17 +172,30 @@ def seed_tags(meter: pd.Series, settings: Settings, tariff_code: str) -> dict[st
 # --- meter_consumption -----------------------------------------------------------------------------------
 
 
-def gas_is_volume(settings: Settings, serial_number: str) -> bool:
-    """SMETS2 gas meters report m³ (the seed's `gas_meter_types`; SMETS1, reporting kWh, is the default)."""
-    return settings.octopus.gas_meter_types.get(serial_number, "SMETS1") == "SMETS2"
+def gas_is_volume(settings: Settings, serial_number: str, reported_units: Mapping[str, str] | None = None) -> bool:
+    """Whether a gas meter reports m³: as `gas_meter_types` says (the seed's SMETS2 = m³, SMETS1 = kWh), else as
+    Kraken's `consumptionUnits` says (`reported_units`), else the seed's default, SMETS1 (kWh)."""
+    configured = settings.octopus.gas_meter_types.get(serial_number)
+    if configured:
+        return configured == "SMETS2"
+    return (reported_units or {}).get(serial_number) == "m3"
+
+
+def gas_meters_to_ask(segments: pd.DataFrame, settings: Settings) -> list[str]:
+    """Gas meters whose unit `gas_meter_types` does not give: Kraken is asked what they report."""
+    gas = segments[segments[s.FUEL] == "gas"][s.METER_SERIAL_NUMBER].drop_duplicates()
+    return sorted(serial for serial in gas if serial not in settings.octopus.gas_meter_types)
 
 
 # (fuel, meter point, serial number, period_from, period_to, resolution_minutes) -> readings, as the client's
 Readings = Callable[[str, str, str, pd.Timestamp, pd.Timestamp, int], pd.DataFrame]
 
 
-def consumption_frame(segments: pd.DataFrame, read: Readings, settings: Settings) -> pd.DataFrame:
-    """Every meter's readings while it was ours: one `read` per meter, over all of its segments at once."""
+def consumption_frame(
+    segments: pd.DataFrame, read: Readings, settings: Settings, reported_units: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Every meter's readings while it was ours: one `read` per meter, over all of its segments at once; gas in
+    m³ or kWh as `gas_is_volume` decides with `reported_units`."""
     parts = []
     for _, meter in meters(segments).iterrows():
         meter_segments = segments_of(segments, meter[s.METER_KEY])
@@ -192,14 +207,14 @@ def consumption_frame(segments: pd.DataFrame, read: Readings, settings: Settings
             meter_segments["segment_end"].max(),
             settings.octopus.resolution_minutes,
         )
-        parts.append(consumption_points(meter, within_agreements(readings, meter_segments), settings))
+        volume = meter[s.FUEL] == "gas" and gas_is_volume(settings, meter[s.METER_SERIAL_NUMBER], reported_units)
+        parts.append(consumption_points(meter, within_agreements(readings, meter_segments), settings, volume))
     return pd.concat(parts, ignore_index=True) if parts else empty_points()
 
 
-def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    """The meter's readings as reported, plus their energy in kWh (SMETS2 m³ converted with each day's CV)."""
+def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Settings, volume: bool) -> pd.DataFrame:
+    """The meter's readings as reported, plus their energy in kWh (m³ converted with each day's CV)."""
     octopus = settings.octopus
-    volume = meter[s.FUEL] == "gas" and gas_is_volume(settings, meter[s.METER_SERIAL_NUMBER])
     usage_kwh = readings["consumption"]  # the API's name
     if volume:
         calorific_value = pricing.calorific_value_by_interval(
@@ -293,6 +308,51 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
     return combined.drop_duplicates([*tags, s.TIME]).reset_index(drop=True), list(dict.fromkeys(warnings))
 
 
+# --- intelligent_dispatches -------------------------------------------------------------------------------
+
+
+def dispatch_points(
+    dispatches: list[Dispatch], start: pd.Timestamp, end: pd.Timestamp, settings: Settings
+) -> pd.DataFrame:
+    """One point per half-hour of [start, end) a dispatch touches, with its share of the dispatch's kWh, by
+    source (smart-charge, bump-charge) and status (completed, planned)."""
+    rows = []
+    for dispatch in dispatches:
+        first = max(dispatch.start.floor("30min"), start)
+        for slot in pd.date_range(first, min(dispatch.end, end), freq="30min", inclusive="left"):
+            overlap = min(dispatch.end, slot + HALF_HOUR) - max(dispatch.start, slot)
+            share = (
+                dispatch.kwh * overlap / (dispatch.end - dispatch.start) if dispatch.end > dispatch.start else 0.0
+            )
+            status = s.COMPLETED if dispatch.completed else "planned"
+            rows.append(
+                {s.TIME: slot, s.DISPATCH_SOURCE: dispatch.source, s.DISPATCH_STATUS: status, "kwh": share}
+            )
+    if not rows:
+        return empty_points()
+    slots = pd.DataFrame(rows).groupby([s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS], as_index=False)["kwh"].sum()
+    tags = {s.MEASUREMENT: s.INTELLIGENT_SLOTS.name, **settings.influxdb.additional_tags}
+    return slots.assign(intelligent_slot=1.0, **tags)
+
+
+def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
+    """The window's stored slots with what was fetched now over them: Kraken serves completed dispatches for
+    about 12 hours only, so a day re-run later must keep what earlier runs saw."""
+    both = pd.concat([frame for frame in (stored, fetched) if len(frame)], ignore_index=True)
+    if both.empty:
+        return empty_points()
+    key = [s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS]
+    return both.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)
+
+
+def smart_charge_slots(slots: pd.DataFrame) -> pd.Series:
+    """The half-hours of completed smart-charge dispatches: billed at the off-peak rate."""
+    if slots.empty:
+        return pd.Series(dtype="datetime64[ns, UTC]")
+    done = slots[(slots[s.DISPATCH_SOURCE] == s.SMART_CHARGE) & (slots[s.DISPATCH_STATUS] == s.COMPLETED)]
+    return done[s.TIME].drop_duplicates()
+
+
 # --- priced_consumption ----------------------------------------------------------------------------------
 
 
@@ -316,9 +376,15 @@ def within_agreements(readings: pd.DataFrame, meter_segments: pd.DataFrame) -> p
 
 
 def priced_points(
-    consumption: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, settings: Settings
+    consumption: pd.DataFrame,
+    prices: pd.DataFrame,
+    segments: pd.DataFrame,
+    settings: Settings,
+    smart_slots: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
+    The half-hours of completed smart-charge dispatches (`smart_slots`) of the `intelligent_mpan` import meter
+    cost the off-peak unit rate: the rate in force when the off-peak window last started.
 
     Returns the points to write and the same intervals per meter (`s.METER_KEY` columns, tariff, usage, costs)
     for checks and metadata, which need to know the meter even when no tag names it.
@@ -337,6 +403,14 @@ def priced_points(
         usage_kwh = readings[s.USAGE_KWH] * sign
         interval_prices = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes, readings[s.TIME]]))
         interval_prices.index = readings.index
+        if smart_slots is not None and meter[s.METER_POINT] == settings.octopus.intelligent_mpan:
+            smart = readings[s.TIME].isin(smart_slots) & ~bool(meter[s.IS_EXPORT])
+            off_peak = pricing.off_peak_starts(
+                readings.loc[smart, s.TIME], settings.octopus.intelligent_off_peak_start, tz
+            )
+            rates = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes[smart], off_peak]))
+            unit = [*s.UNIT_PRICE.values()]
+            interval_prices.loc[smart, unit] = rates[unit].to_numpy()
         costs = pricing.consumption_costs(
             usage_kwh, interval_prices, days.intervals_per_day(readings[s.TIME], resolution, tz)
         )

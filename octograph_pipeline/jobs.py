@@ -24,14 +24,17 @@ CONSUMPTION_JOB = "octopus_consumption"
 
 
 def build_jobs(settings: Settings) -> list:
+    prices = [Asset.ACCOUNT, Asset.TARIFF_RATES]
+    if settings.octopus.intelligent_mpan:
+        prices.append(Asset.INTELLIGENT_DISPATCHES)
     consumption = [Asset.METER_CONSUMPTION, Asset.PRICED_CONSUMPTION]
     if settings.comparison.enabled:
         consumption.append(Asset.TARIFF_COMPARISON)
     return [
         dg.define_asset_job(
             PRICES_JOB,
-            selection=[Asset.ACCOUNT, Asset.TARIFF_RATES],
-            description="Account agreements and tariff prices (partitions up to tomorrow).",
+            selection=prices,
+            description="Agreements, tariff prices and Intelligent dispatches (partitions up to tomorrow).",
         ),
         dg.define_asset_job(
             CONSUMPTION_JOB,

@@ -193,3 +193,31 @@ def tariff_comparison(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo)
     )
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.TARIFF_COMPARISON])
     return _assemble(partitions, per_day, counts, {"totals": markdown_by_day(totals)}, empty)
+
+
+def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day: half-hours and kWh of smart and bump charges, completed and planned."""
+    empty = {"smart_charge_slots": 0, "bump_charge_slots": 0, "kwh": 0.0}
+    if points.empty:
+        return _nothing(partitions, s.Asset.INTELLIGENT_DISPATCHES, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    smart = (points[s.DISPATCH_SOURCE] == s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
+    bump = (points[s.DISPATCH_SOURCE] != s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
+    per_day = (
+        pd.DataFrame(
+            {"smart_charge_slots": smart, "bump_charge_slots": bump, "kwh": points["kwh"].where(smart | bump, 0.0)}
+        )
+        .groupby(day)
+        .sum()
+    )
+    per_day["kwh"] = per_day["kwh"].round(3)
+    table = (
+        points.assign(day=day)
+        .groupby(["day", s.DISPATCH_STATUS, s.DISPATCH_SOURCE])
+        .agg(slots=(s.TIME, "size"), first=(s.TIME, "min"), kwh=("kwh", "sum"))
+        .reset_index()
+    )
+    table["kwh"] = table["kwh"].round(3)
+    table["first"] = table["first"].dt.tz_convert(tz).dt.strftime("%H:%M")
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.INTELLIGENT_DISPATCHES])
+    return _assemble(partitions, per_day, counts, {"dispatches": markdown_by_day(table)}, empty)

@@ -52,6 +52,17 @@ def in_low_rate_window(starts: pd.Series, low_start: dt.time, low_end: dt.time, 
     return (minute >= start) | (minute < end)
 
 
+def off_peak_starts(times: pd.Series, start: dt.time, tz: ZoneInfo) -> pd.Series:
+    """For each instant, when the off-peak window (starting at `start`, local clock time) last began at or before
+    it: 23:30 the evening before for a 14:00 smart charge; the same evening's 23:30 for 23:45. By the calendar,
+    so a clock change in between does not move it (a repeated start time is taken at its first occurrence)."""
+    wall = times.dt.tz_convert(tz).dt.tz_localize(None)
+    began = wall.dt.normalize() + pd.Timedelta(hours=start.hour, minutes=start.minute)
+    began = began.where(began <= wall, began - pd.Timedelta(days=1))
+    localised = began.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+    return localised.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+
+
 def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:
     """Unit price (p/kWh, `unit` already chosen per interval) and the daily standing charge (p/day) in
     force at each interval start. No standing-charge rows (most export tariffs) means zero, not unknown."""

@@ -5,6 +5,7 @@ from pydantic import PrivateAttr
 
 from .config import Settings, load_settings
 from .octopus.client import OctopusClient
+from .octopus.graphql import KrakenClient
 
 
 class OctographConfig(dg.ConfigurableResource):
@@ -24,3 +25,7 @@ class OctographConfig(dg.ConfigurableResource):
 
     def octopus_client(self) -> OctopusClient:
         return OctopusClient.from_settings(self.settings)
+
+    def kraken_client(self) -> KrakenClient:
+        """Octopus's GraphQL API: gas meters' units, Intelligent dispatches."""
+        return KrakenClient.from_settings(self.settings)

@@ -17,6 +17,7 @@ from .resources import OctographConfig
 
 CONSUMPTION_HOUR = 9  # yesterday's readings are usually there by the morning
 AGILE_CRON = "30 16,20 * * *"  # tomorrow's Agile prices appear around 16:00, sometimes as late as 20:00
+DISPATCHES_CRON = "15 */4 * * *"  # completed dispatches are served for about 12 hours: three chances each
 
 
 def build_schedules(settings: Settings, jobs: dict) -> list:
@@ -44,7 +45,25 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         today = context.scheduled_execution_time.astimezone(settings.octopus.tz).date()
         return dg.RunRequest(tags=range_tags(today.isoformat(), (today + dt.timedelta(days=1)).isoformat()))
 
-    return [daily_consumption, agile_prices]
+    if settings.octopus.intelligent_mpan is None:
+        return [daily_consumption, agile_prices]
+
+    @dg.schedule(
+        name="intelligent_dispatches",
+        job=jobs[PRICES_JOB],
+        cron_schedule=DISPATCHES_CRON,
+        execution_timezone=tz,
+        description=(
+            "Every 4 hours: Intelligent Octopus dispatches of yesterday, today and tomorrow (Kraken serves "
+            "completed ones for about 12 hours, so each is stored before it is gone)."
+        ),
+    )
+    def intelligent_dispatches(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        today = context.scheduled_execution_time.astimezone(settings.octopus.tz).date()
+        days = (today - dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=1)).isoformat()
+        return dg.RunRequest(asset_selection=[dg.AssetKey(Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days))
+
+    return [daily_consumption, agile_prices, intelligent_dispatches]
 
 
 def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinition:

@@ -4,6 +4,7 @@ and tags the pipeline writes, and the totals the stats show equal the sums of th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -19,7 +20,7 @@ import yaml
 from octograph_pipeline.days import window as local_days_window
 from octograph_pipeline.influx import schema
 from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.simulator import serve
+from octograph_pipeline.simulator import OctopusSimulator, serve
 
 from .conftest import API_KEY, LONDON, materialize_days, test_household_simulator, write_config
 
@@ -274,6 +275,7 @@ class Week:
     gas_prices: pd.DataFrame
     meters: pd.DataFrame
     comparison: pd.DataFrame
+    slots: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +283,12 @@ def week(influxd, tmp_path_factory) -> Week:
     """FIRST..LAST materialised once for the module (the conftest's `influx`/`make_config` are per test)."""
     store = InfluxV1Store(influxd.url, f"dashboards_{uuid.uuid4().hex[:12]}")
     store.create_database()
-    simulator = test_household_simulator()
+    # The household charges a car on Intelligent Octopus (its dispatches' slots have a panel), and Kraken still
+    # serves the week's completed dispatches.
+    plain = test_household_simulator()
+    household = dataclasses.replace(plain.household, ev_mpan=IMPORT_MPAN, device_id="ev-dashboards")
+    simulator = OctopusSimulator(api_key=API_KEY, households=[household], clock=plain.clock)
+    simulator.graphql.completed_hours = 24 * 60
     try:
         with pytest.MonkeyPatch.context() as monkeypatch, serve(simulator) as api_prefix:
             monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
@@ -291,7 +298,7 @@ def week(influxd, tmp_path_factory) -> Week:
                 api_prefix,
                 # No included_tags: the dashboards group only by tags the pipeline always writes.
                 influxdb={"additional_tags": f"location={LOCATION}"},
-                octopus={"gas_meter_types": "G4P0000000001=SMETS2"},
+                octopus={"gas_meter_types": "G4P0000000001=SMETS2", "intelligent_mpan": IMPORT_MPAN},
                 comparison=COMPARED,
             )
             assert materialize_days(config, FIRST.isoformat(), LAST.isoformat()).success
@@ -311,6 +318,7 @@ def week(influxd, tmp_path_factory) -> Week:
             read(schema.GAS_PRICING),
             read(schema.ACCOUNT_METERS),
             read(schema.TARIFF_COMPARISON),
+            read(schema.INTELLIGENT_SLOTS),
         )
     finally:
         store.drop_database()
@@ -474,8 +482,7 @@ def test_tables_list_the_weeks_tariffs_and_meters(week):
 @pytest.mark.parametrize("vat", ["inc", "exc"])
 def test_the_comparison_dashboard_shows_the_assets_sums(week, vat):
     """The table's cost and saving per meter point and product, each cumulative line's last day and the saving
-    bars all equal the sums of the `tariff_comparison` points read back; Agile, the import's own product, costs
-    exactly what the import cost."""
+    bars all equal the sums of the `tariff_comparison` points read back, and the actual is what the import cost."""
     panels = panels_by_title()
     compared = week.comparison
     total, saving = schema.TOTAL_COST[vat], schema.SAVING[vat]
@@ -502,10 +509,11 @@ def test_the_comparison_dashboard_shows_the_assets_sums(week, vat):
     }
     assert {product: values[-1][1] for product, values in lines.items()} == pytest.approx(by_product.to_dict())
     assert all(len(values) == 7 for values in lines.values())
-    assert by_product["AGILE-24-10-01"] == pytest.approx(
-        week.electricity[~is_export(week.electricity)][total].sum() / 100, abs=1e-9
-    )
-    assert by_product[schema.ACTUAL] == pytest.approx(by_product["AGILE-24-10-01"], abs=1e-9)
+    # The actual is what priced_consumption wrote; Agile, the import's own product, costs more here only because
+    # Intelligent Octopus bills the car's smart charges at the off-peak rate and Agile would not.
+    actual_import = week.electricity[~is_export(week.electricity)][total].sum() / 100
+    assert by_product[schema.ACTUAL] == pytest.approx(actual_import, abs=1e-9)
+    assert by_product["AGILE-24-10-01"] > by_product[schema.ACTUAL]
 
     bars = {
         one["tags"][schema.PRODUCT_CODE]: sum(v for _, v in one["values"])
@@ -513,3 +521,16 @@ def test_the_comparison_dashboard_shows_the_assets_sums(week, vat):
     }
     candidates = compared[compared[schema.PRODUCT_CODE] != schema.ACTUAL]
     assert bars == pytest.approx((candidates.groupby(schema.PRODUCT_CODE)[saving].sum() / 100).to_dict())
+
+
+@pytest.mark.integration
+def test_the_dispatch_panel_shows_the_stored_slots(week):
+    """kWh per half-hour by source equals the completed slots the intelligent_dispatches asset stored."""
+    panel = panels_by_title()[(ELECTRICITY, "Intelligent dispatch slots")]
+    shown = {
+        one["tags"]["source"]: sum(value for _, value in one["values"])
+        for one in week.store.query(substitute(panel["targets"][0]["query"], vat="inc", resolution="1d"))
+    }
+    completed = week.slots[week.slots[schema.DISPATCH_STATUS] == schema.COMPLETED]
+    assert set(shown) == {"smart-charge", "bump-charge"}
+    assert shown == pytest.approx(completed.groupby(schema.DISPATCH_SOURCE)["kwh"].sum().to_dict())

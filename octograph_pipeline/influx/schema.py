@@ -18,6 +18,7 @@ class Asset:
     METER_CONSUMPTION = "meter_consumption"
     PRICED_CONSUMPTION = "priced_consumption"
     TARIFF_COMPARISON = "tariff_comparison"  # only with a [comparison] section
+    INTELLIGENT_DISPATCHES = "intelligent_dispatches"  # only with [octopus] intelligent_mpan
 
 
 # Columns every points frame has besides tags and fields.
@@ -96,6 +97,11 @@ GAS_PRICING = Measurement("gas_pricing", fields=PRICE_COLUMNS)
 # `priced_consumption`: usage and cost per interval (export meters negative).
 ELECTRICITY_CONSUMPTION = Measurement("electricity_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
 GAS_CONSUMPTION = Measurement("gas_consumption", fields=(USAGE_KWH, *COST_COLUMNS))
+# `intelligent_dispatches`: one point per half-hour an Intelligent Octopus dispatch touches (the original's
+# measurement and field), tagged with the dispatch's source (smart-charge, bump-charge) and status.
+DISPATCH_SOURCE, DISPATCH_STATUS = "source", "status"
+SMART_CHARGE, COMPLETED = "smart-charge", "completed"
+INTELLIGENT_SLOTS = Measurement("intelligent_slots", fields=("intelligent_slot", "kwh"))
 # `tariff_comparison`: per meter point and interval, the cost on each candidate product and on the actual tariffs.
 TARIFF_COMPARISON = Measurement("tariff_comparison", fields=(*COST_COLUMNS, *SAVING.values()))
 
@@ -109,6 +115,7 @@ MEASUREMENTS = {
         ELECTRICITY_CONSUMPTION,
         GAS_CONSUMPTION,
         TARIFF_COMPARISON,
+        INTELLIGENT_SLOTS,
     )
 }
 PRICING_BY_FUEL = {"electricity": ELECTRICITY_PRICING, "gas": GAS_PRICING}
@@ -121,11 +128,13 @@ ASSET_MEASUREMENTS = {
     Asset.TARIFF_RATES: (ELECTRICITY_PRICING, GAS_PRICING),
     Asset.PRICED_CONSUMPTION: (ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION),
     Asset.TARIFF_COMPARISON: (TARIFF_COMPARISON,),
+    Asset.INTELLIGENT_DISPATCHES: (INTELLIGENT_SLOTS,),
 }
 
 # Names the pipeline writes itself (columns, tags and fields), which `additional_tags` must not take.
 WRITTEN_NAMES = frozenset(
     {MEASUREMENT, TIME, TARIFF_CODE_TAG, FUEL, METER_POINT, IS_EXPORT, UNIT, PROPERTY_ID, PRODUCT_CODE}
+    | {DISPATCH_SOURCE, DISPATCH_STATUS}
     | set(INCLUDED_TAGS)
     | {field for measurement in MEASUREMENTS.values() for field in measurement.all_fields}
 )

@@ -125,9 +125,11 @@ def default_retry(
     backoff_factor: float = 0.5,
     backoff_max: float = 30.0,
     budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
+    methods: tuple[str, ...] = ("GET",),
 ) -> Retry:
     """Backoff for what mends (429, 5xx, HTML 403, read timeouts) within a budget of waiting; a short allowance
-    for connecting, and none for other errors (TLS), which do not mend by waiting."""
+    for connecting, and none for other errors (TLS), which do not mend by waiting. GraphQL's POSTs only read
+    (or obtain a token), so they may be repeated too."""
     return OctopusRetry(
         budget=RetryBudget(budget_seconds),
         total=total,
@@ -136,7 +138,7 @@ def default_retry(
         backoff_factor=backoff_factor,
         backoff_max=backoff_max,
         status_forcelist=RETRYABLE_STATUSES,
-        allowed_methods=frozenset({"GET"}),
+        allowed_methods=frozenset(methods),
         respect_retry_after_header=True,
         raise_on_status=False,
     )

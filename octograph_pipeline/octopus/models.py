@@ -143,3 +143,35 @@ def parse_product(data: dict, payment_method: str) -> Product:
                     tariffs[(fuel, registers, region.lstrip("_"))] = entry["code"]
     name = data.get("display_name") or data.get("full_name") or ""
     return Product(str(data.get("code", "")), str(name), tariffs)
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """An Intelligent Octopus charging slot: `smart-charge` (Octopus's plan: its half-hours are billed at the
+    off-peak rate), `bump-charge` (the customer's: billed as usual); completed, or planned."""
+
+    start: pd.Timestamp  # UTC
+    end: pd.Timestamp
+    kwh: float
+    source: str
+    completed: bool
+
+
+PLANNED_SOURCES = {"SMART": "smart-charge", "BOOST": "bump-charge"}  # flexPlannedDispatches' `type`
+
+
+def parse_completed_dispatch(row: dict) -> Dispatch:
+    """A `completedDispatches` row: `delta` is the energy as a (negative) string; `meta.source` says whose."""
+    return Dispatch(
+        _utc(row["start"]),
+        _utc(row["end"]),
+        abs(float(row.get("delta") or 0)),
+        str((row.get("meta") or {}).get("source") or "unknown"),
+        completed=True,
+    )
+
+
+def parse_planned_dispatch(row: dict) -> Dispatch:
+    """A `flexPlannedDispatches` row: `type` SMART, BOOST or TEST; `energyAddedKwh` a string."""
+    source = PLANNED_SOURCES.get(str(row.get("type")), str(row.get("type") or "unknown").lower())
+    return Dispatch(_utc(row["start"]), _utc(row["end"]), float(row.get("energyAddedKwh") or 0), source, False)

@@ -13,6 +13,7 @@ from octograph_pipeline.simulator.household import (
     default_household,
     economy7_household,
     gaps_household,
+    intelligent_household,
     moved_household,
     switch_household,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "default_household",
     "economy7_household",
     "gaps_household",
+    "intelligent_household",
     "moved_household",
     "serve",
     "switch_household",

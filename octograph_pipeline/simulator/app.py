@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import hmac
+import inspect
 import random
 import threading
 from collections import Counter
@@ -25,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from octograph_pipeline.simulator.graphql import KrakenGraphQL
 from octograph_pipeline.simulator.household import (
     GROUP_BY_CHOICES,
     TARIFFS,
@@ -155,6 +157,8 @@ class OctopusSimulator:
         self._chaos = random.Random(seed)  # reproducible error_rate failures
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()  # inject() runs in the test thread, requests in the server's
+        # The Kraken GraphQL API: tokens, gas units, devices and Intelligent dispatches (see its knobs).
+        self.graphql = KrakenGraphQL(api_key, self._accounts, lambda: self.clock())
         self.app = Starlette(routes=self._routes())
 
     # ------------------------------------------------------------------ knobs
@@ -214,6 +218,8 @@ class OctopusSimulator:
         for path, kind, handler in api:  # answer with and without the trailing slash, no redirects
             endpoint = self._endpoint(kind, handler)
             routes += [Route(path, endpoint), Route(path.rstrip("/"), endpoint)]
+        graphql = self._endpoint("graphql", self.graphql)
+        routes += [Route(path, graphql, methods=["POST"]) for path in ("/v1/graphql/", "/v1/graphql")]
         return routes
 
     def _endpoint(self, kind: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -224,7 +230,10 @@ class OctopusSimulator:
             if self.latency > 0:
                 await asyncio.sleep(self.latency)
             failure = self._failure(request.url.path) or self._failing_day(request)
-            return failure if failure is not None else handler(request)
+            if failure is not None:
+                return failure
+            response = handler(request)
+            return await response if inspect.isawaitable(response) else response
 
         return endpoint
 

@@ -218,6 +218,21 @@ class Household:
     seed: int
     timezone: str
     properties: tuple[Property, ...] = field(default_factory=tuple)
+    # Intelligent Octopus: the import MPAN an EV charger (device `device_id`) draws on during its dispatches.
+    ev_mpan: str | None = None
+    device_id: str | None = None
+
+    def dispatches(self, lo: datetime, hi: datetime) -> list[Dispatch]:
+        """The EV's dispatches overlapping [lo, hi), oldest first (none without an EV)."""
+        if self.ev_mpan is None:
+            return []
+        tz = self.tz
+        day, last = lo.astimezone(tz).date() - timedelta(days=1), hi.astimezone(tz).date()
+        found = []
+        while day <= last:
+            found += [d for d in ev_dispatches(day, tz) if d.start < hi and d.end > lo]
+            day += timedelta(days=1)
+        return found
 
     @property
     def tz(self) -> ZoneInfo:
@@ -273,6 +288,12 @@ class Household:
         value = max(0.0, profile(self.seed, point.identifier, interval_start.astimezone(UTC), self.tz))
         if point.fuel == "gas" and meter is not None and meter.unit == "kWh":
             value *= GAS_KWH_PER_M3
+        if point.identifier == self.ev_mpan:  # the car, charging at EV_KW during its dispatches
+            end = interval_start + HALF_HOUR
+            value += sum(
+                EV_KW * (min(d.end, end) - max(d.start, interval_start)).total_seconds() / 3600
+                for d in self.dispatches(interval_start, end)
+            )
         if meter is not None and any(a <= interval_start < b for a, b in meter.negative):
             value = -value
         return round(value, 3)
@@ -356,6 +377,37 @@ class Household:
                 for prop in self.properties
             ],
         }
+
+
+EV_KW = 7.0
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """An Intelligent Octopus charge: `smart-charge` (Octopus's plan, billed at the off-peak rate whenever it
+    runs) or `bump-charge` (the customer's, billed as usual)."""
+
+    start: datetime  # UTC
+    end: datetime
+    source: str
+
+    @property
+    def kwh(self) -> float:
+        return EV_KW * (self.end - self.start).total_seconds() / 3600
+
+
+def ev_dispatches(day: date, tz: ZoneInfo) -> list[Dispatch]:
+    """Each local day: smart charges 00:00-02:00 (inside the off-peak window; 3 hours on the day the clocks go
+    back) and 13:00-14:00 (outside it), and a bump charge 18:00-18:30."""
+
+    def at(hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+    return [
+        Dispatch(at(0), at(2), "smart-charge"),
+        Dispatch(at(13), at(14), "smart-charge"),
+        Dispatch(at(18), at(18, 30), "bump-charge"),
+    ]
 
 
 def _instant(moment: date | datetime, tz: ZoneInfo) -> datetime:
@@ -518,12 +570,32 @@ def gaps_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
     return Household("A-GAPS0001", seed, timezone, (prop,))
 
 
+def intelligent_household(seed: int = 1, timezone: str = "Europe/London") -> Household:
+    """A-IOG00001: Intelligent Octopus Go import with an EV charger (smart and bump charges every day), and a
+    SMETS1 gas meter that reports m³ (GraphQL's `consumptionUnits` says so; the seed's SMETS1 rule would not)."""
+    start = date(2024, 1, 1)
+    points = (
+        MeterPoint(
+            "electricity", "1500000000001", "domestic-import", (Meter("21I0000001", (Register(),)),),
+            (Agreement("E-1R-INTELLI-VAR-22-10-14-C", start),), consumption_standard=5000, profile_class=1,
+        ),
+        MeterPoint(
+            "gas", "5000000001", "gas-heating", (Meter("E6S1000000099", unit="m3"),),
+            (Agreement("G-1R-VAR-22-11-01-C", start),), consumption_standard=11000,
+        ),
+    )  # fmt: skip
+    prop = Property(1500001, start, None, points, "5 Charging Way", town="Voltbury", postcode="IO5 5GO")
+    device = "00000000-0000-4000-8000-000000000001"
+    return Household("A-IOG00001", seed, timezone, (prop,), ev_mpan="1500000000001", device_id=device)
+
+
 SCENARIOS: dict[str, Callable[..., Household]] = {
     "default": default_household,
     "economy7": economy7_household,
     "moved": moved_household,
     "switch": switch_household,
     "gaps": gaps_household,
+    "intelligent": intelligent_household,
 }
 
 
@@ -761,11 +833,12 @@ class RateSchedule:
     """How one rate series of a tariff moves.
 
     "quarterly" steps, "daily" steps (Tracker: a price per local day), "go" (`low` 00:30-05:30 local time,
-    `high` otherwise), "agile" / "agile-outgoing" half-hours, "fixed" (one open-ended row from the history
-    start) or "timeless" (one row with null valid_from and valid_to, as Agile Outgoing's standing charge).
+    `high` otherwise), "intelligent" (`low` 23:30-05:30), "agile" / "agile-outgoing" half-hours, "fixed" (one
+    open-ended row from the history start) or "timeless" (one row with null valid_from and valid_to, as Agile
+    Outgoing's standing charge).
     """
 
-    kind: Literal["quarterly", "daily", "go", "agile", "agile-outgoing", "fixed", "timeless"]
+    kind: Literal["quarterly", "daily", "go", "intelligent", "agile", "agile-outgoing", "fixed", "timeless"]
     low: float = 0.0  # p/kWh or p/day, exc VAT
     high: float = 0.0
     payment_methods: tuple[str | None, ...] = (None,)
@@ -831,6 +904,10 @@ TARIFFS: dict[str, Tariff] = _catalogue(
     }), REGIONS),
     (Tariff("E-1R-GO-VAR-22-10-14-C", "Octopus Go October 2022 v1", True, {
         "standard-unit-rates": RateSchedule("go", 8.5, 26.0),
+        "standing-charges": RateSchedule("quarterly", 46.0, 50.0),
+    }), REGIONS),
+    (Tariff("E-1R-INTELLI-VAR-22-10-14-C", "Intelligent Octopus Go October 2022 v1", True, {
+        "standard-unit-rates": RateSchedule("intelligent", 7.0, 27.0),
         "standing-charges": RateSchedule("quarterly", 46.0, 50.0),
     }), REGIONS),
     (Tariff("E-1R-SILVER-24-12-31-C", "Octopus Tracker December 2024 v1", True, {
@@ -917,8 +994,8 @@ def _step_periods(
         return [(local_midnight(history_start, tz).astimezone(UTC), None, schedule.low)]
     if schedule.kind == "daily":
         return _daily_periods(seed, tariff, rate_type, schedule, tz, history_start, now)
-    if schedule.kind == "go":
-        return _go_periods(schedule, tz, history_start, now)
+    if schedule.kind in OFF_PEAK_WINDOWS:
+        return _window_periods(schedule, tz, history_start, now)
     current = _quarter_start(max(now.astimezone(tz).date(), history_start))
     day, periods = _quarter_start(history_start), []
     while day <= current:
@@ -952,20 +1029,32 @@ def _daily_periods(seed, tariff, rate_type, schedule, tz, history_start, now):
     return periods
 
 
-def _go_periods(schedule, tz, history_start, now):
-    """Go: the cheap rate 00:30-05:30 local time, the other rate from 05:30 to the next 00:30."""
+# The cheap window of each time-of-use kind, in local clock time: (start, end), crossing midnight if end < start.
+OFF_PEAK_WINDOWS = {"go": (time(0, 30), time(5, 30)), "intelligent": (time(23, 30), time(5, 30))}
 
-    def at(day: date, hour: int, minute: int) -> datetime:
-        return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
 
-    periods = [(local_midnight(history_start, tz).astimezone(UTC), at(history_start, 0, 30), schedule.high)]
-    day, last = history_start, _last_published_day(now, tz)
+def _window_periods(schedule, tz, history_start, now):
+    """Go and Intelligent Octopus Go: `low` inside the day's off-peak window by the local clock, `high` outside."""
+    low_start, low_end = OFF_PEAK_WINDOWS[schedule.kind]
+    boundaries = [local_midnight(history_start, tz).astimezone(UTC)]
+    day, last = history_start - timedelta(days=1), _last_published_day(now, tz)
     while day <= last:
-        following = day + timedelta(days=1)
-        periods.append((at(day, 0, 30), at(day, 5, 30), schedule.low))
-        periods.append((at(day, 5, 30), at(following, 0, 30), schedule.high))
-        day = following
-    return periods
+        for moment in sorted((low_start, low_end)):
+            boundaries.append(datetime.combine(day + timedelta(days=1), moment, tzinfo=tz).astimezone(UTC))
+        day += timedelta(days=1)
+    boundaries = sorted(b for b in set(boundaries) if b >= boundaries[0])
+    return [
+        (
+            start,
+            end,
+            schedule.low if _in_window(start.astimezone(tz).time(), low_start, low_end) else schedule.high,
+        )
+        for start, end in zip(boundaries, boundaries[1:], strict=False)
+    ]
+
+
+def _in_window(moment: time, start: time, end: time) -> bool:
+    return start <= moment < end if start < end else moment >= start or moment < end
 
 
 def _rate_row(

@@ -1,0 +1,207 @@
+"""Octopus's GraphQL (Kraken) API, beside the REST client: what REST does not tell (gas meters' units,
+Intelligent Octopus dispatches).
+
+A token comes from the API key (`obtainKrakenToken`), lasts 60 minutes and is refreshed with its refresh token
+(7 days) before it expires, or once when Kraken says it has (KT-CT-1120). Kraken answers errors as HTTP 200 with
+`errors[].extensions.errorCode`: KT-CT-1199 (too many requests) is waited out and retried; KT-CT-1111 and
+KT-CT-1143 are a rejected key or token, a final error. Transport (retries of 5xx and HTML 403 pages within the
+budget, connection failures) is the REST client's. Neither the key nor a token is ever put in a message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import requests
+
+from ..config import Settings
+from ..net import connection_problem
+from .client import CONNECT_TIMEOUT, READ_TIMEOUT, ApiUnreachable, FinalError, OctopusError, default_retry
+from .models import Dispatch, parse_completed_dispatch, parse_planned_dispatch
+
+TOKEN_SECONDS = 3600
+REFRESH_BEFORE_SECONDS = 300  # a token older than 55 minutes is refreshed before use
+THROTTLE_WAITS = (2.0, 5.0, 10.0, 20.0)  # seconds before each retry of a KT-CT-1199 answer
+
+TOKEN = """mutation ObtainKrakenToken($input: ObtainJSONWebTokenInput!) {
+  obtainKrakenToken(input: $input) { token refreshToken refreshExpiresIn }
+}"""
+GAS_METER_UNITS = """query GasMeterUnits($accountNumber: String!) {
+  account(accountNumber: $accountNumber) {
+    properties { gasMeterPoints { mprn meters { serialNumber consumptionUnits } } }
+  }
+}"""
+DISPATCHES = """query Dispatches($accountNumber: String!) {
+  devices(accountNumber: $accountNumber) { id }
+  completedDispatches(accountNumber: $accountNumber) { start end delta meta { source location } }
+}"""
+PLANNED_DISPATCHES = """query PlannedDispatches($deviceId: String!) {
+  flexPlannedDispatches(deviceId: $deviceId) { start end type energyAddedKwh }
+}"""
+QUERIES = (TOKEN, GAS_METER_UNITS, DISPATCHES, PLANNED_DISPATCHES)
+
+AUTH_REJECTED = {"KT-CT-1111", "KT-CT-1143"}
+TOKEN_EXPIRED = "KT-CT-1120"
+THROTTLED = "KT-CT-1199"
+
+
+class KrakenAuthError(FinalError):
+    """The key or token was refused by the GraphQL API."""
+
+
+class GraphQLUnavailable(FinalError):
+    """No GraphQL API at `{api_prefix}/graphql/` (HTTP 404)."""
+
+
+class KrakenClient:
+    """POST `{api_prefix}/graphql/` with a token kept fresh; `query` returns the answer's `data`."""
+
+    def __init__(
+        self,
+        api_prefix: str,
+        api_key: str,
+        *,
+        retry=None,
+        clock: Callable[[], float] = time.monotonic,
+        throttle_waits: tuple[float, ...] = THROTTLE_WAITS,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.url = f"{api_prefix.rstrip('/')}/graphql/"
+        self._api_key = api_key
+        self._clock, self._sleep, self._throttle_waits = clock, sleep, throttle_waits
+        self._token: str | None = None
+        self._refresh_token: str | None = None
+        self._obtained_at = 0.0
+        self.session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry or default_retry(methods=("POST",)))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self.session.headers["User-Agent"] = "octograph-pipeline"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> KrakenClient:
+        octopus, pipeline = settings.octopus, settings.pipeline
+        retry = default_retry(
+            total=pipeline.api_retries,
+            backoff_factor=pipeline.api_backoff_seconds,
+            budget_seconds=pipeline.api_retry_budget_seconds,
+            methods=("POST",),
+        )
+        return cls(octopus.api_prefix, octopus.api_key(), retry=retry)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> KrakenClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- what the pipeline asks ------------------------------------------------------------------------
+
+    def gas_meter_units(self, account_number: str) -> dict[str, str]:
+        """Gas meter serial number -> what it reports, "m3" or "kWh" (from `consumptionUnits`)."""
+        account = self.query(GAS_METER_UNITS, accountNumber=account_number)["account"] or {}
+        return {
+            meter["serialNumber"]: _unit(meter.get("consumptionUnits"))
+            for prop in account.get("properties") or []
+            for point in prop.get("gasMeterPoints") or []
+            for meter in point.get("meters") or []
+            if meter.get("serialNumber")
+        }
+
+    def dispatches(self, account_number: str) -> list[Dispatch]:
+        """Completed dispatches (Kraken serves about the last 12 hours) and every device's planned ones."""
+        data = self.query(DISPATCHES, accountNumber=account_number)
+        found = [parse_completed_dispatch(row) for row in data.get("completedDispatches") or []]
+        for device in data.get("devices") or []:
+            planned = self.query(PLANNED_DISPATCHES, deviceId=device["id"]).get("flexPlannedDispatches")
+            found += [parse_planned_dispatch(row) for row in planned or []]
+        return found
+
+    # --- the protocol ----------------------------------------------------------------------------------
+
+    def query(self, text: str, **variables) -> dict:
+        """The `data` of one GraphQL operation, with a valid token, throttling waited out."""
+        refreshed = False
+        waits = list(self._throttle_waits)
+        while True:
+            errors, data = self._post(text, variables, self._valid_token())
+            codes = {(error.get("extensions") or {}).get("errorCode") for error in errors}
+            if not errors:
+                return data or {}
+            if TOKEN_EXPIRED in codes and not refreshed:
+                refreshed = True
+                self._token = None  # refresh (or, failing that, log in again) once
+                continue
+            if THROTTLED in codes and waits:
+                self._sleep(waits.pop(0))
+                continue
+            messages = "; ".join(
+                f"{error.get('message')} ({(error.get('extensions') or {}).get('errorCode')})" for error in errors
+            )
+            if codes & AUTH_REJECTED:
+                raise KrakenAuthError(
+                    f"the Octopus GraphQL API refused the API key: {messages}; check the variable named by "
+                    "[octopus] api_key_env_var"
+                )
+            if THROTTLED in codes:
+                raise OctopusError(f"the Octopus GraphQL API kept throttling this client ({messages}); try later")
+            raise OctopusError(f"the Octopus GraphQL API answered with errors: {messages}")
+
+    def _valid_token(self) -> str:
+        if self._token and self._clock() - self._obtained_at < TOKEN_SECONDS - REFRESH_BEFORE_SECONDS:
+            return self._token
+        obtained = None
+        if self._refresh_token:
+            errors, data = self._post(TOKEN, {"input": {"refreshToken": self._refresh_token}}, None)
+            obtained = None if errors else data["obtainKrakenToken"]
+        if obtained is None:
+            errors, data = self._post(TOKEN, {"input": {"APIKey": self._api_key}}, None)
+            if errors:
+                codes = ", ".join(str((e.get("extensions") or {}).get("errorCode")) for e in errors)
+                raise KrakenAuthError(
+                    f"the Octopus GraphQL API refused the API key ({codes}); check the variable named by "
+                    "[octopus] api_key_env_var"
+                )
+            obtained = data["obtainKrakenToken"]
+        self._token, self._refresh_token = obtained["token"], obtained["refreshToken"]
+        self._obtained_at = self._clock()
+        return self._token
+
+    def _post(self, text: str, variables: dict, token: str | None) -> tuple[list[dict], dict | None]:
+        headers = {"Authorization": token} if token else {}
+        try:
+            response = self.session.post(
+                self.url,
+                json={"query": text, "variables": variables},
+                headers=headers,
+                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+            )
+        except requests.exceptions.RetryError as exc:
+            raise OctopusError(f"POST {self.url} kept failing after retries: {exc}") from None
+        except requests.exceptions.RequestException as exc:
+            if problem := connection_problem(exc, CONNECT_TIMEOUT):
+                raise ApiUnreachable(
+                    f"cannot connect to the Octopus GraphQL API at {self.url}: {problem}"
+                ) from None
+            raise OctopusError(f"POST {self.url} failed: {type(exc).__name__}") from None
+        if response.status_code == 404:
+            raise GraphQLUnavailable(f"no Octopus GraphQL API at {self.url} (HTTP 404)")
+        try:
+            body = response.json()
+        except ValueError:
+            raise OctopusError(
+                f"POST {self.url} returned HTTP {response.status_code} "
+                f"({response.headers.get('Content-Type') or 'no content type'}), not JSON"
+            ) from None
+        if not response.ok and not body.get("errors"):
+            raise OctopusError(f"POST {self.url} returned HTTP {response.status_code}")
+        return list(body.get("errors") or []), body.get("data")
+
+
+def _unit(reported: str | None) -> str:
+    """Kraken's `consumptionUnits` ("m³", or "kWh") as this project names units."""
+    return "kWh" if (reported or "").strip().lower() == "kwh" else "m3"
