@@ -70,7 +70,7 @@ class OctopusSettings:
     cache_dir: str = ""  # default: user_cache_dir()
     included_meters: tuple[str, ...] = ()
     # Intelligent Octopus Go: the import MPAN whose smart-charge half-hours are billed at the off-peak rate, the
-    # rate in force when the off-peak window starts (local time) before the half-hour.
+    # rate in force inside the off-peak window that starts at intelligent_off_peak_start (local time).
     intelligent_mpan: str | None = None
     intelligent_off_peak_start: dt.time = dt.time(23, 30)
 

@@ -338,9 +338,10 @@ def dispatch_points(
 def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     """The window's stored slots with what was fetched now over them: Kraken serves completed dispatches for
     about 12 hours only, so a day re-run later must keep what earlier runs saw."""
-    both = pd.concat([frame for frame in (stored, fetched) if len(frame)], ignore_index=True)
-    if both.empty:
+    parts = [frame for frame in (stored, fetched) if len(frame)]
+    if not parts:
         return empty_points()
+    both = pd.concat(parts, ignore_index=True)
     key = [s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS]
     return both.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)
 
@@ -384,7 +385,7 @@ def priced_points(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
     The half-hours of completed smart-charge dispatches (`smart_slots`) of the `intelligent_mpan` import meter
-    cost the off-peak unit rate: the rate in force when the off-peak window last started.
+    cost the off-peak unit rate (see `pricing.off_peak_starts`).
 
     Returns the points to write and the same intervals per meter (`s.METER_KEY` columns, tariff, usage, costs)
     for checks and metadata, which need to know the meter even when no tag names it.

@@ -53,12 +53,14 @@ def in_low_rate_window(starts: pd.Series, low_start: dt.time, low_end: dt.time, 
 
 
 def off_peak_starts(times: pd.Series, start: dt.time, tz: ZoneInfo) -> pd.Series:
-    """For each instant, when the off-peak window (starting at `start`, local clock time) last began at or before
-    it: 23:30 the evening before for a 14:00 smart charge; the same evening's 23:30 for 23:45. By the calendar,
-    so a clock change in between does not move it (a repeated start time is taken at its first occurrence)."""
+    """For each instant, when to read the off-peak rate: when the off-peak window (starting at `start`, local
+    clock time) last began, 23:30 for 23:45; or the day's midnight if it began the evening before (a day's prices
+    start at its midnight, inside a window that crosses it), as for a 14:00 smart charge. By the calendar, so a
+    clock change in between does not move it."""
     wall = times.dt.tz_convert(tz).dt.tz_localize(None)
-    began = wall.dt.normalize() + pd.Timedelta(hours=start.hour, minutes=start.minute)
-    began = began.where(began <= wall, began - pd.Timedelta(days=1))
+    midnight = wall.dt.normalize()
+    began = midnight + pd.Timedelta(hours=start.hour, minutes=start.minute)
+    began = began.where(began <= wall, midnight)
     localised = began.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
     return localised.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
 

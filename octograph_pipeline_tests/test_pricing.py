@@ -206,3 +206,17 @@ def test_calorific_value_follows_the_gas_day_from_five_am():
 def test_smets2_cubic_metres_to_kwh():
     assert pricing.gas_volume_to_kwh(1.0, 1.02264, 38.8) == pytest.approx(1.02264 * 38.8 / 3.6)
     assert pricing.gas_volume_to_kwh(pd.Series([0.0, 2.0]), 1.0, 36.0).tolist() == [0.0, 20.0]
+
+
+def test_the_off_peak_rate_is_read_when_the_window_began_or_at_the_days_midnight():
+    """23:30 for 23:45; for a 14:00 smart charge the window began the evening before, so the rate is read at
+    the day's midnight (inside a window that crosses it); by the London clock on the day the clocks go back."""
+    times = pd.Series(pd.to_datetime(["2024-11-20T23:45Z", "2024-11-20T14:00Z", "2024-10-27T13:00Z"], utc=True))
+    began = pricing.off_peak_starts(times, dt.time(23, 30), ZoneInfo("Europe/London"))
+    assert began.dt.strftime("%Y-%m-%dT%H:%MZ").tolist() == [
+        "2024-11-20T23:30Z",
+        "2024-11-20T00:00Z",
+        "2024-10-26T23:00Z",  # midnight BST
+    ]
+    go = pricing.off_peak_starts(times, dt.time(0, 30), ZoneInfo("Europe/London"))
+    assert go.dt.strftime("%H:%MZ").tolist() == ["00:30Z", "00:30Z", "23:30Z"]  # 00:30 is still BST on the 27th

@@ -124,52 +124,40 @@ class KrakenClient:
     # --- the protocol ----------------------------------------------------------------------------------
 
     def query(self, text: str, **variables) -> dict:
-        """The `data` of one GraphQL operation, with a valid token, throttling waited out."""
-        refreshed = False
-        waits = list(self._throttle_waits)
-        while True:
-            errors, data = self._post(text, variables, self._valid_token())
-            codes = {(error.get("extensions") or {}).get("errorCode") for error in errors}
-            if not errors:
-                return data or {}
-            if TOKEN_EXPIRED in codes and not refreshed:
-                refreshed = True
-                self._token = None  # refresh (or, failing that, log in again) once
-                continue
-            if THROTTLED in codes and waits:
-                self._sleep(waits.pop(0))
-                continue
-            messages = "; ".join(
-                f"{error.get('message')} ({(error.get('extensions') or {}).get('errorCode')})" for error in errors
-            )
-            if codes & AUTH_REJECTED:
-                raise KrakenAuthError(
-                    f"the Octopus GraphQL API refused the API key: {messages}; check the variable named by "
-                    "[octopus] api_key_env_var"
-                )
-            if THROTTLED in codes:
-                raise OctopusError(f"the Octopus GraphQL API kept throttling this client ({messages}); try later")
-            raise OctopusError(f"the Octopus GraphQL API answered with errors: {messages}")
+        """The `data` of one GraphQL operation, with a valid token (renewed once if Kraken says it expired)."""
+        errors, data = self._call(text, variables, self._valid_token())
+        if errors and TOKEN_EXPIRED in _codes(errors):
+            self._token = None
+            errors, data = self._call(text, variables, self._valid_token())
+        if errors:
+            raise _error(errors)
+        return data or {}
 
     def _valid_token(self) -> str:
+        """The token, refreshed with the refresh token when 55 minutes old (or logged in again with the key)."""
         if self._token and self._clock() - self._obtained_at < TOKEN_SECONDS - REFRESH_BEFORE_SECONDS:
             return self._token
-        obtained = None
-        if self._refresh_token:
-            errors, data = self._post(TOKEN, {"input": {"refreshToken": self._refresh_token}}, None)
-            obtained = None if errors else data["obtainKrakenToken"]
-        if obtained is None:
-            errors, data = self._post(TOKEN, {"input": {"APIKey": self._api_key}}, None)
-            if errors:
-                codes = ", ".join(str((e.get("extensions") or {}).get("errorCode")) for e in errors)
-                raise KrakenAuthError(
-                    f"the Octopus GraphQL API refused the API key ({codes}); check the variable named by "
-                    "[octopus] api_key_env_var"
-                )
-            obtained = data["obtainKrakenToken"]
+        obtained = self._refresh_token and self._obtain({"refreshToken": self._refresh_token}, raising=False)
+        obtained = obtained or self._obtain({"APIKey": self._api_key}, raising=True)
         self._token, self._refresh_token = obtained["token"], obtained["refreshToken"]
         self._obtained_at = self._clock()
         return self._token
+
+    def _obtain(self, given: dict, raising: bool) -> dict | None:
+        """`obtainKrakenToken` with an API key or a refresh token; a refusal raises, or gives None."""
+        errors, data = self._call(TOKEN, {"input": given}, None)
+        if errors and raising:
+            raise _error(errors)
+        return None if errors else data["obtainKrakenToken"]
+
+    def _call(self, text: str, variables: dict, token: str | None) -> tuple[list[dict], dict | None]:
+        """One operation, KT-CT-1199 (too many requests) waited out THROTTLE_WAITS times."""
+        waits = list(self._throttle_waits)
+        while True:
+            errors, data = self._post(text, variables, token)
+            if not (errors and THROTTLED in _codes(errors) and waits):
+                return errors, data
+            self._sleep(waits.pop(0))
 
     def _post(self, text: str, variables: dict, token: str | None) -> tuple[list[dict], dict | None]:
         headers = {"Authorization": token} if token else {}
@@ -200,6 +188,28 @@ class KrakenClient:
         if not response.ok and not body.get("errors"):
             raise OctopusError(f"POST {self.url} returned HTTP {response.status_code}")
         return list(body.get("errors") or []), body.get("data")
+
+
+def _code(error: dict) -> str:
+    return str((error.get("extensions") or {}).get("errorCode"))
+
+
+def _codes(errors: list[dict]) -> set[str]:
+    return {_code(error) for error in errors}
+
+
+def _error(errors: list[dict]) -> OctopusError:
+    """The exception for Kraken's `errors[]`: a rejected key or token is final, the rest may mend later."""
+    codes = _codes(errors)
+    said = "; ".join(f"{error.get('message')} ({_code(error)})" for error in errors)
+    if codes & AUTH_REJECTED:
+        return KrakenAuthError(
+            f"the Octopus GraphQL API refused the API key: {said}; check the variable named by "
+            "[octopus] api_key_env_var"
+        )
+    if THROTTLED in codes:
+        return OctopusError(f"the Octopus GraphQL API kept throttling this client ({said}); try again later")
+    return OctopusError(f"the Octopus GraphQL API answered with errors: {said}")
 
 
 def _unit(reported: str | None) -> str:

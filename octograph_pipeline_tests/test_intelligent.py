@@ -1,0 +1,268 @@
+"""Octopus's GraphQL (Kraken) API against the simulator's: tokens, throttling and a refused key; Intelligent
+Octopus dispatches through Dagster into the real InfluxDB, priced by hand on an ordinary day and on the day the
+clocks go back; gas meters' units from `consumptionUnits`; no deprecated field sent."""
+
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from octograph_pipeline.config import ConfigError, load_settings
+from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.influx import schema
+from octograph_pipeline.octopus import graphql
+from octograph_pipeline.octopus.graphql import GraphQLUnavailable, KrakenAuthError, KrakenClient
+from octograph_pipeline.simulator import OctopusSimulator, intelligent_household, serve
+
+from .conftest import API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
+from .test_households import rates, read
+
+pytestmark = pytest.mark.integration
+
+ACCOUNT, MPAN, GAS_MPRN, GAS_SERIAL = "A-IOG00001", "1500000000001", "5000000001", "E6S1000000099"
+IOG = "E-1R-INTELLI-VAR-22-10-14-C"
+OFF_PEAK, PEAK = 7.35, 28.35  # p/kWh inc VAT (7 and 27 p + 5%): 23:30-05:30 local time, and the rest of the day
+PACKAGE = Path(__file__).resolve().parents[1] / "octograph_pipeline"
+
+
+@pytest.fixture
+def kraken():
+    """The Intelligent household's simulator, "now" at SIMULATOR_NOW; yields (simulator, api prefix)."""
+    simulator = OctopusSimulator(
+        api_key=API_KEY, households=[intelligent_household(seed=7)], clock=lambda: SIMULATOR_NOW
+    )
+    with serve(simulator) as api:
+        yield simulator, api
+
+
+@pytest.fixture
+def iog_config(tmp_path, influx, kraken, monkeypatch):
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+
+    def make(**options) -> Path:
+        options.setdefault("octopus", {})["account_number"] = ACCOUNT
+        return write_config(tmp_path / f"iog-{uuid.uuid4().hex[:6]}.ini", influx, kraken[1], **options)
+
+    return make
+
+
+# -- the GraphQL client --------------------------------------------------------------------------------------
+
+
+def test_a_token_is_reused_and_refreshed_before_it_expires(kraken):
+    simulator, api = kraken
+    now = [0.0]
+    with KrakenClient(api, API_KEY, clock=lambda: now[0]) as client:
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+        client.gas_meter_units(ACCOUNT)
+        assert simulator.graphql.issued == {"APIKey": 1, "refreshToken": 0}
+        now[0] = 56 * 60  # a token 56 minutes old is renewed with the refresh token, before Kraken refuses it
+        client.gas_meter_units(ACCOUNT)
+    assert simulator.graphql.issued == {"APIKey": 1, "refreshToken": 1}
+
+
+def test_a_token_kraken_calls_expired_is_refreshed_once(kraken):
+    simulator, api = kraken
+    with KrakenClient(api, API_KEY) as client:
+        client.gas_meter_units(ACCOUNT)
+        simulator.clock = lambda: SIMULATOR_NOW + dt.timedelta(minutes=61)  # KT-CT-1120 from now on
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert simulator.graphql.issued == {"APIKey": 1, "refreshToken": 1}
+
+
+def test_too_many_requests_is_waited_out(kraken):
+    simulator, api = kraken
+    simulator.graphql.throttle = 3  # the token request too is throttled
+    waits = []
+    with KrakenClient(api, API_KEY, sleep=waits.append) as client:
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert waits == [2.0, 5.0, 10.0]
+
+
+def test_throttling_that_does_not_end_is_a_retryable_error(kraken):
+    simulator, api = kraken
+    simulator.graphql.throttle = 10
+    with KrakenClient(api, API_KEY, sleep=lambda _: None) as client, pytest.raises(graphql.OctopusError) as error:
+        client.gas_meter_units(ACCOUNT)
+    assert not isinstance(error.value, graphql.FinalError)
+    assert "kept throttling" in str(error.value) and "KT-CT-1199" in str(error.value)
+
+
+def test_a_refused_key_is_one_clear_error_that_never_shows_the_key(kraken):
+    _, api = kraken
+    with KrakenClient(api, "sk_live_not_this_one") as client, pytest.raises(KrakenAuthError) as error:
+        client.dispatches(ACCOUNT)
+    message = str(error.value)
+    assert message == (
+        "the Octopus GraphQL API refused the API key: Invalid data. (KT-CT-1143); check the variable named by "
+        "[octopus] api_key_env_var"
+    )
+
+
+def test_no_graphql_api_is_its_own_error(kraken):
+    simulator, api = kraken
+    simulator.graphql.enabled = False
+    with KrakenClient(api, API_KEY) as client, pytest.raises(GraphQLUnavailable, match="HTTP 404"):
+        client.gas_meter_units(ACCOUNT)
+
+
+def test_no_deprecated_graphql_field_is_sent():
+    """`startDt`/`endDt` (removed after 2025-01-01) and `plannedDispatches` (after 2026-01-16) appear in no query,
+    nor anywhere in the package outside the simulator (which refuses them, as Kraken does)."""
+    removed = re.compile(r"\b(plannedDispatches|startDt|endDt)\b")
+    assert graphql.QUERIES and not any(removed.search(query) for query in graphql.QUERIES)
+    for path in PACKAGE.rglob("*.py"):
+        if "simulator" not in path.parts:
+            assert not removed.search(path.read_text()), path
+
+
+# -- dispatches through Dagster ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("day", "half_hours"), [("2024-11-20", 48), ("2024-10-27", 50)])
+def test_smart_charge_half_hours_cost_the_off_peak_rate_and_bump_charges_do_not(
+    iog_config, kraken, influx, day, half_hours
+):
+    """Every day: smart charges 00:00-02:00 (inside the off-peak window) and 13:00-14:00 (outside it: billed
+    off-peak), a bump charge 18:00-18:30 (billed at the peak rate). By hand: usage read back × the rate by the
+    London clock, the 13:00 and 13:30 half-hours at the off-peak rate, plus the day's standing charge."""
+    simulator, api = kraken
+    simulator.graphql.completed_hours = 24 * 60  # Kraken still serves the day's completed dispatches
+    instance = dg.DagsterInstance.ephemeral()
+    run = materialize_days(iog_config(octopus={"intelligent_mpan": MPAN}), day, instance=instance)
+    assert run.success
+
+    usage = read(influx, schema.METER_CONSUMPTION, day, meter_point=MPAN)
+    assert len(usage) == half_hours
+    clock = usage[schema.TIME].dt.tz_convert(LONDON)
+    minute = clock.dt.hour * 60 + clock.dt.minute
+    off_peak = (minute >= 23 * 60 + 30) | (minute < 5 * 60 + 30) | ((minute >= 13 * 60) & (minute < 14 * 60))
+    standing = rates(api, IOG, "standing-charges", day)
+    assert len(standing) == 1
+    expected = (usage[schema.USAGE_KWH] * np.where(off_peak, OFF_PEAK, PEAK)).sum() + standing["value_inc_vat"][0]
+
+    priced = read(influx, schema.ELECTRICITY_CONSUMPTION, day)
+    assert priced[schema.TOTAL_COST["inc"]].sum() == pytest.approx(expected, abs=1e-9)
+    per_kwh = priced.set_index(priced[schema.TIME].dt.tz_convert(LONDON).dt.strftime("%H:%M"))
+    unit = (per_kwh[schema.USAGE_COST["inc"]] / per_kwh[schema.USAGE_KWH]).round(6)
+    assert unit[["13:00", "13:30"]].tolist() == [OFF_PEAK, OFF_PEAK]  # the smart charge outside the window
+    assert unit[["12:30", "14:00", "18:00"]].tolist() == [PEAK, PEAK, PEAK]  # 18:00 is the bump charge
+
+    slots = read(influx, schema.INTELLIGENT_SLOTS, day)
+    smart = slots[slots[schema.DISPATCH_SOURCE] == schema.SMART_CHARGE]
+    assert len(smart) == (6 + 2 if day == "2024-10-27" else 4 + 2)  # 00:00-02:00 is 3 hours when clocks go back
+    assert set(slots[schema.DISPATCH_STATUS]) == {schema.COMPLETED}
+    assert slots[slots[schema.DISPATCH_SOURCE] == "bump-charge"]["kwh"].tolist() == [3.5]
+
+    # Neither the key nor a token reaches Dagster's logs or metadata.
+    logged = " ".join(str(record) for run_id in run.run_ids for record in instance.all_logs(run_id))
+    assert API_KEY not in logged and not any(token in logged for token in simulator.graphql._tokens)
+
+
+def test_stored_dispatches_outlive_the_12_hours_kraken_serves_them(iog_config, kraken, influx):
+    simulator, _ = kraken
+    config = iog_config(octopus={"intelligent_mpan": MPAN})
+    simulator.graphql.completed_hours = 24 * 60
+    assert materialize_days(config, "2024-11-20").success
+    slots = read(influx, schema.INTELLIGENT_SLOTS, "2024-11-20")
+    cost = read(influx, schema.ELECTRICITY_CONSUMPTION, "2024-11-20")[schema.TOTAL_COST["inc"]].sum()
+    simulator.graphql.completed_hours = 12  # the day's dispatches are no longer served
+    assert materialize_days(config, "2024-11-20").success
+    again = read(influx, schema.INTELLIGENT_SLOTS, "2024-11-20")
+    assert again.equals(slots) and len(slots) == 7
+    assert read(influx, schema.ELECTRICITY_CONSUMPTION, "2024-11-20")[schema.TOTAL_COST["inc"]].sum() == cost
+
+
+def test_planned_dispatches_are_stored_as_planned_and_not_priced(iog_config, kraken, influx):
+    """At SIMULATOR_NOW (12:00 on 1 December) the 13:00 smart charge and the 18:00 bump are still planned."""
+    config = iog_config(octopus={"intelligent_mpan": MPAN})
+    definitions = build_definitions(config)
+    job = definitions.resolve_job_def("octopus_prices")
+    result = job.execute_in_process(
+        partition_key="2024-12-01", instance=dg.DagsterInstance.ephemeral(), asset_selection=[
+            dg.AssetKey(schema.Asset.INTELLIGENT_DISPATCHES)
+        ],
+    )  # fmt: skip
+    assert result.success
+    slots = read(influx, schema.INTELLIGENT_SLOTS, "2024-12-01")
+    planned = slots[slots[schema.DISPATCH_STATUS] == "planned"]
+    assert sorted(planned[schema.TIME].dt.strftime("%H:%M")) == ["13:00", "13:30", "18:00"]
+    assert set(planned[schema.DISPATCH_SOURCE]) == {"smart-charge", "bump-charge"}
+
+
+def test_the_dispatch_schedule_asks_for_yesterday_today_and_tomorrow(iog_config):
+    definitions = build_definitions(iog_config(octopus={"intelligent_mpan": MPAN}))
+    schedule = definitions.resolve_schedule_def("intelligent_dispatches")
+    tick = dt.datetime(2024, 11, 20, 8, 15, tzinfo=LONDON)
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        (request,) = schedule.evaluate_tick(context).run_requests
+    assert request.asset_selection == [dg.AssetKey(schema.Asset.INTELLIGENT_DISPATCHES)]
+    assert request.tags["dagster/asset_partition_range_start"] == "2024-11-19"
+    assert request.tags["dagster/asset_partition_range_end"] == "2024-11-21"
+
+
+def test_without_intelligent_mpan_there_is_no_dispatch_asset_or_schedule(iog_config):
+    definitions = build_definitions(iog_config())
+    keys = {key.to_user_string() for key in definitions.resolve_asset_graph().get_all_asset_keys()}
+    assert schema.Asset.INTELLIGENT_DISPATCHES not in keys
+    assert "intelligent_dispatches" not in {s.name for s in definitions.schedules}
+
+
+def test_an_intelligent_mpan_not_on_the_account_fails_naming_the_option(iog_config):
+    run = materialize_days(
+        iog_config(octopus={"intelligent_mpan": "1900000000001"}), "2024-11-20", raise_on_error=False
+    )
+    assert not run.success
+    failures = [
+        e.event_specific_data.error.message for e in run.all_events if e.event_type_value == "STEP_FAILURE"
+    ]
+    expected = "[octopus] intelligent_mpan: 1900000000001 is not an import meter point of this account"
+    assert any(f"{expected} (its import MPANs: 1500000000001)" in message for message in failures), failures
+
+
+def test_a_malformed_intelligent_mpan_is_a_config_error(iog_config):
+    with pytest.raises(ConfigError, match=r"\[octopus\] intelligent_mpan: '19000' is not an MPAN \(13 digits\)"):
+        load_settings(iog_config(octopus={"intelligent_mpan": "19000"}))
+
+
+# -- gas units -----------------------------------------------------------------------------------------------
+
+
+def gas_day(influx):
+    return read(influx, schema.METER_CONSUMPTION, "2024-11-20", meter_point=GAS_MPRN)
+
+
+def test_a_smets1_meter_reporting_cubic_metres_is_converted_as_kraken_says(iog_config, influx):
+    assert materialize_days(iog_config(), "2024-11-20").success
+    gas = gas_day(influx)
+    assert set(gas[schema.UNIT]) == {"m3"}
+    expected = gas[schema.CONSUMPTION] * 1.02264 * 38.8 / 3.6
+    assert gas[schema.USAGE_KWH].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-12)
+
+
+def test_gas_meter_types_overrides_what_kraken_says(iog_config, kraken, influx):
+    simulator, _ = kraken
+    config = iog_config(octopus={"gas_meter_types": f"{GAS_SERIAL}=SMETS1"})
+    assert materialize_days(config, "2024-11-20").success
+    gas = gas_day(influx)
+    assert set(gas[schema.UNIT]) == {"kWh"} and gas[schema.USAGE_KWH].equals(gas[schema.CONSUMPTION])
+    assert simulator.request_counts["graphql"] == 0  # nothing to ask
+
+
+def test_without_graphql_the_seeds_rule_applies_with_a_warning(iog_config, kraken, influx):
+    simulator, _ = kraken
+    simulator.graphql.enabled = False
+    instance = dg.DagsterInstance.ephemeral()
+    run = materialize_days(iog_config(), "2024-11-20", instance=instance)
+    assert run.success
+    assert set(gas_day(influx)[schema.UNIT]) == {"kWh"}
+    warnings = [r.user_message for run_id in run.run_ids for r in instance.all_logs(run_id) if r.level == 30]
+    assert any(
+        f"gas units of {GAS_SERIAL} unknown (no Octopus GraphQL API at" in message
+        and "set [octopus] gas_meter_types to say which report m³" in message
+        for message in warnings
+    )
