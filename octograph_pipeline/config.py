@@ -233,6 +233,10 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
         raise ConfigError(
             f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline] and [comparison])"
         )
+    if settings.octopus.intelligent_mpan and settings.octopus.resolution_minutes != 30:
+        raise ConfigError(
+            "[octopus] intelligent_mpan: dispatches are priced per half-hour; set resolution_minutes = 30"
+        )
     if settings.octopus.unit_rate_low_start == settings.octopus.unit_rate_low_end:
         raise ConfigError("[octopus] unit_rate_low_end: equals unit_rate_low_start, leaving no night-rate window")
     return settings

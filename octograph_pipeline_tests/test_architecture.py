@@ -10,7 +10,8 @@ REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "octograph_pipeline"
 PURE = ["days", "pricing", "frames", "comparison", "checks", "metadata", "influx/schema", "octopus/models"]
 PURE += ["octopus/tariffs"]
-WITHOUT_DAGSTER = [*PURE, "config", "net", "octopus/client", "influx/store", "influx/local", "simulator"]
+WITHOUT_DAGSTER = [*PURE, "config", "net", "octopus/client", "octopus/graphql", "influx/store", "influx/local"]
+WITHOUT_DAGSTER += ["simulator"]
 
 
 def modules() -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import pytest
+import requests
 
 from octograph_pipeline.config import ConfigError, load_settings
 from octograph_pipeline.definitions import build_definitions
@@ -110,9 +111,13 @@ def test_no_graphql_api_is_its_own_error(kraken):
         client.gas_meter_units(ACCOUNT)
 
 
-def test_no_deprecated_graphql_field_is_sent():
+def test_no_deprecated_graphql_field_is_sent(kraken):
     """`startDt`/`endDt` (removed after 2025-01-01) and `plannedDispatches` (after 2026-01-16) appear in no query,
-    nor anywhere in the package outside the simulator (which refuses them, as Kraken does)."""
+    nor anywhere in the package outside the simulator, which refuses them as Kraken does."""
+    _, api = kraken
+    old = 'query { plannedDispatches(accountNumber: "A-IOG00001") { startDt endDt } }'
+    refused = requests.post(f"{api}/graphql/", json={"query": old}, timeout=5)
+    assert refused.status_code == 400 and "Cannot query field 'plannedDispatches'" in refused.text
     removed = re.compile(r"\b(plannedDispatches|startDt|endDt)\b")
     assert graphql.QUERIES and not any(removed.search(query) for query in graphql.QUERIES)
     for path in PACKAGE.rglob("*.py"):
@@ -227,6 +232,10 @@ def test_an_intelligent_mpan_not_on_the_account_fails_naming_the_option(iog_conf
 def test_a_malformed_intelligent_mpan_is_a_config_error(iog_config):
     with pytest.raises(ConfigError, match=r"\[octopus\] intelligent_mpan: '19000' is not an MPAN \(13 digits\)"):
         load_settings(iog_config(octopus={"intelligent_mpan": "19000"}))
+    with pytest.raises(
+        ConfigError, match=r"intelligent_mpan: dispatches are priced per half-hour; set resolution"
+    ):
+        load_settings(iog_config(octopus={"intelligent_mpan": MPAN, "resolution_minutes": "60"}))
 
 
 # -- gas units -----------------------------------------------------------------------------------------------

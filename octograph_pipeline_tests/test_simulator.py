@@ -317,7 +317,7 @@ OLD_ELECTRICITY = "electricity-meter-points/1200000000011/meters/21M0000011/cons
 SWITCHED = "electricity-meter-points/1300000000001/meters/{serial}/consumption/"
 NO_DATA = "electricity-meter-points/1300000000002/meters/21S0000009/consumption/"
 GAPPY = "electricity-meter-points/1400000000001/meters/21G0000001/consumption/"
-ACCOUNTS = ["A-DEMO0001", "A-E7000001", "A-MOVE0001", "A-SWCH0001", "A-GAPS0001"]
+ACCOUNTS = ["A-DEMO0001", "A-E7000001", "A-MOVE0001", "A-SWCH0001", "A-GAPS0001", "A-IOG00001"]
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +341,7 @@ def readings(api: requests.Session, url: str, path: str, day: date, **params: ob
 
 def test_all_scenarios_are_served_at_once(api: requests.Session, scenario_url: str) -> None:
     assert [h.account_number for h in all_scenarios()] == ACCOUNTS
-    assert list(SCENARIOS) == ["default", "economy7", "moved", "switch", "gaps"]
+    assert list(SCENARIOS) == ["default", "economy7", "moved", "switch", "gaps", "intelligent"]
     for number in ACCOUNTS:
         assert account(api, scenario_url, number)["number"] == number
     assert get(api, scenario_url, "accounts/A-OTHER001/").status_code == 404
