@@ -52,12 +52,15 @@ class Stack:
     env: dict = field(default_factory=dict)
 
     def config(self, name: str, start_date: dt.date = YEAR[0]) -> Path:
-        """A demo config writing into a fresh database of its own."""
+        """A demo config writing into a fresh database of its own; no tariff comparison, which the original
+        script does not do either."""
         from octograph_pipeline.demo import demo_config
         from octograph_pipeline.influx.store import InfluxV1Store
 
         InfluxV1Store(self.influx_url, name).create_database()
-        return demo_config(self.tmp / f"{name}.ini", self.influx_url, self.api_prefix, name, start_date)
+        return demo_config(
+            self.tmp / f"{name}.ini", self.influx_url, self.api_prefix, name, start_date, comparison=False
+        )
 
     def dagster_home(self, name: str) -> Path:
         home = self.tmp / f"dagster_home_{name}"

@@ -50,9 +50,15 @@ gas_products = SILVER-24-12-31"""
 
 
 def demo_config(
-    path: Path, influx_url: str, api_prefix: str, database: str = DEMO_DATABASE, start_date: dt.date | None = None
+    path: Path,
+    influx_url: str,
+    api_prefix: str,
+    database: str = DEMO_DATABASE,
+    start_date: dt.date | None = None,
+    comparison: bool = True,
 ) -> Path:
-    """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1)."""
+    """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1), comparing tariffs unless
+    `comparison` is False."""
     start_date = start_date or dt.date.today() - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -78,7 +84,7 @@ retry_delay_seconds = 5
 api_retries = 2
 
 [comparison]
-{COMPARISON}
+{COMPARISON if comparison else ""}
 """
     )
     return path
