@@ -1,4 +1,6 @@
-"""The four daily-partitioned assets. Thin: fetch, hand to pure functions in `frames`/`checks`, return.
+"""The daily-partitioned assets: the four of every configuration, `tariff_comparison` with a [comparison] section
+and `intelligent_dispatches` with `intelligent_mpan`. Thin: fetch, hand to pure functions in `frames`,
+`comparison` and `checks`, return.
 
 Every asset works on its run's partition *window* (one day or a range of days), so a range run makes one
 request per meter or tariff component for the whole range, not one per day.

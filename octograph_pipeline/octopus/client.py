@@ -144,6 +144,17 @@ def default_retry(
     )
 
 
+def configured_retry(settings: Settings, methods: tuple[str, ...] = ("GET",)) -> Retry:
+    """`default_retry` as `[pipeline] api_retries`, `api_backoff_seconds` and `api_retry_budget_seconds` say."""
+    pipeline = settings.pipeline
+    return default_retry(
+        total=pipeline.api_retries,
+        backoff_factor=pipeline.api_backoff_seconds,
+        budget_seconds=pipeline.api_retry_budget_seconds,
+        methods=methods,
+    )
+
+
 def _utc_iso(moment: dt.datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"{moment!r} has no time zone; the API needs an absolute instant")
@@ -174,15 +185,11 @@ class OctopusClient:
     @classmethod
     def from_settings(cls, settings: Settings) -> OctopusClient:
         """The client the config asks for: its API prefix and key, retries and cache."""
-        octopus, pipeline = settings.octopus, settings.pipeline
+        octopus = settings.octopus
         return cls(
             octopus.api_prefix,
             octopus.api_key(),
-            retry=default_retry(
-                total=pipeline.api_retries,
-                backoff_factor=pipeline.api_backoff_seconds,
-                budget_seconds=pipeline.api_retry_budget_seconds,
-            ),
+            retry=configured_retry(settings),
             cache_dir=octopus.cache_dir if octopus.enable_cache else None,
         )
 

@@ -17,7 +17,15 @@ import requests
 
 from ..config import Settings
 from ..net import connection_problem
-from .client import CONNECT_TIMEOUT, READ_TIMEOUT, ApiUnreachable, FinalError, OctopusError, default_retry
+from .client import (
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    ApiUnreachable,
+    FinalError,
+    OctopusError,
+    configured_retry,
+    default_retry,
+)
 from .models import Dispatch, parse_completed_dispatch, parse_planned_dispatch
 
 TOKEN_SECONDS = 3600
@@ -81,14 +89,9 @@ class KrakenClient:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KrakenClient:
-        octopus, pipeline = settings.octopus, settings.pipeline
-        retry = default_retry(
-            total=pipeline.api_retries,
-            backoff_factor=pipeline.api_backoff_seconds,
-            budget_seconds=pipeline.api_retry_budget_seconds,
-            methods=("POST",),
+        return cls(
+            settings.octopus.api_prefix, settings.octopus.api_key(), retry=configured_retry(settings, ("POST",))
         )
-        return cls(octopus.api_prefix, octopus.api_key(), retry=retry)
 
     def close(self) -> None:
         self.session.close()
