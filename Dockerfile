@@ -19,7 +19,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /opt/octograph
 # Dependencies first, exactly as locked, so code changes do not reinstall them.
-COPY pyproject.toml uv.lock README.md ./
+COPY pyproject.toml uv.lock README.md dagster.yaml ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY octograph_pipeline ./octograph_pipeline
 COPY deploy ./deploy

@@ -11,9 +11,7 @@ Run from the repository root: `.venv/bin/python -m benchmarks.event_costs [N]` (
 
 import logging
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -185,68 +183,25 @@ def sqlite_instance(ours: bool = True) -> Iterator[dg.DagsterInstance]:
             yield instance
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+DAGSTERS_POSTGRES_EVENT_LOG = {"module": "dagster_postgres.event_log", "class": "PostgresEventLogStorage"}
 
 
 @contextmanager
-def postgres_instance() -> Iterator[dg.DagsterInstance]:
-    """A private PostgreSQL server (Debian's package) on loopback in a temp dir, and a DagsterInstance on it
-    configured by deploy/dagster.yaml (its DAGSTER_POSTGRES_* variables set meanwhile), as the compose stack has.
-    Like the `postgres` fixture of octograph_pipeline_tests/test_deployment.py: as root, the package is installed
-    when missing and the server runs as the postgres user (PostgreSQL refuses root); otherwise as the current user.
-    The server is stopped and its files removed on exit, errors included."""
-    root = os.geteuid() == 0
-    ensure = [str(REPO / "scripts" / "ensure-debian-package.sh"), "pg_ctlcluster", "postgresql", "PostgreSQL"]
-    if subprocess.run(ensure, timeout=900).returncode:
-        raise RuntimeError("PostgreSQL is not installed (Debian package `postgresql`) and could not be installed")
-    bin_dirs = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-    if not bin_dirs:
-        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql/*/bin")
-    bin_dir, as_postgres = bin_dirs[-1], ["runuser", "-u", "postgres", "--"] if root else []
-    data = Path(tempfile.mkdtemp(prefix="octograph-postgres-"))
-    server = None
-    try:
-        if root:
-            shutil.chown(data, "postgres")
-        initdb = [*as_postgres, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "dagster"]
-        done = subprocess.run(initdb, capture_output=True, text=True, timeout=120)
-        if done.returncode:
-            raise RuntimeError(f"PostgreSQL initdb failed: {done.stderr[-2000:]}")
-        port, log = str(_free_port()), data / "postgres.log"  # a file, not a pipe nobody reads while it runs
-        with open(log, "wb") as log_file:
-            server = subprocess.Popen(
-                [*as_postgres, str(bin_dir / "postgres"), "-D", str(data / "db"), "-h", "127.0.0.1", "-p", port]
-                + ["-k", str(data)],
-                stdout=subprocess.DEVNULL,
-                stderr=log_file,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 60
-        ready = [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", port]
-        while subprocess.run(ready, capture_output=True).returncode:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        createdb = [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "dagster", "dagster"]
-        subprocess.run(createdb, check=True, timeout=60)
-        env = {"HOST": "127.0.0.1", "PORT": port, "DB": "dagster", "USER": "dagster", "PASSWORD": "trust"}
-        with (
-            environment(**{f"DAGSTER_POSTGRES_{name}": value for name, value in env.items()}),
-            tempfile.TemporaryDirectory(prefix="octograph-dagster-home-") as home,
-        ):
-            shutil.copyfile(REPO / "deploy" / "dagster.yaml", Path(home, "dagster.yaml"))
-            with dg.DagsterInstance.from_config(home) as instance:
-                yield instance
-    finally:
-        if server is not None and server.poll() is None:
-            os.killpg(server.pid, 15)  # its own session: runuser and the postgres it started
-            server.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
+def postgres_instance(event_log_storage: dict | None = None) -> Iterator[dg.DagsterInstance]:
+    """A private PostgreSQL server (started as the tests start one) and a DagsterInstance on it configured by
+    deploy/dagster.yaml, as the compose stack has it; `event_log_storage` replaces its event log's class."""
+    from octograph_pipeline_tests.local_postgres import local_postgres
+
+    with (
+        local_postgres() as variables,
+        environment(**variables),
+        tempfile.TemporaryDirectory(prefix="octograph-dagster-home-") as home,
+    ):
+        config = yaml.safe_load((REPO / "deploy" / "dagster.yaml").read_text())
+        config["event_log_storage"].update(event_log_storage or {})
+        Path(home, "dagster.yaml").write_text(yaml.safe_dump(config))
+        with dg.DagsterInstance.from_config(home) as instance:
+            yield instance
 
 
 def _table(title: str, columns: dict[str, dict[str, float]], digits: int) -> str:
@@ -262,8 +217,9 @@ STORAGES: list[tuple[str, Callable, dict]] = [
     ("in-memory", dg.DagsterInstance.ephemeral, {}),
     ("SQLite, Dagster's", lambda: sqlite_instance(ours=False), {}),
     ("SQLite, ours", sqlite_instance, {}),
-    ("PostgreSQL", postgres_instance, {}),
-    ("PostgreSQL, batched", postgres_instance, {"DAGSTER_EVENT_BATCH_SIZE": str(BATCH_SIZE)}),
+    ("PostgreSQL, Dagster's", lambda: postgres_instance(DAGSTERS_POSTGRES_EVENT_LOG), {}),
+    ("PostgreSQL, ours", postgres_instance, {}),
+    ("PostgreSQL, ours, batched", postgres_instance, {"DAGSTER_EVENT_BATCH_SIZE": str(BATCH_SIZE)}),
 ]
 
 

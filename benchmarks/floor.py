@@ -15,6 +15,7 @@ from octograph_pipeline.days import window as local_days_window
 from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS, Asset
 from octograph_pipeline.influx.store import open_store
 from octograph_pipeline.octopus.client import OctopusClient
+from octograph_pipeline.octopus.graphql import KrakenClient
 
 
 def run(config_file: str, first: dt.date, last: dt.date) -> int:
@@ -26,7 +27,11 @@ def run(config_file: str, first: dt.date, last: dt.date) -> int:
         account = frames.account_points(client.account(settings.octopus.account_number), settings, start, end)
         segments = frames.agreement_segments(account, tz)
         prices, _ = frames.rate_points(segments, client.rates, settings)
-        consumption = frames.consumption_frame(segments, client.consumption, settings)
+        units = {}
+        if frames.gas_meters_to_ask(segments, settings):  # as meter_consumption: Kraken says m³ or kWh
+            with KrakenClient.from_settings(settings) as kraken:
+                units = kraken.gas_meter_units(settings.octopus.account_number)
+        consumption = frames.consumption_frame(segments, client.consumption, settings, units)
     priced, details = frames.priced_points(consumption, prices, segments, settings)
     checks.missing_intervals(consumption, segments, settings)
     checks.negative_import(consumption, settings)

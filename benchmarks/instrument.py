@@ -78,10 +78,13 @@ def install(dagster: bool) -> None:
     """Wraps the Octopus and InfluxDB transports and, with `dagster`, the asset bodies and the IO manager."""
     from octograph_pipeline.influx import store
     from octograph_pipeline.octopus.client import OctopusClient
+    from octograph_pipeline.octopus.graphql import KrakenClient
 
     if getattr(OctopusClient._get_json, "__wrapped__", None):
         return
+    # Waiting on Octopus: its REST API and Kraken's GraphQL (the token exchange, gas units, dispatches).
     OctopusClient._get_json = timed("octopus", OctopusClient._get_json)
+    KrakenClient._post = timed("octopus", KrakenClient._post)
     for cls in (store.InfluxStore, store.InfluxV1Store, store.InfluxV2Store):
         for name in ("query", "_write_batch", "delete"):
             if name in vars(cls):

@@ -4,16 +4,21 @@ benchmarks/results/latest.json; nothing here passes or fails on a time.
 On the embedded default (the demo household: import switching to Agile, export, SMETS2 gas; a private
 InfluxDB 1.x; the Octopus simulator answering every request after 100 ms), in one run:
 
-1. a year of history through the `octograph` CLI on a SQLite DAGSTER_HOME, and with no DAGSTER_HOME;
+1. a year of history through the `octograph` CLI on each instance a user may have: a DAGSTER_HOME with our
+   dagster.yaml (SQLite), a new, empty DAGSTER_HOME, none at all, and the compose stack's PostgreSQL instance
+   (deploy/dagster.yaml on a private PostgreSQL server, DAGSTER_EVENT_BATCH_SIZE as compose sets it);
 2. the same year through the direct floor (our client, pure functions and writer, no Dagster);
-3. a 20-day backfill of all four assets launched through the real webserver + daemon, as from the UI;
+3. a 20-day backfill of all four assets launched through the real webserver + daemon, as from the UI, on the
+   SQLite and on the PostgreSQL instance;
 4. the daily schedule's run (yesterday's consumption) and the Agile schedule's run (today and tomorrow);
 5. line-protocol build rate, InfluxDB write rate, and the peak RSS of (1);
 6. what one Dagster event costs on each storage (benchmarks/event_costs.py).
 
 Each measured process reports where its time went (benchmarks/instrument.py): waiting on Octopus, our own
 compute (frames, pricing, checks, metadata, line protocol), InfluxDB writes and reads, start-up (the
-interpreter and imports) and the rest, which is Dagster's bookkeeping (run creation, events, daemon).
+interpreter and imports) and the rest, which is Dagster's bookkeeping (run creation, events, daemon). The config
+is the README's default: gas units come from Kraken (its token exchange and units query count as waiting on
+Octopus). The bench fails (exit 1) if the CLI's instances and the floor did not write identical points.
 """
 
 from __future__ import annotations
@@ -35,10 +40,19 @@ REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
 YEAR = (dt.date(2024, 1, 1), dt.date(2024, 12, 31))  # 366 days, both clock changes
 UI_DAYS = (dt.date(2024, 11, 1), dt.date(2024, 11, 20))
+UI_DAYS_COUNT = (UI_DAYS[1] - UI_DAYS[0]).days + 1
 LATENCY_SECONDS = 0.1
 ASSETS = ["account", "tariff_rates", "meter_consumption", "priced_consumption"]
 CATEGORIES = ("octopus", "compute", "influx", "startup")
 LONDON = ZoneInfo("Europe/London")
+COMPOSE_EVENT_BATCH_SIZE = "1000"  # docker-compose.yml's DAGSTER_EVENT_BATCH_SIZE
+# The `octograph` CLI's instances: (row key, label, what DAGSTER_HOME holds)
+CLI_INSTANCES = [
+    ("cli_sqlite", "(1) CLI, DAGSTER_HOME with dagster.yaml", "sqlite"),
+    ("cli_empty_home", "(1) CLI, new empty DAGSTER_HOME", "empty"),
+    ("cli_ephemeral", "(1) CLI, no DAGSTER_HOME", None),
+    ("cli_postgres", "(1) CLI, compose instance (PostgreSQL)", "postgres"),
+]
 
 
 @dataclass
@@ -59,14 +73,30 @@ class Stack:
 
         InfluxV1Store(self.influx_url, name).create_database()
         return demo_config(
-            self.tmp / f"{name}.ini", self.influx_url, self.api_prefix, name, start_date, comparison=False
+            self.tmp / f"{name}.ini",
+            self.influx_url,
+            self.api_prefix,
+            name,
+            start_date,
+            comparison=False,
+            gas_meter_types=False,
         )
 
-    def dagster_home(self, name: str) -> Path:
+    def dagster_home(self, name: str, instance_file: Path | None = REPO / "dagster.yaml") -> Path:
+        """A new DAGSTER_HOME holding `instance_file` as its dagster.yaml (None: empty, Dagster's defaults)."""
         home = self.tmp / f"dagster_home_{name}"
         home.mkdir()
-        shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+        if instance_file is not None:
+            shutil.copyfile(instance_file, home / "dagster.yaml")
         return home
+
+    @contextmanager
+    def postgres(self):
+        """The environment for deploy/dagster.yaml on a new private PostgreSQL server, as compose sets it."""
+        from octograph_pipeline_tests.local_postgres import local_postgres
+
+        with local_postgres() as variables:
+            yield {**self.env, **variables, "DAGSTER_EVENT_BATCH_SIZE": COMPOSE_EVENT_BATCH_SIZE}
 
 
 @contextmanager
@@ -149,14 +179,20 @@ def measured_process(stack: Stack, name: str, args: list[str], env: dict) -> dic
     }
 
 
-def year_through_cli(stack: Stack, with_home: bool) -> dict:
-    name = "cli_sqlite" if with_home else "cli_ephemeral"
-    env = dict(stack.env)
-    if with_home:
-        env["DAGSTER_HOME"] = str(stack.dagster_home(name))
+def year_through_cli(stack: Stack, name: str, home: str | None) -> dict:
+    """The year through `octograph` on DAGSTER_HOME `home`: "sqlite" (our dagster.yaml), "empty", "postgres"
+    (deploy/dagster.yaml) or None (unset)."""
     first, last = (day.isoformat() for day in YEAR)
     args = ["cli", f"--config-file={stack.config(name)}", f"--from-date={first}", f"--to-date={last}"]
-    return measured_process(stack, name, args, env)
+    if home is None:
+        return measured_process(stack, name, args, stack.env)
+    if home != "postgres":
+        instance_file = REPO / "dagster.yaml" if home == "sqlite" else None
+        env = {**stack.env, "DAGSTER_HOME": str(stack.dagster_home(name, instance_file))}
+        return measured_process(stack, name, args, env)
+    with stack.postgres() as env:
+        env["DAGSTER_HOME"] = str(stack.dagster_home(name, REPO / "deploy" / "dagster.yaml"))
+        return measured_process(stack, name, args, env)
 
 
 def year_through_floor(stack: Stack) -> dict:
@@ -182,20 +218,29 @@ def scheduled_runs(stack: Stack) -> dict:
     }
 
 
-def ui_backfill(stack: Stack) -> dict:
+def ui_backfill(stack: Stack, postgres: bool = False) -> dict:
     """A backfill of all four assets over UI_DAYS, launched through the webserver's GraphQL API exactly as the
-    UI's "Materialize all" dialog does, timed from the launch until the backfill is marked done."""
+    UI's "Materialize all" dialog does, timed from the launch until the backfill is marked done; on our SQLite
+    instance or the compose stack's PostgreSQL one."""
+    if not postgres:
+        return _ui_backfill(stack, "ui", stack.dagster_home("ui"), stack.env)
+    with stack.postgres() as env:
+        return _ui_backfill(
+            stack, "ui_postgres", stack.dagster_home("ui_postgres", REPO / "deploy/dagster.yaml"), env
+        )
+
+
+def _ui_backfill(stack: Stack, name: str, home: Path, env: dict) -> dict:
     from octograph_pipeline_tests.dagster_ui import DagsterDev
 
-    home = stack.dagster_home("ui")
-    timings = stack.tmp / "timings_ui"
+    timings = stack.tmp / f"timings_{name}"
     timings.mkdir()
-    workspace = stack.tmp / "workspace.yaml"
+    workspace = stack.tmp / f"workspace_{name}.yaml"
     workspace.write_text(
         "load_from:\n  - python_module:\n      module_name: benchmarks.instrumented_definitions\n"
         f"      location_name: octograph_pipeline\n      working_directory: {REPO}\n"
     )
-    env = {**stack.env, "OCTOGRAPH_CONFIG": str(stack.config("ui")), "OCTOGRAPH_BENCH_TIMINGS": str(timings)}
+    env = {**env, "OCTOGRAPH_CONFIG": str(stack.config(name)), "OCTOGRAPH_BENCH_TIMINGS": str(timings)}
     days = [(UI_DAYS[0] + dt.timedelta(days=n)).isoformat() for n in range((UI_DAYS[1] - UI_DAYS[0]).days + 1)]
     with DagsterDev(workspace, home, env) as dagster:
         stack.simulator.reset_counts()
@@ -285,30 +330,39 @@ def table(results: dict) -> str:
         "",
         heading,
     ]
+    cli_rows = [(label, results[key]) for key, label, _ in CLI_INSTANCES]
     rows = [
-        ("(1) CLI, SQLite DAGSTER_HOME", results["cli_sqlite"]),
-        ("(1) CLI, no DAGSTER_HOME", results["cli_ephemeral"]),
+        *cli_rows,
         ("(2) direct floor, no Dagster", results["floor"]),
-        (f"(3) UI backfill, {results['ui_backfill']['days']} days (daemon)", results["ui_backfill"]),
+        (f"(3) UI backfill, {UI_DAYS_COUNT} days, SQLite", results["ui_backfill"]),
+        (f"(3) UI backfill, {UI_DAYS_COUNT} days, PostgreSQL", results["ui_backfill_postgres"]),
         ("(4) daily schedule run (yesterday)", results["daily_consumption"]),
         ("(4) Agile prices run (today, tomorrow)", results["agile_prices"]),
     ]
     for label, row in rows:
-        ratio = f"{row['wall_s'] / floor:.2f}" if row in (results["cli_sqlite"], results["cli_ephemeral"]) else ""
+        ratio = f"{row['wall_s'] / floor:.2f}" if (label, row) in cli_rows else ""
         lines.append(
             f"{label:38} {row['wall_s']:7.2f} {ratio:>7} {row['octopus_requests']:8} {row['octopus_s']:7.2f} "
             f"{row['compute_s']:7.2f} {row['influx_s']:7.2f} {row['startup_s']:8.2f} {row['dagster_s']:7.2f}"
         )
-    ui = results["ui_backfill"]
     rates = results["rates"]
+    postgres, sqlite = results["cli_postgres"]["wall_s"], results["cli_sqlite"]["wall_s"]
     lines += [
         "",
-        f"(3) {ui['runs']} runs: {ui['in_runs_s']:.1f} s running, {ui['run_start_up_s']:.1f} s starting run "
-        f"processes, {ui['daemon_ticks_and_queue_s']:.1f} s waiting for daemon ticks and the run queue",
+        f"(1) the compose instance (PostgreSQL) takes {postgres / sqlite:.2f}× the SQLite instance's year",
+    ]
+    for which in ("ui_backfill", "ui_backfill_postgres"):
+        ui = results[which]
+        lines.append(
+            f"(3) {'PostgreSQL' if which.endswith('postgres') else 'SQLite'}: {ui['runs']} runs, "
+            f"{ui['in_runs_s']:.1f} s running, {ui['run_start_up_s']:.1f} s starting run processes, "
+            f"{ui['daemon_ticks_and_queue_s']:.1f} s waiting for daemon ticks and the run queue"
+        )
+    lines += [
         f"(5) line protocol {rates['line_protocol_points_per_s']:,} points/s; InfluxDB writes "
         f"{rates['influx_write_points_per_s']:,} points/s ({rates['points']:,} points); peak RSS of (1) "
         f"{results['cli_sqlite']['peak_rss_mb']:.0f} MB",
-        f"    the CLI (both instances) and the floor wrote identical points: {results['identical_points']}",
+        f"    the CLI (every instance) and the floor wrote identical points: {results['identical_points']}",
     ]
     costs = results["event_costs"]
     storages = list(next(iter(costs.values())))
@@ -321,18 +375,22 @@ def table(results: dict) -> str:
 def main() -> int:
     results: dict = {"when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")}
     with bench_stack() as stack:
-        results["cli_sqlite"] = year_through_cli(stack, with_home=True)
-        results["cli_ephemeral"] = year_through_cli(stack, with_home=False)
+        for key, _, home in CLI_INSTANCES:
+            results[key] = year_through_cli(stack, key, home)
         results["floor"] = year_through_floor(stack)
-        results["identical_points"] = same_points(stack, ["floor", "cli_sqlite", "cli_ephemeral"])
+        results["identical_points"] = same_points(stack, ["floor", *(key for key, _, _ in CLI_INSTANCES)])
         results["rates"] = line_protocol_and_write_rates(stack)
         results.update(scheduled_runs(stack))
         results["ui_backfill"] = ui_backfill(stack)
+        results["ui_backfill_postgres"] = ui_backfill(stack, postgres=True)
     results["event_costs"] = event_costs()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     print(f"\nwritten to {RESULTS.relative_to(REPO)}")
+    if not results["identical_points"]:
+        print("FAILED: the CLI's instances and the floor wrote different points", file=sys.stderr)
+        return 1
     return 0
 
 

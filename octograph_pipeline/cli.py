@@ -19,7 +19,7 @@ import re
 import sys
 import time
 
-from . import days
+from . import dagster_home, days
 from .config import ConfigError, Settings, load_settings
 from .influx.store import InfluxError, open_store
 
@@ -46,18 +46,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--verbose", action="store_true", help="Dagster's own log, and the full error of a failure"
     )
     return parser.parse_args(argv)
-
-
-def dagster_home() -> str | None:
-    """$DAGSTER_HOME, checked as Dagster needs it (an existing, absolute directory), or None when unset."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return None
-    if not os.path.isabs(home):
-        raise UsageError(f"DAGSTER_HOME={home} is not an absolute path")
-    if not os.path.isdir(home):
-        raise UsageError(f"DAGSTER_HOME={home} does not exist: create it and copy dagster.yaml into it")
-    return home
 
 
 def check_influxdb(settings: Settings) -> None:
@@ -137,13 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.config_file)
         settings.octopus.api_key()  # fail now, with the variable's name, rather than inside a run
-        home = dagster_home()
+        home = dagster_home.checked_home()
         check_influxdb(settings)
         today = dt.datetime.now(settings.octopus.tz).date()
         first, last = resolve_range(args, settings, today)
-    except (ConfigError, UsageError, InfluxError) as exc:
+    except (ConfigError, UsageError, InfluxError, dagster_home.DagsterHomeError) as exc:
         print(f"octograph: {exc}", file=sys.stderr)
         return 2
+    if home and (prepared := dagster_home.prepare(home)):
+        say(prepared)
 
     import dagster as dg  # after argument checks: a typo should not wait for Dagster to import
 

@@ -3,6 +3,8 @@
     python -m octograph_pipeline.daemon run -w workspace.yaml           # as `dagster-daemon run`
     python -m octograph_pipeline.daemon dev -w workspace.yaml -p 3000   # webserver and daemon, as `dagster dev`
 
+Both give a new, empty DAGSTER_HOME the project's dagster.yaml first (`dagster_home.prepare`).
+
 Dagster 1.13's backfill daemon sleeps a fixed 30 s between iterations (`DEFAULT_DAEMON_INTERVAL_SECONDS` in
 `dagster._daemon.controller`, read at every loop; dagster.yaml has no setting for it). A backfill of our four
 assets takes three iterations (launch the prices run; launch the consumption run once prices are stored; mark
@@ -20,6 +22,8 @@ import sys
 import time
 
 import dagster._daemon.controller as controller
+
+from . import dagster_home
 
 BACKFILL_INTERVAL_SECONDS = 3
 
@@ -61,8 +65,20 @@ def dev(workspace: str, host: str, port: int) -> int:
                 service.kill()
 
 
+def prepare_home() -> None:
+    """A new, empty DAGSTER_HOME gets the project's dagster.yaml before Dagster reads it (dagster_home.py)."""
+    home = dagster_home.checked_home()
+    if home and (prepared := dagster_home.prepare(home)):
+        print(f"octograph: {prepared}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        prepare_home()
+    except dagster_home.DagsterHomeError as exc:
+        print(f"octograph: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] != ["dev"]:
         run_daemon(argv)
         return 0

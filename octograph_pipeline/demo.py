@@ -56,9 +56,10 @@ def demo_config(
     database: str = DEMO_DATABASE,
     start_date: dt.date | None = None,
     comparison: bool = True,
+    gas_meter_types: bool = True,
 ) -> Path:
     """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1), comparing tariffs unless
-    `comparison` is False."""
+    `comparison` is False; without `gas_meter_types`, the gas units come from Kraken, as by default."""
     start_date = start_date or dt.date.today() - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -74,7 +75,7 @@ included_tags = account_number,meter_serial_number,electricity_mpan,gas_mprn
 account_number = {DEMO_ACCOUNT}
 api_prefix = {api_prefix}
 api_key_env_var = {DEMO_KEY_ENV_VAR}
-gas_meter_types = G4P0000000001=SMETS2
+{"gas_meter_types = G4P0000000001=SMETS2" if gas_meter_types else ""}
 
 [pipeline]
 start_date = {start_date.isoformat()}

@@ -3,6 +3,7 @@ simulator over real HTTP, and a seed-format INI file pointing at both."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -194,6 +195,19 @@ def skip_unless_ci(reason: str) -> None:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(f"required in CI, but cannot run here: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres():
+    """A private PostgreSQL server for the compose instance: the DAGSTER_POSTGRES_* variables it is reached by."""
+    from .local_postgres import PostgresUnavailable, local_postgres
+
+    with contextlib.ExitStack() as stack:
+        try:
+            variables = stack.enter_context(local_postgres())
+        except PostgresUnavailable as error:
+            skip_unless_ci(str(error))
+        yield variables
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -15,8 +16,9 @@ import pytest
 
 from octograph_pipeline.demo import prepare_dagster_home
 from octograph_pipeline.influx.store import InfluxV1Store
+from octograph_pipeline.simulator import OctopusSimulator, gaps_household, serve
 
-from .conftest import API_KEY, day_points, materialize_days, write_config
+from .conftest import API_KEY, SIMULATOR_NOW, day_points, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
 from .test_ui_browser import render
 
@@ -29,6 +31,7 @@ CHECKS = {
     "priced_consumption": ["every_interval_priced", "standing_charge_one_day"],
 }
 DAYS = ["2024-11-01", "2024-11-02", "2024-11-03"]
+COMPOSE_EVENT_BATCH_SIZE = "1000"  # docker-compose.yml's DAGSTER_EVENT_BATCH_SIZE
 BACKFILL_TIMEOUT = 120  # seconds: a few 3 s daemon ticks and two or three short runs
 
 
@@ -130,3 +133,59 @@ def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
     assert after[DAYS[0]] == before[DAYS[0]] and after[DAYS[2]] == before[DAYS[2]]
     assert after[failing] != before[failing]  # re-read at the corrected scale
     assert dagster_ui.partition_statuses("priced_consumption")[failing] == "MATERIALIZED"
+
+
+GAPS_DAYS = ["2024-06-11", "2024-06-12", "2024-06-13", "2024-06-14"]  # gaps_household: a gap on 06-12, ...
+
+
+@pytest.fixture
+def gaps_api():
+    """The simulator serving the household with a missing 90 minutes on 2024-06-12 and negative readings on
+    2024-06-14 (and duplicated rows, which are fine, on 2024-06-13)."""
+    simulator = OctopusSimulator(api_key=API_KEY, households=[gaps_household(seed=7)], clock=lambda: SIMULATOR_NOW)
+    with serve(simulator) as api_prefix:
+        yield simulator, api_prefix
+
+
+def test_on_the_postgres_instance_each_day_shows_its_own_status_and_check_results(
+    postgres, gaps_api, influx, tmp_path, monkeypatch
+):
+    """The compose stack's instance (deploy/dagster.yaml: PostgreSQL, our pooled event log, batched events as
+    compose sets them) under the real webserver + daemon: one run over four days records each day's own check
+    results (one day failing one check, another day another check, the rest passing), and a day the API fails
+    shows as failed while the other days stay materialised."""
+    simulator, api_prefix = gaps_api
+    monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+    config = write_config(
+        tmp_path / "gaps.ini",
+        influx,
+        api_prefix,
+        octopus={"account_number": "A-GAPS0001"},
+        pipeline={"retries": "0", "api_retries": "0"},
+    )
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    env = {**postgres, "OCTOGRAPH_CONFIG": str(config), "DAGSTER_EVENT_BATCH_SIZE": COMPOSE_EVENT_BATCH_SIZE}
+    with DagsterDev(REPO / "workspace.yaml", home, env) as dagster:
+        backfill = dagster.wait_for_backfill(dagster.launch_asset_backfill(ASSETS, GAPS_DAYS), BACKFILL_TIMEOUT)
+        print_timings(backfill)
+        assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+        assert all(run_days_of(run) == set(GAPS_DAYS) for run in backfill["runs"])  # one run per job, all days
+        for asset in ASSETS:
+            assert dagster.partition_statuses(asset) == dict.fromkeys(GAPS_DAYS, "MATERIALIZED"), asset
+        statuses = dagster.check_partition_statuses("meter_consumption")
+        expected = {day: "SUCCEEDED" for day in GAPS_DAYS}
+        assert statuses["complete_intervals"] == {**expected, "2024-06-12": "FAILED"}
+        assert statuses["no_negative_import"] == {**expected, "2024-06-14": "FAILED"}
+        priced = dagster.check_partition_statuses("priced_consumption")
+        assert priced == {name: expected for name in CHECKS["priced_consumption"]}
+
+        simulator.fail_days = {dt.date(2024, 6, 13)}
+        failed = dagster.wait_for_backfill(dagster.launch_asset_backfill(ASSETS, ["2024-06-13"]), BACKFILL_TIMEOUT)
+        assert failed["status"] == "COMPLETED_FAILED", failed
+        for asset in ("tariff_rates", "meter_consumption"):
+            assert dagster.partition_statuses(asset) == {
+                **dict.fromkeys(GAPS_DAYS, "MATERIALIZED"),
+                "2024-06-13": "FAILED",
+            }

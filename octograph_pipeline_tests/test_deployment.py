@@ -7,7 +7,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -106,7 +105,7 @@ def test_compose_dagster_instance_uses_postgres_queued_runs_and_the_pool(monkeyp
         monkeypatch.setenv(name, "x")
     ref = InstanceRef.from_dir(str(REPO / "deploy"))  # validates dagster.yaml against Dagster's schema
     assert ref.run_storage_data.class_name == "PostgresRunStorage"
-    assert ref.event_storage_data.class_name == "PostgresEventLogStorage"
+    assert ref.event_storage_data.class_name == "PooledPostgresEventLogStorage"
     assert ref.schedule_storage_data.class_name == "PostgresScheduleStorage"
     assert ref.run_coordinator_data.class_name == "QueuedRunCoordinator"
     assert ref.settings["concurrency"]["pools"]["default_limit"] == 1
@@ -155,70 +154,6 @@ def test_the_image_commands_serve_the_code_location(config_file):
         server.wait(timeout=30)
 
 
-@pytest.fixture
-def postgres():
-    """A private PostgreSQL (Debian's package, installed when missing) on loopback, for the compose instance."""
-    if os.geteuid() != 0:
-        skip_unless_ci("starting Debian's PostgreSQL here needs root (to run it as the postgres user)")
-    ensure = REPO / "scripts" / "ensure-debian-package.sh"
-    assert (
-        subprocess.run([str(ensure), "pg_ctlcluster", "postgresql", "PostgreSQL server"], timeout=900).returncode
-        == 0
-    )
-    bin_dir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
-    # Not under pytest's temp folder: its parents are private to root, and PostgreSQL refuses to run as root.
-    data = Path(tempfile.mkdtemp(prefix="octograph-postgres-"))
-    shutil.chown(data, "postgres")
-    as_postgres = ["runuser", "-u", "postgres", "--"]
-    subprocess.run(
-        [*as_postgres, str(bin_dir / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "dagster"],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    port = str(free_port())
-    server = subprocess.Popen(
-        [
-            *as_postgres,
-            str(bin_dir / "postgres"),
-            "-D",
-            str(data / "db"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            port,
-            "-k",
-            str(data),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while subprocess.run(
-            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", port], capture_output=True
-        ).returncode:
-            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read().decode()[-2000:]
-            time.sleep(0.2)
-        subprocess.run(
-            [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "dagster", "dagster"],
-            check=True,
-            timeout=60,
-        )
-        yield {
-            "DAGSTER_POSTGRES_HOST": "127.0.0.1",
-            "DAGSTER_POSTGRES_PORT": port,
-            "DAGSTER_POSTGRES_DB": "dagster",
-            "DAGSTER_POSTGRES_USER": "dagster",
-            "DAGSTER_POSTGRES_PASSWORD": "unused-with-trust",
-        }
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
-        shutil.rmtree(data, ignore_errors=True)
-
-
 @pytest.mark.integration
 def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_file, influx, monkeypatch, tmp_path):
     """deploy/dagster.yaml exactly as the compose stack uses it (copied into DAGSTER_HOME, as the image does),
@@ -232,6 +167,7 @@ def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_fil
     shutil.copyfile(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+        assert type(instance.event_log_storage).__name__ == "PooledPostgresEventLogStorage"
         run = materialize_days(config_file, "2024-06-12", instance=instance)
         assert run.success
         assert {r.run_id for r in instance.get_runs()} == set(run.run_ids)

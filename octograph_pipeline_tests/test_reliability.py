@@ -221,5 +221,5 @@ def test_a_bad_dagster_home_is_one_line_and_exit_2(make_config, value, message):
         timeout=60,
     )
     assert done.returncode == 2 and done.stderr == f"octograph: {message}" + (
-        ": create it and copy dagster.yaml into it\n" if "exist" in message else "\n"
+        ": create it (an empty folder will do)\n" if "exist" in message else "\n"
     )
