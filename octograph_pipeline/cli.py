@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if home and (prepared := dagster_home.prepare(home)):
         say(prepared)
+    dagster_home.batch_events()
 
     import dagster as dg  # after argument checks: a typo should not wait for Dagster to import
 

@@ -3,7 +3,8 @@
     python -m octograph_pipeline.daemon run -w workspace.yaml           # as `dagster-daemon run`
     python -m octograph_pipeline.daemon dev -w workspace.yaml -p 3000   # webserver and daemon, as `dagster dev`
 
-Both give a new, empty DAGSTER_HOME the project's dagster.yaml first (`dagster_home.prepare`).
+Both give a new, empty DAGSTER_HOME the project's dagster.yaml first (`dagster_home.prepare`), and turn on
+Dagster's event batching (`dagster_home.batch_events`).
 
 Dagster 1.13's backfill daemon sleeps a fixed 30 s between iterations (`DEFAULT_DAEMON_INTERVAL_SECONDS` in
 `dagster._daemon.controller`, read at every loop; dagster.yaml has no setting for it). A backfill of our four
@@ -66,10 +67,11 @@ def dev(workspace: str, host: str, port: int) -> int:
 
 
 def prepare_home() -> None:
-    """A new, empty DAGSTER_HOME gets the project's dagster.yaml before Dagster reads it (dagster_home.py)."""
+    """Before Dagster reads them: a new, empty DAGSTER_HOME gets the project's dagster.yaml, and events are batched."""
     home = dagster_home.checked_home()
     if home and (prepared := dagster_home.prepare(home)):
         print(f"octograph: {prepared}", file=sys.stderr, flush=True)
+    dagster_home.batch_events()  # inherited by the webserver, the daemon and the runs they launch
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,11 +3,13 @@ one (each event stored without opening a connection, and seen by every other pro
 DAGSTER_HOME given the project's dagster.yaml; a daemon that polls backfills often."""
 
 import contextlib
+import datetime as dt
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,13 @@ import dagster as dg
 import dagster._daemon.backfill as backfill_daemon
 import dagster._daemon.controller as controller
 import pytest
+from dagster._core.events import (
+    AssetMaterializationPlannedData,
+    DagsterEvent,
+    DagsterEventBatchMetadata,
+    DagsterEventType,
+    generate_event_batch_id,
+)
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
@@ -73,6 +82,41 @@ def test_sqlite_events_go_through_one_open_connection_and_are_seen_by_other_inst
     assert materialise_60_times(writer, reader) == 0
     writer.dispose()
     reader.dispose()
+
+
+def test_a_batch_of_sqlite_events_is_one_transaction_synced_at_checkpoints(tmp_path, monkeypatch):
+    """A run's planned events (one per asset and day) arrive as a batch: one commit, not one per event. Commits
+    do not wait for the disk (WAL, synchronous=NORMAL)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    instance = instance_on(tmp_path)
+    storage = instance.event_log_storage
+    run = instance.add_run(
+        dg.DagsterRun(job_name="days", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
+    )
+    commits = []
+    event.listen(storage._engine, "commit", lambda *_: commits.append(1))
+    batch = generate_event_batch_id()
+    days = [(dt.date(2024, 1, 1) + dt.timedelta(days=n)).isoformat() for n in range(100)]
+    for n, day in enumerate(days):
+        planned = DagsterEvent.build_asset_materialization_planned_event(
+            "days", "account", AssetMaterializationPlannedData(dg.AssetKey("account"), partition=day)
+        )
+        instance.report_dagster_event(
+            planned, run.run_id, batch_metadata=DagsterEventBatchMetadata(batch, n == 99)
+        )
+    assert len(commits) == 1
+    assert (
+        len(
+            instance.get_records_for_run(
+                run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+            ).records
+        )
+        == 100
+    )
+    with storage._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+    instance.dispose()
 
 
 @pytest.mark.integration
@@ -155,3 +199,13 @@ def test_the_backfill_daemon_waits_our_interval_between_iterations(monkeypatch):
         if waits:
             break
     assert 0 < waits[0] <= daemon.BACKFILL_INTERVAL_SECONDS < 30
+
+
+@pytest.mark.parametrize(("given", "expected"), [(None, "1000"), ("", "1000"), ("50", "50")])
+def test_events_are_batched_unless_the_environment_says_otherwise(monkeypatch, given, expected):
+    if given is None:
+        monkeypatch.delenv("DAGSTER_EVENT_BATCH_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", given)
+    dagster_home.batch_events()
+    assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == expected
