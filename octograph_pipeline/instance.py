@@ -10,6 +10,7 @@ connections open makes both about 1-2 ms. Same tables as Dagster's storages, whi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Iterator, Mapping
@@ -28,14 +29,37 @@ from sqlalchemy.pool import SingletonThreadPool
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30  # as Dagster's own SQLite storages wait for a lock held by another process
 # PostgreSQL connections kept open per process (a materialisation's transaction asks for a second one; the
-# daemon's threads may use a few more), and opened on demand beyond that. A connection is replaced after an hour
-# and tested before use (a restarted server must not fail a step).
+# daemon's threads may use a few more), and opened on demand beyond that, each replaced after an hour. They are
+# not tested before use (a round trip per event): after a server restart, the first write fails (that step, once)
+# and the pool reconnects.
 POSTGRES_POOL_SIZE, POSTGRES_MAX_OVERFLOW, POSTGRES_POOL_RECYCLE_SECONDS = 2, 10, 3600
 
 
-class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
-    """`ConsolidatedSqliteEventLogStorage` with one engine per process, one open connection per thread, and a
-    batch of events (a run's planned events, a multi-day output's materialisations) stored in one transaction."""
+class _BatchInOneTransaction:
+    """A batch of events (a run's planned events, a multi-day output's materialisations: Dagster's
+    DAGSTER_EVENT_BATCH_SIZE) stored in one transaction: every write of the batch uses the batch's connection.
+    Dagster's own `store_event_batch` stores them one by one (PostgreSQL: materialisations alone in one insert),
+    each its own commit; if the batch fails, it is rolled back and Dagster stores the events one by one."""
+
+    @functools.cached_property
+    def _batch(self) -> threading.local:
+        return threading.local()
+
+    def _batch_connection(self) -> Connection | None:
+        return getattr(self._batch, "connection", None)
+
+    def store_event_batch(self, events) -> None:
+        with self._transaction() as conn:
+            self._batch.connection = conn
+            try:
+                super().store_event_batch(events)
+            finally:
+                self._batch.connection = None
+
+
+class PooledSqliteEventLogStorage(_BatchInOneTransaction, ConsolidatedSqliteEventLogStorage):
+    """`ConsolidatedSqliteEventLogStorage` with one engine per process, one open connection per thread, commits
+    synced at checkpoints, and a batch of events in one transaction."""
 
     @functools.cached_property
     def _engine(self) -> Engine:
@@ -49,26 +73,18 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
         sa_event.listen(engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA synchronous=NORMAL"))
         return engine
 
-    @functools.cached_property
-    def _batch(self) -> threading.local:
-        return threading.local()
-
     @contextmanager
-    def _connect(self) -> Iterator[Connection]:
-        if (batch := getattr(self._batch, "connection", None)) is not None:
-            yield batch
-            return
+    def _transaction(self) -> Iterator[Connection]:
         with self._engine.connect() as conn, conn.begin():
             yield conn
 
-    def store_event_batch(self, events) -> None:
-        """One transaction for the batch (Dagster's own loops `store_event`, one commit each)."""
-        with self._connect() as conn:
-            self._batch.connection = conn
-            try:
-                super().store_event_batch(events)
-            finally:
-                self._batch.connection = None
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        if (batch := self._batch_connection()) is not None:
+            yield batch
+        else:
+            with self._transaction() as conn:
+                yield conn
 
     @functools.cached_property
     def _tables(self) -> set[str]:
@@ -86,8 +102,9 @@ class PooledSqliteEventLogStorage(ConsolidatedSqliteEventLogStorage):
             self._engine.dispose()
 
 
-class PooledPostgresEventLogStorage(PostgresEventLogStorage):
-    """`PostgresEventLogStorage` (configured the same way) keeping a few connections open per process."""
+class PooledPostgresEventLogStorage(_BatchInOneTransaction, PostgresEventLogStorage):
+    """`PostgresEventLogStorage` (configured the same way) keeping a few connections open per process, commits
+    not waiting for the disk, and a batch of events in one transaction."""
 
     def __init__(
         self, postgres_url: str, should_autocreate_tables: bool = True, inst_data=None, token_provider=None
@@ -101,7 +118,9 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             pool_size=POSTGRES_POOL_SIZE,
             max_overflow=POSTGRES_MAX_OVERFLOW,
             pool_recycle=POSTGRES_POOL_RECYCLE_SECONDS,
-            pool_pre_ping=True,
+            # As SQLite's synchronous=NORMAL: a commit does not wait for the WAL to reach the disk; a crash may
+            # lose the last events, never corrupt the database (PostgreSQL's docs: "Asynchronous Commit").
+            connect_args={"options": "-c synchronous_commit=off"},
         )
 
     @classmethod
@@ -112,6 +131,18 @@ class PooledPostgresEventLogStorage(PostgresEventLogStorage):
             inst_data=inst_data,
             token_provider=get_token_provider_from_config(config_value),
         )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with super()._connect() as conn:
+            conn = conn.execution_options(isolation_level="READ COMMITTED")  # noqa: PLW2901 - as Dagster's own
+            with conn.begin():
+                yield conn
+
+    def _connect(self):
+        if (batch := self._batch_connection()) is not None:
+            return contextlib.nullcontext(batch)
+        return super()._connect()
 
     def dispose(self) -> None:
         super().dispose()

@@ -11,7 +11,7 @@ PACKAGE = REPO / "octograph_pipeline"
 PURE = ["days", "pricing", "frames", "comparison", "checks", "metadata", "influx/schema", "octopus/models"]
 PURE += ["octopus/tariffs"]
 WITHOUT_DAGSTER = [*PURE, "config", "net", "octopus/client", "octopus/graphql", "influx/store", "influx/local"]
-WITHOUT_DAGSTER += ["simulator"]
+WITHOUT_DAGSTER += ["simulator", "dagster_home"]
 
 
 def modules() -> list[str]:

@@ -84,18 +84,14 @@ def test_sqlite_events_go_through_one_open_connection_and_are_seen_by_other_inst
     reader.dispose()
 
 
-def test_a_batch_of_sqlite_events_is_one_transaction_synced_at_checkpoints(tmp_path, monkeypatch):
-    """A run's planned events (one per asset and day) arrive as a batch: one commit, not one per event. Commits
-    do not wait for the disk (WAL, synchronous=NORMAL)."""
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
-    instance = instance_on(tmp_path)
-    storage = instance.event_log_storage
+def store_a_batch_of_planned_events(instance: dg.DagsterInstance) -> int:
+    """A run's planned events (one per asset and day) as Dagster hands them over, a batch of 100; returns the
+    commits they took, having checked that all were stored."""
     run = instance.add_run(
         dg.DagsterRun(job_name="days", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED)
     )
     commits = []
-    event.listen(storage._engine, "commit", lambda *_: commits.append(1))
+    event.listen(instance.event_log_storage._engine, "commit", lambda *_: commits.append(1))
     batch = generate_event_batch_id()
     days = [(dt.date(2024, 1, 1) + dt.timedelta(days=n)).isoformat() for n in range(100)]
     for n, day in enumerate(days):
@@ -105,16 +101,19 @@ def test_a_batch_of_sqlite_events_is_one_transaction_synced_at_checkpoints(tmp_p
         instance.report_dagster_event(
             planned, run.run_id, batch_metadata=DagsterEventBatchMetadata(batch, n == 99)
         )
-    assert len(commits) == 1
-    assert (
-        len(
-            instance.get_records_for_run(
-                run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED
-            ).records
-        )
-        == 100
-    )
-    with storage._engine.connect() as conn:
+    committed = len(commits)
+    stored = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    assert len(stored.records) == 100
+    return committed
+
+
+def test_a_batch_of_sqlite_events_is_one_transaction_synced_at_checkpoints(tmp_path, monkeypatch):
+    """One commit for the batch, not one per event; commits do not wait for the disk (WAL, synchronous=NORMAL)."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    instance = instance_on(tmp_path)
+    assert store_a_batch_of_planned_events(instance) == 1
+    with instance.event_log_storage._engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
     instance.dispose()
 
@@ -134,6 +133,10 @@ def test_postgres_events_go_through_open_connections_and_are_seen_by_other_insta
         assert writer.event_log_storage.supports_global_concurrency_limits
         # Dagster's PostgresEventLogStorage opens three connections (server backends) per materialisation: 180.
         assert materialise_60_times(writer, reader) == 0
+        monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+        assert store_a_batch_of_planned_events(writer) == 1  # one transaction
+        with writer.event_log_storage._engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
 
 
 @pytest.mark.integration
