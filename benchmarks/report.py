@@ -366,9 +366,10 @@ def table(results: dict) -> str:
     ]
     costs = results["event_costs"]
     storages = list(next(iter(costs.values())))
-    lines += ["", f"{'(6) ms per Dagster event':42}" + "".join(f"{name:>20}" for name in storages)]
+    cell = max(len(name) for name in storages) + 2
+    lines += ["", f"{'(6) ms per Dagster event':42}" + "".join(f"{name:>{cell}}" for name in storages)]
     for kind, per_storage in costs.items():
-        lines.append(f"    {kind:38}" + "".join(f"{per_storage[name]:20.2f}" for name in storages))
+        lines.append(f"    {kind:38}" + "".join(f"{per_storage[name]:{cell}.2f}" for name in storages))
     return "\n".join(lines)
 
 
