@@ -67,7 +67,7 @@ def dev(workspace: str, host: str, port: int) -> int:
 
 
 def prepare_home() -> None:
-    """Before Dagster reads them: a new, empty DAGSTER_HOME gets the project's dagster.yaml, and events are batched."""
+    """Before Dagster reads it: a new, empty DAGSTER_HOME gets the project's dagster.yaml; events are batched."""
     home = dagster_home.checked_home()
     if home and (prepared := dagster_home.prepare(home)):
         print(f"octograph: {prepared}", file=sys.stderr, flush=True)

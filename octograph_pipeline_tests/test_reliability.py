@@ -4,10 +4,13 @@ The command runs as a subprocess on a SQLite DAGSTER_HOME, against the simulator
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -169,6 +172,39 @@ def test_an_api_that_keeps_failing_fails_the_day_within_its_retry_budget(make_co
     assert time.monotonic() - began < 30  # two attempts of at most 2 s of waiting each, 1 s apart
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
     assert "returned HTTP 500" in str(failure.event_specific_data.error)
+
+
+@pytest.fixture
+def silent_api():
+    """A server that accepts every connection and never answers (a hung proxy or API), as an API prefix."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def accept():
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    server.close()
+    for connection in accepted:
+        connection.close()
+
+
+def test_an_api_that_accepts_and_never_answers_costs_a_step_its_retry_budget(make_config, silent_api, home):
+    """Read timeouts count against the budget: without that, each attempt could wait 60 s, about 23 min a day."""
+    config = make_config(
+        octopus={"api_prefix": silent_api}, pipeline={"retries": "0", "api_retry_budget_seconds": "3"}
+    )
+    began = time.monotonic()
+    done = run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert time.monotonic() - began < 45  # the 3 s budget, plus starting Python and Dagster
+    assert (
+        "did not succeed within [pipeline] api_retry_budget_seconds = 3 s (last attempt: no answer in time)"
+        in (done.stderr)
+    )
 
 
 def test_a_missing_influxdb_database_fails_the_day_at_once(make_config):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from ..config import Settings
@@ -60,11 +60,32 @@ class ApiUnreachable(FinalError):
 
 
 class RetryBudget:
-    """Seconds one client (one step's attempt) may spend waiting between retries, over all its requests."""
+    """Seconds one client (one step's attempt) may spend on requests that fail and the pauses between them,
+    over all its requests: a failed attempt is charged the time it took (a read timeout, a slow 500), a pause its
+    length, and no attempt may wait for an answer longer than what is left. So an API that accepts connections
+    and never answers costs a step about this long, not `retries` x READ_TIMEOUT per request."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self.left = seconds
+        self._attempt_began: float | None = None
+
+    def attempt(self) -> None:
+        """An attempt begins now (a request, or the retry after a pause)."""
+        self._attempt_began = time.monotonic()
+
+    def charge_failed_attempt(self) -> None:
+        if self._attempt_began is not None:
+            self.left -= time.monotonic() - self._attempt_began
+            self._attempt_began = None
+
+    def read_timeout(self, longest: float) -> float:
+        """How long the next request may wait for an answer: `longest`, or what is left (a second at least)."""
+        return max(1.0, min(longest, self.left))
+
+
+class BudgetSpent(MaxRetryError):
+    """The client's RetryBudget is spent: no more attempts for this step."""
 
 
 class OctopusRetry(Retry):
@@ -88,16 +109,36 @@ class OctopusRetry(Retry):
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
         if response is not None and response.status == 403 and not _is_html(response.headers):
             raise MaxRetryError(_pool, url, "403 with a JSON body is not transient")
+        self.budget.charge_failed_attempt()
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         retry_after = retry.get_retry_after(response) if response is not None else None
-        if (retry_after or retry.get_backoff_time()) > self.budget.left:
-            raise MaxRetryError(_pool, url, f"the retry budget of {self.budget.seconds:.0f} s is spent")
+        if self.budget.left <= 0 or (retry_after or retry.get_backoff_time()) > self.budget.left:
+            last = f"HTTP {response.status}" if response is not None else _failure(error)
+            raise BudgetSpent(_pool, url, f"last attempt: {last}")
         return retry
 
     def sleep(self, response=None) -> None:
         began = time.monotonic()
         super().sleep(response)
         self.budget.left -= time.monotonic() - began
+        self.budget.attempt()
+
+
+def _failure(error: Exception | None) -> str:
+    if isinstance(error, ReadTimeoutError):
+        return "no answer in time"
+    return type(error).__name__ if error else "a failure"
+
+
+def budget_spent(exc: requests.RequestException, request: str, budget: RetryBudget) -> OctopusError | None:
+    """The error to raise if `request` ("GET url") failed because its client's retry budget was spent."""
+    cause = exc.args[0] if exc.args else None
+    if not isinstance(cause, BudgetSpent):
+        return None
+    return OctopusError(
+        f"{request} did not succeed within [pipeline] api_retry_budget_seconds = {budget.seconds:.0f} s "
+        f"({cause.reason})"
+    )
 
 
 def _cached_session(directory: Path, api_key: str) -> requests.Session:
@@ -176,7 +217,9 @@ class OctopusClient:
         self.api_prefix = api_prefix.rstrip("/")
         self.timeout = timeout
         self.session = _cached_session(Path(cache_dir), api_key) if cache_dir else requests.Session()
-        adapter = HTTPAdapter(max_retries=retry or default_retry())
+        retry = retry or default_retry()
+        self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
+        adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.auth = (api_key, "")
@@ -302,11 +345,15 @@ class OctopusClient:
         return results
 
     def _get_json(self, url: str, not_found: str, params: dict | None = None) -> dict:
+        connect, read = self.timeout
+        self.budget.attempt()
         try:
-            response = self.session.get(url, params=params, timeout=self.timeout)
+            response = self.session.get(url, params=params, timeout=(connect, self.budget.read_timeout(read)))
         except requests.exceptions.RetryError as exc:
             raise OctopusError(f"GET {url} kept failing after retries: {exc}") from None
         except requests.exceptions.RequestException as exc:
+            if spent := budget_spent(exc, f"GET {url}", self.budget):
+                raise spent from None
             if problem := connection_problem(exc, CONNECT_TIMEOUT):
                 raise ApiUnreachable(
                     f"cannot connect to the Octopus API at {self.api_prefix}: {problem} (tried "

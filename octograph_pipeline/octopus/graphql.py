@@ -19,10 +19,13 @@ from ..config import Settings
 from ..net import connection_problem
 from .client import (
     CONNECT_TIMEOUT,
+    DEFAULT_RETRY_BUDGET_SECONDS,
     READ_TIMEOUT,
     ApiUnreachable,
     FinalError,
     OctopusError,
+    RetryBudget,
+    budget_spent,
     configured_retry,
     default_retry,
 )
@@ -82,7 +85,9 @@ class KrakenClient:
         self._refresh_token: str | None = None
         self._obtained_at = 0.0
         self.session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(max_retries=retry or default_retry(methods=("POST",)))
+        retry = retry or default_retry(methods=("POST",))
+        self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
+        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = "octograph-pipeline"
@@ -164,16 +169,19 @@ class KrakenClient:
 
     def _post(self, text: str, variables: dict, token: str | None) -> tuple[list[dict], dict | None]:
         headers = {"Authorization": token} if token else {}
+        self.budget.attempt()
         try:
             response = self.session.post(
                 self.url,
                 json={"query": text, "variables": variables},
                 headers=headers,
-                timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                timeout=(CONNECT_TIMEOUT, self.budget.read_timeout(READ_TIMEOUT)),
             )
         except requests.exceptions.RetryError as exc:
             raise OctopusError(f"POST {self.url} kept failing after retries: {exc}") from None
         except requests.exceptions.RequestException as exc:
+            if spent := budget_spent(exc, f"POST {self.url}", self.budget):
+                raise spent from None
             if problem := connection_problem(exc, CONNECT_TIMEOUT):
                 raise ApiUnreachable(
                     f"cannot connect to the Octopus GraphQL API at {self.url}: {problem}"
