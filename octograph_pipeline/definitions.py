@@ -11,7 +11,7 @@ from .config import config_path, load_settings
 from .influx.io_manager import InfluxIOManager
 from .jobs import build_jobs
 from .resources import OctographConfig
-from .schedules import build_late_data_sensor, build_schedules
+from .schedules import build_dead_runs_sensor, build_late_data_sensor, build_schedules
 
 
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
@@ -25,7 +25,7 @@ def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Defini
         assets=build_assets(settings),
         jobs=list(jobs.values()),
         schedules=build_schedules(settings, jobs),
-        sensors=[build_late_data_sensor(settings, jobs)],
+        sensors=[build_late_data_sensor(settings, jobs), build_dead_runs_sensor()],
         # The steps run one after another anyway (each needs the last); a process per step would add ~4 s each.
         executor=dg.in_process_executor,
         resources={

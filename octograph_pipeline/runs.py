@@ -4,8 +4,9 @@
   signal never lands inside a step (a write to InfluxDB, say); each asset starts with `begin_step()`.
   A second signal stops at once (the run is marked canceled and its pool slot freed).
 - A run killed without cleanup (SIGKILL, the OOM killer, a reboot) keeps its `octopus_api` pool slot, and every
-  later run would wait for it forever. Runs are tagged with their process; before each run, the slots of runs
-  whose process is gone (or that have ended) are freed and those runs marked failed.
+  later run would wait for it forever. Runs are tagged with their process; before each run, and every few
+  seconds while a step waits for the pool, the slots of runs whose process is gone (or that have ended) are
+  freed and those runs marked failed. The `dead_runs` sensor does the same for the daemon's runs.
 - While a step waits for the pool, it says which run holds it.
 """
 
@@ -20,10 +21,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import dagster as dg
-from dagster._core.storage.dagster_run import FINISHED_STATUSES, NOT_FINISHED_STATUSES
+from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
 PID_TAG, HOST_TAG = "octograph/pid", "octograph/host"
 WAITING_NOTICE_SECONDS = 5  # say what a run waits for once it has waited this long
+DEAD_HOLDER_CHECK_SECONDS = 2  # while waiting, look this often whether the holder's process died
 
 _stop: list[str] = []  # the name of the signal that asked to stop
 
@@ -88,27 +90,37 @@ def _process_gone(run: dg.DagsterRun) -> bool:
     return False
 
 
-def free_slots_of_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Frees the pool slots (and pending claims) of runs that ended, or whose process is gone; the latter are
-    marked failed. Returns what it did, one line per run."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return []
-    done = []
-    for run_id in storage.get_concurrency_run_ids():
-        run = instance.get_run_by_id(run_id)
-        if run is not None and run.status in NOT_FINISHED_STATUSES and not _process_gone(run):
-            continue
-        if run is not None and run.status not in FINISHED_STATUSES:
+def clean_up_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Marks failed the unfinished runs of this host whose process is gone, and frees the pool slots (and pending
+    claims) of those and of runs that ended without freeing them. Returns what it did, one line per run."""
+    unfinished = instance.get_runs(
+        dg.RunsFilter(statuses=list(NOT_FINISHED_STATUSES), tags={HOST_TAG: socket.gethostname()})
+    )
+    dead = {run.run_id: run.tags[PID_TAG] for run in unfinished if _process_gone(run)}
+    for run in unfinished:
+        if run.run_id in dead:
             instance.report_run_failed(
-                run, f"its process (pid {run.tags[PID_TAG]}) is gone: killed without cleanup"
+                run, f"its process (pid {dead[run.run_id]}) is gone: killed without cleanup"
             )
-            done.append(
-                f"freed the pool slot of run {run_id[:8]}, whose process (pid {run.tags[PID_TAG]}) is gone"
-            )
-        else:
-            done.append(f"freed the pool slot of run {run_id[:8]}, which had ended without freeing it")
+    storage = instance.event_log_storage
+    holders = set(storage.get_concurrency_run_ids()) if storage.supports_global_concurrency_limits else set()
+    done = []
+    for run_id in sorted(holders):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in NOT_FINISHED_STATUSES:
+            continue
         storage.free_concurrency_slots_for_run(run_id)
+        why = (
+            f"whose process (pid {dead[run_id]}) is gone"
+            if run_id in dead
+            else "which had ended without freeing it"
+        )
+        done.append(f"freed the pool slot of run {run_id[:8]}, {why}")
+    done += [
+        f"marked run {run_id[:8]} failed: its process (pid {pid}) is gone"
+        for run_id, pid in dead.items()
+        if run_id not in holders
+    ]
     return done
 
 
@@ -119,9 +131,8 @@ def _waiting_for(instance: dg.DagsterInstance, run_id: str) -> str | None:
         info = storage.get_concurrency_info(pool)
         if any(step.run_id == run_id and step.assigned_timestamp is None for step in info.pending_steps):
             holders = sorted({slot.run_id for slot in info.claimed_slots if slot.run_id != run_id})
-            return (
-                f"waiting for the {pool} pool, held by {', '.join(map(_describe(instance), holders)) or 'a run'}"
-            )
+            if holders:  # none: the slot was freed since, and the step is about to take it
+                return f"waiting for the {pool} pool, held by {', '.join(map(_describe(instance), holders))}"
     return None
 
 
@@ -135,13 +146,14 @@ def _describe(instance: dg.DagsterInstance) -> Callable[[str], str]:
 
 
 def execute_in_worker(instance: dg.DagsterInstance, say: Callable[[str], None]):
-    """The `execute` hook of `jobs.run_days`: each run in a worker thread of its own, after freeing dead runs'
-    slots; returns None instead of running once a stop was asked for."""
+    """The `execute` hook of `jobs.run_days`: each run in a worker thread of its own, after cleaning up dead
+    runs; while it waits for the pool, says which run holds it and frees the slot if that run's process dies.
+    Returns None instead of running once a stop was asked for."""
 
     def execute(job: dg.JobDefinition, **kwargs):
         if _stop:
             return None
-        for line in free_slots_of_dead_runs(instance):
+        for line in clean_up_dead_runs(instance):
             say(line)
         kwargs["tags"] = {**kwargs.get("tags", {}), **process_tags()}
         outcome: dict = {}
@@ -153,13 +165,21 @@ def execute_in_worker(instance: dg.DagsterInstance, say: Callable[[str], None]):
                 outcome["error"] = exc
 
         worker = threading.Thread(target=work, name=f"octograph {job.name}", daemon=True)
-        started, noticed = time.monotonic(), False
+        started, said, looked = time.monotonic(), None, 0.0
         worker.start()
         try:
             while worker.is_alive():
                 worker.join(0.5)
-                if not noticed and time.monotonic() - started > WAITING_NOTICE_SECONDS:
-                    noticed = _notice_waiting(instance, kwargs["tags"], say)
+                now = time.monotonic()
+                if now - started < WAITING_NOTICE_SECONDS or now - looked < DEAD_HOLDER_CHECK_SECONDS:
+                    continue
+                looked = now
+                if waiting := _waiting(instance, kwargs["tags"]):
+                    if waiting != said:
+                        say(waiting)
+                        said = waiting
+                    for line in clean_up_dead_runs(instance):
+                        say(line)
         except KeyboardInterrupt:
             _cancel_current(instance, kwargs["tags"])
             raise
@@ -174,12 +194,12 @@ def _current_runs(instance: dg.DagsterInstance, tags: dict[str, str]) -> list[dg
     return instance.get_runs(dg.RunsFilter(tags=tags, statuses=list(NOT_FINISHED_STATUSES)))
 
 
-def _notice_waiting(instance: dg.DagsterInstance, tags: dict[str, str], say: Callable[[str], None]) -> bool:
+def _waiting(instance: dg.DagsterInstance, tags: dict[str, str]) -> str | None:
+    """What the current run (tagged `tags`) waits for, if it waits for a pool another run holds."""
     for run in _current_runs(instance, tags):
         if waiting := _waiting_for(instance, run.run_id):
-            say(f"run {run.run_id[:8]} is {waiting}")
-            return True
-    return False
+            return f"run {run.run_id[:8]} is {waiting}"
+    return None
 
 
 def _cancel_current(instance: dg.DagsterInstance, tags: dict[str, str]) -> None:

@@ -1,12 +1,13 @@
 """Keeping the data current: a daily schedule for yesterday's usage, a second cadence for tomorrow's Agile
-prices, and a sensor that re-requests recent days whose consumption arrived late or incompletely."""
+prices, a sensor that re-requests recent days whose consumption arrived late or incompletely, and one that frees
+the pool slots of runs whose process died."""
 
 import datetime as dt
 import json
 
 import dagster as dg
 
-from . import checks, frames
+from . import checks, frames, runs
 from . import days as local_days
 from .config import Settings
 from .influx.schema import ACCOUNT_METERS, METER_CONSUMPTION, Asset
@@ -145,3 +146,30 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     return dg.RunRequest(
         job_name=job, run_key=f"{job}:{first}:{last}:{now.isoformat()}", **days_target(first, last)
     )
+
+
+DEAD_RUNS_INTERVAL_SECONDS = 30
+
+
+def build_dead_runs_sensor() -> dg.SensorDefinition:
+    """The daemon's counterpart of what `octograph` does while it waits for the pool. Dagster's run monitoring
+    frees the slots only of runs that ended, and its default run launcher cannot tell that a run's process died
+    (SIGKILL, the OOM killer): the run would stay STARTED and its `octopus_api` slot taken, wedging every later
+    run. Evaluated where runs are launched (the code location), so it sees their processes."""
+
+    @dg.sensor(
+        name="dead_runs",
+        minimum_interval_seconds=DEAD_RUNS_INTERVAL_SECONDS,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=(
+            f"Every {DEAD_RUNS_INTERVAL_SECONDS} s: runs whose process is gone (killed without cleanup) are "
+            "marked failed and their octopus_api pool slot freed, so later runs do not wait forever."
+        ),
+    )
+    def dead_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+        done = runs.clean_up_dead_runs(context.instance)
+        for line in done:
+            context.log.warning(line)
+        return dg.SkipReason("; ".join(done) or "no dead run")
+
+    return dead_runs

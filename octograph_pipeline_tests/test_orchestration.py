@@ -282,7 +282,7 @@ def test_definitions_snapshot(config_file):
     defs = build_definitions(config_file)
     assert sorted(job.name for job in defs.jobs) == [CONSUMPTION_JOB, PRICES_JOB]
     assert sorted(s.name for s in defs.schedules) == ["agile_prices", "daily_consumption"]
-    assert [s.name for s in defs.sensors] == ["late_consumption"]
+    assert [s.name for s in defs.sensors] == ["late_consumption", "dead_runs"]
     account = defs.resolve_assets_def("account")
     assert account.backfill_policy == dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN)
     assert account.op.pool == "octopus_api"

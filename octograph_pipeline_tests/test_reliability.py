@@ -12,11 +12,13 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.demo import prepare_dagster_home
 
 from .conftest import materialize_days
@@ -92,6 +94,66 @@ def test_a_run_killed_while_holding_the_pool_does_not_wedge_the_next(home, make_
     assert f"whose process (pid {killed.pid}) is gone" in done.stderr
     assert [run.status for run in runs_of(home, killed)] == [dg.DagsterRunStatus.FAILURE]
     assert not claimed_slots(home)
+
+
+def test_a_command_already_waiting_frees_the_slot_of_a_holder_killed_meanwhile(home, make_config, simulator):
+    """The issue's reproduction: X waits for the pool while Y holds it; Y is SIGKILLed. X notices within seconds
+    (not when the next command starts), frees Y's slot, marks Y failed and completes."""
+    config = make_config()
+    simulator.latency = 1.0
+    holder = octograph(config, home, "2024-01-01", "2024-12-31")
+    wait_until(lambda: claimed_slots(home), what="the first command claiming the pool")
+    waiting = octograph(config, home, "2024-06-12", "2024-06-12")
+    said: list[str] = []
+    wait_until(
+        lambda: said.append(waiting.stderr.readline()) or "waiting for the octopus_api pool" in said[-1],
+        what="the second command saying it waits",
+    )
+    holder.kill()
+    holder.communicate(timeout=30)
+    killed_at = time.monotonic()
+    simulator.latency = 0
+    out, err = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0, err
+    assert time.monotonic() - killed_at < 30  # seconds: it looks every 2 s while it waits
+    (dead,) = runs_of(home, holder)
+    assert f"freed the pool slot of run {dead.run_id[:8]}, whose process (pid {holder.pid}) is gone" in err
+    assert dead.status == dg.DagsterRunStatus.FAILURE
+    assert "2024-06-12  prices ok  consumption ok" in out
+    assert not claimed_slots(home)
+
+
+def test_the_dead_runs_sensor_frees_the_slot_of_a_daemon_run_whose_process_died(home, config_file):
+    """The daemon's runs: Dagster's run monitoring cannot tell that a default-launched run's process died. The
+    sensor (evaluated with Dagster's own test API) marks such a run failed and frees its slot, leaving a live
+    run's alone."""
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots(POOL, 2)
+        started = {}
+        for name, pid in (("dead", gone.pid), ("alive", os.getpid())):
+            tags = {"octograph/pid": str(pid), "octograph/host": socket.gethostname()}
+            run = instance.add_run(
+                dg.DagsterRun(
+                    job_name="octopus_prices",
+                    run_id=str(uuid.uuid4()),
+                    status=dg.DagsterRunStatus.STARTED,
+                    tags=tags,
+                )
+            )
+            assert storage.claim_concurrency_slot(POOL, run.run_id, "tariff_rates").is_claimed
+            started[name] = run.run_id
+        sensor = build_definitions(config_file).resolve_sensor_def("dead_runs")
+        assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+        result = sensor.evaluate_tick(dg.build_sensor_context(instance))
+        assert result.skip_message == (
+            f"freed the pool slot of run {started['dead'][:8]}, whose process (pid {gone.pid}) is gone"
+        )
+        assert instance.get_run_by_id(started["dead"]).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(started["alive"]).status == dg.DagsterRunStatus.STARTED
+        assert [slot.run_id for slot in storage.get_concurrency_info(POOL).claimed_slots] == [started["alive"]]
 
 
 def test_a_waiting_command_names_the_run_it_waits_for_and_sigint_stops_the_other_cleanly(
