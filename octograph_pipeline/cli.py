@@ -18,6 +18,7 @@ import os
 import re
 import sys
 import time
+import warnings
 
 from . import dagster_home, days
 from .config import ConfigError, Settings, load_settings
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     defs = build_definitions(config_path(args.config_file))
     print(f"octograph: {first} .. {last} on {f'DAGSTER_HOME={home}' if home else 'a temporary Dagster instance'}")
     logging.getLogger("dagster").setLevel(logging.INFO if args.verbose else logging.ERROR)
+    if not args.verbose:  # Python's warnings (pandas' overflow, Dagster's deprecations) only with --verbose
+        warnings.simplefilter("ignore")
     log_level = "INFO" if args.verbose else "CRITICAL"  # without --verbose, one line per failure is ours
     done, stopped_by = DaysRun(), None
     with (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import datetime as dt
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,12 @@ PAYMENT_METHODS = ("DIRECT_DEBIT", "NON_DIRECT_DEBIT")
 GAS_METER_TYPES = ("SMETS1", "SMETS2")
 # Weekly grouping (10080) exists in the API but cannot be split into daily partitions.
 RESOLUTIONS = (30, 60, 1440)
+# Physically sensible ranges, checked when the config is read (README: Configuration). GB gas: the correction for
+# temperature and pressure is 1.02264 as standard (a few sites differ by a percent or two); calorific values of
+# the gas grid are about 37-42 MJ/m³. Backoff factors beyond a minute would exhaust any retry budget at once.
+VOLUME_CORRECTION_RANGE = (0.9, 1.1)
+CALORIFIC_RANGE = (30.0, 50.0)
+API_BACKOFF_RANGE = (0.0, 60.0)
 
 
 class ConfigError(ValueError):
@@ -145,6 +152,8 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
     path = config_path(path)
+    if path.is_dir():
+        raise ConfigError(f"config file {path} is a directory: give the INI file's path (--config-file)")
     if not path.is_file():
         raise ConfigError(f"config file {path} not found (set --config-file or ${CONFIG_ENV_VAR})")
     parser = configparser.ConfigParser(interpolation=None)
@@ -185,10 +194,10 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             unit_rate_low_end=octopus.time_of_day("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
             unit_rate_low_timezone=octopus.timezone("unit_rate_low_timezone", None),
             gas_meter_types=octopus.mapping("gas_meter_types", allowed_values=GAS_METER_TYPES),
-            volume_correction_factor=octopus.positive(
-                "volume_correction_factor", OctopusSettings.volume_correction_factor
+            volume_correction_factor=octopus.number(
+                "volume_correction_factor", OctopusSettings.volume_correction_factor, *VOLUME_CORRECTION_RANGE
             ),
-            calorific_value=octopus.positive("calorific_value", OctopusSettings.calorific_value),
+            calorific_value=octopus.number("calorific_value", OctopusSettings.calorific_value, *CALORIFIC_RANGE),
             calorific_value_file=octopus.raw("calorific_value_file"),
             calorific_values=octopus.calorific_values("calorific_value_file", base_dir),
             resolution_minutes=octopus.choice(
@@ -215,7 +224,9 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
                 "retry_delay_seconds", PipelineSettings.retry_delay_seconds, 0, 3600
             ),
             api_retries=pipeline.whole("api_retries", PipelineSettings.api_retries, 0, 20),
-            api_backoff_seconds=pipeline.non_negative("api_backoff_seconds", PipelineSettings.api_backoff_seconds),
+            api_backoff_seconds=pipeline.number(
+                "api_backoff_seconds", PipelineSettings.api_backoff_seconds, *API_BACKOFF_RANGE
+            ),
             api_retry_budget_seconds=pipeline.whole(
                 "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
             ),
@@ -273,11 +284,19 @@ class _Section:
             raise self._error(unknown[0], "unknown option (check the spelling against the README)")
 
     def raw(self, option: str) -> str | None:
+        """The value, or None when absent or empty: for options whose default is none (lists, optional files)."""
         value = self.values.get(option)
         return value.strip() if value is not None and value.strip() else None
 
+    def given(self, option: str) -> str | None:
+        """The value, or None when absent; an empty value is refused, as it would silently mean the default."""
+        value = self.values.get(option)
+        if value is not None and not value.strip():
+            raise self._error(option, "is empty: give a value, or remove the line to use the default")
+        return self.raw(option)
+
     def text(self, option: str, default: str) -> str:
-        return self.raw(option) or default
+        return self.given(option) or default
 
     def required(self, option: str) -> str:
         value = self.raw(option)
@@ -292,7 +311,10 @@ class _Section:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(option, f"{value!r} is not an http:// or https:// URL")
         if parts.username or parts.password:  # they would be printed with every error naming the URL
-            raise self._error(option, "holds credentials: put them in the variable named by token_env_var")
+            secret = "api_key_env_var" if self.name == "octopus" else "token_env_var"
+            raise self._error(
+                option, f"holds credentials: put them in the variable named by [{self.name}] {secret}"
+            )
         return value
 
     def account_number(self, option: str) -> str:
@@ -308,7 +330,7 @@ class _Section:
         return value
 
     def choice(self, option, default, allowed, convert):
-        value = self.raw(option)
+        value = self.given(option)
         if value is None:
             return default
         try:
@@ -321,7 +343,7 @@ class _Section:
 
     def time_of_day(self, option: str, default: dt.time) -> dt.time:
         """A whole hour as in the seed (`1`) or `HH:MM` on the half-hour (`00:30`)."""
-        value = self.raw(option)
+        value = self.given(option)
         if value is None:
             return default
         hours, _, minutes = value.partition(":")
@@ -357,7 +379,7 @@ class _Section:
                 value = float(cells[1])
             except (ValueError, IndexError):
                 raise self._error(option, f"{path} line {number}: {line!r} is not `date,value`") from None
-            if not 30 < value < 50:
+            if not CALORIFIC_RANGE[0] <= value <= CALORIFIC_RANGE[1]:
                 raise self._error(
                     option, f"{path} line {number}: {value} MJ/m³ is not a plausible calorific value"
                 )
@@ -367,32 +389,28 @@ class _Section:
         return values
 
     def whole(self, option: str, default: int, low: int, high: int) -> int:
-        value = self.raw(option)
+        value = self.given(option)
         if value is None:
             return default
         if not value.isdigit() or not low <= int(value) <= high:
             raise self._error(option, f"{value!r} is not a whole number from {low} to {high}")
         return int(value)
 
-    def positive(self, option: str, default: float, minimum_allowed: bool = False) -> float:
-        value = self.raw(option)
+    def number(self, option: str, default: float, low: float, high: float) -> float:
+        """A finite number within [low, high]: the physically sensible range the README documents."""
+        value = self.given(option)
         if value is None:
             return default
         try:
             number = float(value)
         except ValueError:
-            number = float("nan")
-        if not (number >= 0 if minimum_allowed else number > 0):
-            raise self._error(
-                option, f"{value!r} is not a {'non-negative' if minimum_allowed else 'positive'} number"
-            )
+            number = math.nan
+        if not (math.isfinite(number) and low <= number <= high):
+            raise self._error(option, f"{value!r} is not a number from {low:g} to {high:g}")
         return number
 
-    def non_negative(self, option: str, default: float) -> float:
-        return self.positive(option, default, minimum_allowed=True)
-
     def boolean(self, option: str, default: bool) -> bool:
-        value = self.raw(option)
+        value = self.given(option)
         if value is None:
             return default
         states = configparser.ConfigParser.BOOLEAN_STATES
@@ -401,7 +419,7 @@ class _Section:
         return states[value.lower()]
 
     def timezone(self, option: str, default: str | None) -> str | None:
-        value = self.raw(option) or default
+        value = (self.raw(option) if default is None else self.given(option)) or default
         if value is None:
             return None
         try:
@@ -411,7 +429,7 @@ class _Section:
         return value
 
     def date(self, option: str, default: dt.date) -> dt.date:
-        value = self.raw(option)
+        value = self.given(option)
         if value is None:
             return default
         try:

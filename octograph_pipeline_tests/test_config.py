@@ -175,6 +175,30 @@ def test_calorific_value_file(tmp_path):
         ("[influxdb]\nurl = http://admin:pw@influx:8086\n", r"\[influxdb\] url: holds credentials: put them in"),
         ("[octopus]\napi_prefix = api.octopus.energy/v1\n", r"\[octopus\] api_prefix: 'api.octopus.energy/v1'"),
         (
+            "[octopus]\napi_prefix = https://sk_live_x:@api.octopus.energy/v1\n",
+            r"\[octopus\] api_prefix: holds credentials: put them in the variable named by \[octopus\] api_key",
+        ),
+        # Numbers that cannot be true, and empty values that would silently mean the default.
+        (
+            "[octopus]\nvolume_correction_factor = inf\n",
+            r"volume_correction_factor: 'inf' is not a number from 0.9 to 1.1",
+        ),
+        (
+            "[octopus]\nvolume_correction_factor = nan\n",
+            r"volume_correction_factor: 'nan' is not a number from 0.9",
+        ),
+        ("[octopus]\nvolume_correction_factor = 10\n", r"volume_correction_factor: '10' is not a number from 0.9"),
+        (
+            "[octopus]\ncalorific_value = 1e308\n",
+            r"\[octopus\] calorific_value: '1e308' is not a number from 30 to 50",
+        ),
+        ("[octopus]\ncalorific_value = 0\n", r"\[octopus\] calorific_value: '0' is not a number from 30 to 50"),
+        ("[pipeline]\napi_backoff_seconds = -inf\n", r"\[pipeline\] api_backoff_seconds: '-inf' is not a number"),
+        ("[influxdb]\nbucket =\n", r"\[influxdb\] bucket: is empty: give a value, or remove the line"),
+        ("[octopus]\napi_key_env_var =\n", r"\[octopus\] api_key_env_var: is empty"),
+        ("[octopus]\ntimezone =\n", r"\[octopus\] timezone: is empty"),
+        ("[pipeline]\nretries =\n", r"\[pipeline\] retries: is empty"),
+        (
             "[octopus]\nunit_rate_low_start = 1\nunit_rate_low_end = 01:00\n",
             r"unit_rate_low_end: equals unit_rate_low_start",
         ),

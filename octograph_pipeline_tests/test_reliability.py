@@ -321,3 +321,44 @@ def test_a_bad_dagster_home_is_one_line_and_exit_2(make_config, value, message):
     assert done.returncode == 2 and done.stderr == f"octograph: {message}" + (
         ": create it (an empty folder will do)\n" if "exist" in message else "\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "first_line"),
+    [
+        (
+            "volume_correction_factor",
+            "inf",
+            "[octopus] volume_correction_factor: 'inf' is not a number from 0.9 to 1.1",
+        ),
+        ("calorific_value", "1e308", "[octopus] calorific_value: '1e308' is not a number from 30 to 50"),
+        ("timezone", "", "[octopus] timezone: is empty: give a value, or remove the line to use the default"),
+    ],
+)
+def test_numbers_that_cannot_be_true_and_empty_values_exit_2_with_nothing_written(
+    make_config, influx, home, option, value, first_line
+):
+    config = make_config(octopus={option: value})
+    done = run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120)
+    assert (done.returncode, done.stderr) == (2, f"octograph: {first_line}\n")
+    assert all_points(influx) == []
+
+
+def test_a_number_that_cannot_be_true_fails_the_step_before_anything_is_written(
+    make_config, influx, simulator, home
+):
+    """Readings so large that their energy overflows to infinity: the day fails at once (no retry), naming the
+    measurement, field and time, and InfluxDB keeps the day's points as they were."""
+    config = make_config(pipeline={"retry_delay_seconds": "60"})
+    assert run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120).returncode == 0
+    before = all_points(influx)
+    simulator.reading_scale = 1e308
+    began = time.monotonic()
+    done = run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120)
+    assert done.returncode == 1
+    assert time.monotonic() - began < 50  # not retried after 60 s
+    assert done.stderr.splitlines()[0] == (
+        "octograph: octopus_consumption failed: meter_consumption usage_kwh is inf at 2024-06-12 05:30:00+00:00: "
+        "a number that cannot be true (check the config's numeric options); nothing was written"
+    )
+    assert all_points(influx) == before != []

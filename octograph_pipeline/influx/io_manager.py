@@ -14,11 +14,11 @@ from ..partitions import utc_window
 from ..resources import OctographConfig
 from ..runs import no_retries
 from .schema import ASSET_MEASUREMENTS, MEASUREMENT, TIME
-from .store import InfluxRefused, open_store
+from .store import InfluxRefused, NonFiniteValue, open_store
 
-# Credentials or a database InfluxDB refuses, or a bad config: failing at once; server errors and lost
-# connections go to the retry policy.
-NOT_RETRIED = (InfluxRefused, ConfigError)
+# Credentials or a database InfluxDB refuses, a bad config or a number that cannot be true: failing at once;
+# server errors and lost connections go to the retry policy.
+NOT_RETRIED = (InfluxRefused, ConfigError, NonFiniteValue)
 
 
 class InfluxIOManager(dg.ConfigurableIOManager):

@@ -42,6 +42,10 @@ class InfluxRefused(InfluxError):
     """InfluxDB refused a request, which retrying will not mend: credentials, a missing database or bucket."""
 
 
+class NonFiniteValue(ValueError):
+    """A frame holds an infinite number (NaN is an absent field): refused before anything is written."""
+
+
 def _message(body: str) -> str:
     """InfluxDB's own words: the `error`/`message` of its JSON body, else the start of the body."""
     try:
@@ -153,7 +157,15 @@ def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
             if field in measurement.string_fields:  # only `account_meters`: a few points a day
                 body += np.array([prefix + _string_text(value) for value in group[field]], dtype=object)
             else:
-                body += _number_pieces(group[field].to_numpy(dtype=np.float64, na_value=np.nan), prefix)
+                numbers = group[field].to_numpy(dtype=np.float64, na_value=np.nan)
+                if np.isinf(numbers).any():
+                    first = int(np.flatnonzero(np.isinf(numbers))[0])
+                    where = f"{name} {field} is {numbers[first]} at {group[TIME].iloc[first]}"
+                    raise NonFiniteValue(
+                        f"{where}: a number that cannot be true (check the config's numeric options); nothing was "
+                        "written"
+                    )
+                body += _number_pieces(numbers, prefix)
         seconds = _pieces(*_distinct(_seconds(group)), " ", lambda s: str(int(s)))
         written = body != ""
         lines += [
