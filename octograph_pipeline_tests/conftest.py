@@ -238,11 +238,13 @@ class FailingWrites(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         if urlsplit(self.path).path == "/write":
-            status, payload = 500, b'{"error":"engine: cache maximum memory size exceeded"}'
+            status, payload, version = 500, b'{"error":"engine: cache maximum memory size exceeded"}', "1.6.7"
         else:
             upstream = requests.request(self.command, self.server.upstream + self.path, data=body, timeout=30)
             status, payload = upstream.status_code, upstream.content
+            version = upstream.headers["X-Influxdb-Version"]
         self.send_response(status)
+        self.send_header("X-Influxdb-Version", version)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()

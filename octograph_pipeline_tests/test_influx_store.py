@@ -93,10 +93,12 @@ class CaptureHandler(BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
+            self.send_header("X-Influxdb-Version", "v2.7.11")  # as every InfluxDB answer
             self.end_headers()
             self.wfile.write(payload)
         else:
             self.send_response(204)
+            self.send_header("X-Influxdb-Version", "v2.7.11")
             self.end_headers()
 
     do_GET = do_POST = _capture

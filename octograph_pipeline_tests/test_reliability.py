@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
@@ -362,3 +363,60 @@ def test_a_number_that_cannot_be_true_fails_the_step_before_anything_is_written(
         "a number that cannot be true (check the config's numeric options); nothing was written"
     )
     assert all_points(influx) == before != []
+
+
+class RefusingInflux(BaseHTTPRequestHandler):
+    """InfluxDB with authentication on, refusing the credentials given."""
+
+    def do_GET(self):
+        payload = b'{"error":"authorization failed"}'
+        self.send_response(401)
+        self.send_header("X-Influxdb-Version", "1.8.10")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_POST = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def refusing_influx():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), RefusingInflux)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("influxdb", "first_line"),
+    [
+        (
+            {"bucket": "no_such_database"},
+            "InfluxDB refused the query 'SHOW RETENTION POLICIES': database not found: no_such_database; check "
+            "[influxdb] bucket = no_such_database",
+        ),
+        ({"bucket": "{database}/no_such_rp"}, "has no retention policy 'no_such_rp' (it has autogen); check"),
+        ("refusing", "InfluxDB refused a query (authorization failed): check the credentials in the variable"),
+        (
+            "octopus",
+            "did not answer a query as InfluxDB does (HTTP 404, text/plain; charset=utf-8): check [influxdb] url",
+        ),
+    ],
+)
+def test_an_influxdb_that_refuses_is_found_before_anything_runs(
+    make_config, influx, home, octopus_api, refusing_influx, influxdb, first_line
+):
+    """Found by the start-up check (exit 2, one line naming the option), not at run time (exit 1)."""
+    if influxdb == "refusing":
+        influxdb = {"url": refusing_influx}
+    elif influxdb == "octopus":  # an address that answers, but is not InfluxDB
+        influxdb = {"url": octopus_api.removesuffix("/v1")}
+    influxdb = {key: value.format(database=influx.database) for key, value in influxdb.items()}
+    done = run_octograph(make_config(influxdb=influxdb), home, "2024-06-12", "2024-06-12", timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and first_line in done.stderr
+    assert not dg.DagsterInstance.from_config(str(home)).get_runs()  # nothing ran

@@ -222,6 +222,8 @@ def series_to_frame(series: Iterable[dict]) -> pd.DataFrame:
 class InfluxStore:
     """What the pipeline needs of InfluxDB. Subclasses differ only in how they authenticate, write and delete."""
 
+    retention_policy: str | None = None  # 1.x's `db/rp`
+
     def __init__(self, url: str, database: str, *, timeout: float = 30.0):
         self.url = url.rstrip("/")
         self.database = database
@@ -261,6 +263,11 @@ class InfluxStore:
         except requests.RequestException as exc:
             problem = connection_problem(exc, self.timeout) or f"{type(exc).__name__} during {what}"
             raise InfluxError(f"cannot reach InfluxDB at [influxdb] url = {self.url}: {problem}") from None
+        if "X-Influxdb-Version" not in response.headers:  # every InfluxDB answer (1.x and 2.x) carries it
+            raise InfluxRefused(
+                f"{self.url} did not answer {what} as InfluxDB does (HTTP {response.status_code}, "
+                f"{response.headers.get('Content-Type') or 'no content type'}): check [influxdb] url"
+            )
         if response.status_code >= 400:
             raise _failure(response.status_code, _message(response.text), what, self.database)
         return response
@@ -279,8 +286,16 @@ class InfluxStore:
         return quote_identifier(measurement)
 
     def check(self) -> None:
-        """One cheap query: a wrong URL, password, database or bucket shows here, before anything runs."""
-        self.query("SHOW MEASUREMENTS LIMIT 1")
+        """One cheap query: a wrong URL, password, database or bucket shows here, before anything runs. (InfluxDB
+        answers `SHOW MEASUREMENTS` on a missing database without an error; it does not so for its retention
+        policies.)"""
+        policies = {row[0] for series in self.query("SHOW RETENTION POLICIES") for row in series["values"]}
+        if self.retention_policy and self.retention_policy not in policies:
+            raise InfluxRefused(
+                f"InfluxDB database {self.database} has no retention policy {self.retention_policy!r} (it has "
+                f"{', '.join(sorted(policies)) or 'none'}); check [influxdb] bucket = {self.database}/"
+                f"{self.retention_policy}"
+            )
 
     def last_readings(
         self, start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
