@@ -137,13 +137,18 @@ def main(argv: list[str] | None = None) -> int:
         say(prepared)
     dagster_home.batch_events()
 
-    import dagster as dg  # after argument checks: a typo should not wait for Dagster to import
-
+    # Dagster is imported after the argument checks: a typo should not wait for it.
     from . import runs
     from .config import config_path
     from .definitions import build_definitions
+    from .instance import InstanceFileError, open_instance
     from .jobs import DaysRun, run_days
 
+    try:
+        home_instance = open_instance(home) if home else None
+    except InstanceFileError as exc:
+        print(f"octograph: {exc}", file=sys.stderr)
+        return 2
     defs = build_definitions(config_path(args.config_file))
     print(f"octograph: {first} .. {last} on {f'DAGSTER_HOME={home}' if home else 'a temporary Dagster instance'}")
     logging.getLogger("dagster").setLevel(logging.INFO if args.verbose else logging.ERROR)
@@ -153,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     done, stopped_by = DaysRun(), None
     with (
         runs.stop_on_signals(say),
-        contextlib.nullcontext(dg.DagsterInstance.get()) if home else throwaway_instance() as instance,
+        home_instance or throwaway_instance() as instance,
     ):
         try:
             run_days(

@@ -1,4 +1,5 @@
-"""The Dagster instance's event logs, made cheap enough to record every day of a long backfill.
+"""The Dagster instance: its event logs, made cheap enough to record every day of a long backfill, and
+DAGSTER_HOME's instance opened with one clear error when its dagster.yaml is broken.
 
 A year's backfill stores about 4,400 events (a planned and a materialisation event per asset and day, a check
 result per check and day); the UI needs every one of them for its per-day status. Dagster's own event logs open
@@ -15,8 +16,12 @@ import functools
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import dagster as dg
+import yaml
+from dagster import DagsterInvalidConfigError
 from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
     ConsolidatedSqliteEventLogStorage,
 )
@@ -147,3 +152,28 @@ class PooledPostgresEventLogStorage(_BatchInOneTransaction, PostgresEventLogStor
     def dispose(self) -> None:
         super().dispose()
         self._engine.dispose()
+
+
+class InstanceFileError(ValueError):
+    """DAGSTER_HOME's dagster.yaml cannot be used; the message names the file and the problem."""
+
+
+def open_instance(home: Path) -> dg.DagsterInstance:
+    """The instance of `home`, every configured part of it loaded now, so a broken dagster.yaml (bad YAML, an
+    unknown class or option) is one clear error before anything runs rather than a traceback halfway."""
+    path = home / "dagster.yaml"
+    try:
+        instance = dg.DagsterInstance.from_config(str(home))
+        for part in ("run_storage", "event_log_storage", "schedule_storage", "run_coordinator", "run_launcher"):
+            getattr(instance, part)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InstanceFileError(f"{path}: not valid YAML{where}: {exc.problem}") from None
+    except DagsterInvalidConfigError as exc:
+        problems = "; ".join(error.message for error in exc.errors) or str(exc)
+        raise InstanceFileError(f"{path}: {problems}") from None
+    except Exception as exc:  # an unknown module or class, a storage that cannot start
+        message = str(exc).removeprefix("Failure condition: ").strip().splitlines()
+        raise InstanceFileError(f"{path}: {message[0] if message else type(exc).__name__}") from None
+    return instance

@@ -420,3 +420,30 @@ def test_an_influxdb_that_refuses_is_found_before_anything_runs(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and first_line in done.stderr
     assert not dg.DagsterInstance.from_config(str(home)).get_runs()  # nothing ran
+
+
+@pytest.mark.parametrize(
+    ("instance_file", "problem"),
+    [
+        ("telemetry:\n  enabled: [false\n", "not valid YAML at line 3, column 1: expected ',' or ']'"),
+        (
+            "event_log_storage:\n  module: octograph_pipeline.instance\n  class: NoSuchStorage\n  config: {}\n",
+            "Couldn't find class NoSuchStorage in module when attempting to load the configurable class",
+        ),
+        (
+            "run_coordinator:\n  module: dagster.core.run_coordinator\n  class: QueuedRunCoordinator\n  config:\n"
+            "    dequeue_interval_seconds: many\n",
+            'Invalid scalar at path root:dequeue_interval_seconds. Value "many"',
+        ),
+        ("run_launcher:\n  module: no_such_module\n  class: Launcher\n", "Couldn't import module no_such_module when attempting to load the configurable class"),
+    ],
+)
+def test_a_broken_dagster_yaml_is_one_line_and_exit_2(make_config, influx, tmp_path, instance_file, problem):
+    home = tmp_path / "broken_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_file)
+    done = run_octograph(make_config(), home, "2024-06-12", "2024-06-12", timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"octograph: {home}/dagster.yaml: ") and problem in lines[0]
+    assert all_points(influx) == []
