@@ -54,6 +54,8 @@ def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig)
     for problem in frames.uncovered_days(data, settings, start, end):
         context.log.warning(f"{problem}: its usage there cannot be priced")
     points = frames.account_points(data, settings, start, end)
+    if settings.octopus.intelligent_mpan:  # before anything of the run is written
+        require_intelligent_mpan(frames.agreement_segments(points, settings.octopus.tz), settings)
     attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
     return points
 

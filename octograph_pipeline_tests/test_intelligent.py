@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import requests
 
+from octograph_pipeline.cli import main
 from octograph_pipeline.config import ConfigError, load_settings
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx import schema
@@ -21,6 +22,7 @@ from octograph_pipeline.simulator import OctopusSimulator, intelligent_household
 
 from .conftest import API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
 from .test_households import rates, read
+from .test_pipeline import all_points
 
 pytestmark = pytest.mark.integration
 
@@ -217,16 +219,14 @@ def test_without_intelligent_mpan_there_is_no_dispatch_asset_or_schedule(iog_con
     assert "intelligent_dispatches" not in {s.name for s in definitions.schedules}
 
 
-def test_an_intelligent_mpan_not_on_the_account_fails_naming_the_option(iog_config):
-    run = materialize_days(
-        iog_config(octopus={"intelligent_mpan": "1900000000001"}), "2024-11-20", raise_on_error=False
-    )
-    assert not run.success
-    failures = [
-        e.event_specific_data.error.message for e in run.all_events if e.event_type_value == "STEP_FAILURE"
-    ]
+def test_an_intelligent_mpan_not_on_the_account_fails_naming_it_before_anything_is_written(
+    iog_config, influx, capsys
+):
+    config = iog_config(octopus={"intelligent_mpan": "1900000000001"})
+    assert main([f"--config-file={config}", "--from-date=2024-11-20", "--to-date=2024-11-20"]) == 1
     expected = "[octopus] intelligent_mpan: 1900000000001 is not an import meter point of this account"
-    assert any(f"{expected} (its import MPANs: 1500000000001)" in message for message in failures), failures
+    assert f"octopus_prices failed: {expected} (its import MPANs: 1500000000001)" in capsys.readouterr().err
+    assert all_points(influx) == []  # the account step refuses it: no prices job's points
 
 
 def test_a_malformed_intelligent_mpan_is_a_config_error(iog_config):

@@ -435,7 +435,10 @@ def test_an_influxdb_that_refuses_is_found_before_anything_runs(
             "    dequeue_interval_seconds: many\n",
             'Invalid scalar at path root:dequeue_interval_seconds. Value "many"',
         ),
-        ("run_launcher:\n  module: no_such_module\n  class: Launcher\n", "Couldn't import module no_such_module when attempting to load the configurable class"),
+        (
+            "run_launcher:\n  module: no_such_module\n  class: Launcher\n",
+            "Couldn't import module no_such_module when attempting to load the configurable class",
+        ),
     ],
 )
 def test_a_broken_dagster_yaml_is_one_line_and_exit_2(make_config, influx, tmp_path, instance_file, problem):
