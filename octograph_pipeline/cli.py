@@ -20,9 +20,11 @@ import sys
 import time
 import warnings
 
-from . import dagster_home, days
+from . import dagster_home
 from .config import ConfigError, Settings, load_settings
-from .influx.store import InfluxError, open_store
+
+# pandas, requests and Dagster are imported where they are needed, inside main's guard: a Ctrl-C in the first
+# second (while they import) is then one line, not a traceback.
 
 LATEST_LOOKBACK_DAYS = 30
 PLANNED_EVENTS_ENV_VAR = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
@@ -51,6 +53,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def check_influxdb(settings: Settings) -> None:
     """One cheap query, so a wrong URL, password or bucket stops here rather than inside every run."""
+    from .influx.store import open_store
+
     with open_store(settings.influxdb) as store:
         store.check()
 
@@ -71,6 +75,9 @@ def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date |
 def latest_day(settings: Settings, today: dt.date) -> dt.date:
     """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
+    from . import days
+    from .influx.store import open_store
+
     since, until = days.window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
     with open_store(settings.influxdb) as store:
         last_readings = store.last_readings(since, until, settings.influxdb.additional_tags)
@@ -124,6 +131,16 @@ def throwaway_instance():
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        return run(args)
+    except KeyboardInterrupt:  # before the runs' own signal handling is in place, or after it
+        say("stopped by SIGINT")
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    from .influx.store import InfluxError
+
+    try:
         settings = load_settings(args.config_file)
         settings.octopus.api_key()  # fail now, with the variable's name, rather than inside a run
         home = dagster_home.checked_home()
@@ -175,7 +192,35 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt as stop:
             stopped_by = str(stop) or "SIGINT"
         stopped_by = stopped_by or runs.stop_requested()
+        if args.verbose:
+            print_dagster_log(instance, done.run_ids)
+        else:
+            print_warnings(instance, done.run_ids)
     return report(done, first, last, stopped_by, args.verbose)
+
+
+def print_warnings(instance, run_ids: list[str]) -> None:
+    """What the steps warned of (a product the comparison skipped, days a tariff does not cover), each once."""
+    warned = dict.fromkeys(
+        entry.user_message
+        for run_id in run_ids
+        for entry in instance.all_logs(run_id)
+        if entry.dagster_event is None and entry.level >= logging.WARNING
+    )
+    for message in warned:
+        say(f"warning: {message}")
+
+
+def print_dagster_log(instance, run_ids: list[str]) -> None:
+    """Each run's event log as Dagster recorded it (the runs capture their own console output)."""
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id):
+            when = dt.datetime.fromtimestamp(entry.timestamp).isoformat(sep=" ", timespec="seconds")
+            kind = (
+                entry.dagster_event_type.value if entry.dagster_event_type else logging.getLevelName(entry.level)
+            )
+            step = f" {entry.step_key}" if entry.step_key else ""
+            print(f"{when} {run_id[:8]}{step} {kind}: {entry.message}", file=sys.stderr)
 
 
 def say(line: str) -> None:
@@ -196,6 +241,7 @@ class Progress:
 
 def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool) -> int:
     """Each day's outcome, one line per failed run (its root cause), what a stop left undone; the exit code."""
+    from . import days
     from .jobs import CONSUMPTION_JOB, PRICES_JOB
 
     for day in days.day_range(first, last):
@@ -217,7 +263,7 @@ def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: 
         )
         return 143 if stopped_by == "SIGTERM" else 130
     if failed:
-        say(f"{len(failed)} day(s) failed: {', '.join(failed)}; re-run them with --from-date/--to-date")
+        say(f"{len(failed)} day(s) failed: {days.listing(failed)}; re-run them with --from-date/--to-date")
     return 1 if failed else 0
 
 

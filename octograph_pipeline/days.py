@@ -52,8 +52,17 @@ def day_range(first: dt.date, last: dt.date) -> list[str]:
 
 
 def listing(keys: list[str], shown: int = 5) -> str:
-    """Days for a message: the first few, then how many more."""
-    return ", ".join(keys[:shown]) + (f" and {len(keys) - shown} more days" if len(keys) > shown else "")
+    """Days for a message, runs of consecutive days as ranges (`2024-01-01 .. 2024-12-31, 2025-02-03`): the
+    first few ranges, then how many more days."""
+    ranges: list[list[dt.date]] = []
+    for day in sorted(dt.date.fromisoformat(key) for key in set(keys)):
+        if ranges and day - ranges[-1][1] == dt.timedelta(days=1):
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    text = [f"{first} .. {last}" if first != last else str(first) for first, last in ranges[:shown]]
+    rest = sum((last - first).days + 1 for first, last in ranges[shown:])
+    return ", ".join(text) + (f" and {rest} more days" if rest else "")
 
 
 def keys(times: pd.Series, tz: ZoneInfo) -> pd.Series:

@@ -196,7 +196,7 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
             first,
             last,
             instance=dg.DagsterInstance.get(),
-            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},  # warnings only
             raise_on_error=False,
         )
         if not result.success:

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from octograph_pipeline.cli import main
 from octograph_pipeline.config import ConfigError, load_settings
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.demo import demo_config
@@ -208,3 +209,11 @@ def test_the_demo_config_compares_every_meter_kind(tmp_path):
 def test_example_config_lists_candidates():
     settings = load_settings(Path(__file__).resolve().parents[1] / "octograph.example.ini")
     assert "AGILE-24-10-01" in settings.comparison.products
+
+
+def test_the_command_shows_what_the_comparison_skipped(make_config, influx, capsys):
+    """Without --verbose, Dagster's log is off; a skipped product is still said, once."""
+    config = make_config(comparison={"products": "NOPE-24-01-01, GO-VAR-22-10-14"})
+    assert main([f"--config-file={config}", "--from-date=2024-10-30", "--to-date=2024-10-31"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("octograph: warning: NOPE-24-01-01: Octopus has no such product; not compared\n") == 1

@@ -38,6 +38,17 @@ def test_window_ends_at_the_local_midnight_after_the_last_day():
     assert days.dates(start, end, LONDON) == [dt.date(2024, 6, 1), dt.date(2024, 6, 2)]
 
 
+def test_days_in_a_message_are_ranges_then_how_many_more():
+    year = [(dt.date(2024, 1, 1) + dt.timedelta(days=n)).isoformat() for n in range(366)]
+    assert days.listing(year) == "2024-01-01 .. 2024-12-31"  # not 366 dates on one line
+    assert (
+        days.listing(["2024-02-04", "2024-02-01", "2024-02-03", "2024-02-01"])
+        == "2024-02-01, 2024-02-03 .. 2024-02-04"
+    )
+    apart = [f"2024-03-{n:02d}" for n in range(1, 16, 2)]  # 8 separate days
+    assert days.listing(apart) == "2024-03-01, 2024-03-03, 2024-03-05, 2024-03-07, 2024-03-09 and 3 more days"
+
+
 def rates(*rows) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["valid_from", "valid_to", "value_exc_vat", "value_inc_vat", "payment_method"]

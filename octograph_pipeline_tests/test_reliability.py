@@ -39,11 +39,12 @@ def home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-def octograph(config: Path, home: Path, first: str, last: str) -> subprocess.Popen:
+def octograph(config: Path, home: Path, first: str, last: str, verbose: bool = False) -> subprocess.Popen:
     """The command, as a user starts it, in its own process; output in pipes."""
     return subprocess.Popen(
         [sys.executable, "-m", "octograph_pipeline.cli", f"--config-file={config}"]
-        + [f"--from-date={first}", f"--to-date={last}"],
+        + [f"--from-date={first}", f"--to-date={last}"]
+        + (["--verbose"] if verbose else []),
         env={**os.environ, "DAGSTER_HOME": str(home)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -51,9 +52,11 @@ def octograph(config: Path, home: Path, first: str, last: str) -> subprocess.Pop
     )
 
 
-def run_octograph(config: Path, home: Path, first: str, last: str, timeout: float) -> subprocess.CompletedProcess:
+def run_octograph(
+    config: Path, home: Path, first: str, last: str, timeout: float, verbose: bool = False
+) -> subprocess.CompletedProcess:
     """The command run to its end."""
-    process = octograph(config, home, first, last)
+    process = octograph(config, home, first, last, verbose)
     stdout, stderr = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
@@ -450,3 +453,21 @@ def test_a_broken_dagster_yaml_is_one_line_and_exit_2(make_config, influx, tmp_p
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"octograph: {home}/dagster.yaml: ") and problem in lines[0]
     assert all_points(influx) == []
+
+
+def test_verbose_shows_dagsters_log_on_success_too(make_config, home):
+    done = run_octograph(make_config(), home, "2024-06-12", "2024-06-12", timeout=120, verbose=True)
+    assert done.returncode == 0, done.stderr
+    assert 'Finished execution of run for "octopus_consumption"' in done.stderr
+
+
+def test_a_sigint_while_the_command_starts_is_one_line(make_config, home):
+    """Ctrl-C while pandas and Dagster are still importing: no traceback, exit 130."""
+    command = [str(Path(sys.executable).parent / "octograph"), f"--config-file={make_config()}"]
+    process = subprocess.Popen(
+        [*command, "--from-date=2024-06-12", "--to-date=2024-06-12"], stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert (process.returncode, err) == (130, "octograph: stopped by SIGINT\n")
