@@ -194,21 +194,21 @@ def run(args: argparse.Namespace) -> int:
         stopped_by = stopped_by or runs.stop_requested()
         if args.verbose:
             print_dagster_log(instance, done.run_ids)
-        else:
-            print_warnings(instance, done.run_ids)
-    return report(done, first, last, stopped_by, args.verbose)
+        warned = [] if args.verbose else warnings_of(instance, [r.run_id for r in done.results if r.success])
+    return report(done, first, last, stopped_by, args.verbose, warned)
 
 
-def print_warnings(instance, run_ids: list[str]) -> None:
-    """What the steps warned of (a product the comparison skipped, days a tariff does not cover), each once."""
-    warned = dict.fromkeys(
-        entry.user_message
-        for run_id in run_ids
-        for entry in instance.all_logs(run_id)
-        if entry.dagster_event is None and entry.level >= logging.WARNING
+def warnings_of(instance, run_ids: list[str]) -> list[str]:
+    """What the steps of these (successful) runs warned of, each once: a product the comparison skipped, days a
+    tariff does not cover. (A failed run has its one line; its other warnings are Dagster's about the failure.)"""
+    return list(
+        dict.fromkeys(
+            entry.user_message
+            for run_id in run_ids
+            for entry in instance.all_logs(run_id)
+            if entry.dagster_event is None and entry.level >= logging.WARNING
+        )
     )
-    for message in warned:
-        say(f"warning: {message}")
 
 
 def print_dagster_log(instance, run_ids: list[str]) -> None:
@@ -239,8 +239,11 @@ class Progress:
             say(f"{done}/{total} days done ({done / total:.0%}), about {left:.0f} s to go")
 
 
-def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool) -> int:
-    """Each day's outcome, one line per failed run (its root cause), what a stop left undone; the exit code."""
+def report(
+    run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool, warned: list[str] = ()
+) -> int:
+    """Each day's outcome, one line per failed run (its root cause), the steps' warnings, what a stop left
+    undone; the exit code."""
     from . import days
     from .jobs import CONSUMPTION_JOB, PRICES_JOB
 
@@ -254,6 +257,8 @@ def report(run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: 
     for result in run.results:
         if not result.success:
             say(f"{result.job_def.name} failed: {failure_cause(result, verbose)}")
+    for message in warned:
+        say(f"warning: {message}")
     failed = run.failed_days()
     if stopped_by:
         left = run.unfinished_days()

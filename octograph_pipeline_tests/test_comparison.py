@@ -101,7 +101,7 @@ def test_products_missing_for_the_region_or_the_period_are_skipped_with_a_warnin
     assert any("COSY-22-12-08: no electricity tariff in region C (meter point 1900000000001)" in m for m in warned)
     assert any("NOPE-24-01-01: Octopus has no such product" in m for m in warned)
     assert any(
-        "OE-FIX-12M-24-11-01: no prices for electricity 1900000000001 on 2024-10-30, 2024-10-31" in m
+        "OE-FIX-12M-24-11-01: no prices for electricity 1900000000001 on 2024-10-30 .. 2024-10-31" in m
         for m in warned
     )
     compared = compared_points(influx, "2024-10-30", "2024-11-02")

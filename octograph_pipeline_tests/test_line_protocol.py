@@ -3,12 +3,13 @@ measurements, tag and field columns of any dtype, awkward text, any float, UTC t
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
 from octograph_pipeline.influx.schema import MEASUREMENT, MEASUREMENTS, TIME
-from octograph_pipeline.influx.store import frame_to_lines
+from octograph_pipeline.influx.store import NonFiniteValue, frame_to_lines
 
 NAMES = sorted(MEASUREMENTS)
 NUMERIC_FIELDS = sorted({f for m in MEASUREMENTS.values() for f in m.fields})
@@ -42,15 +43,15 @@ def _point_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def assert_same_lines(frame: pd.DataFrame) -> None:
-    # `Point` gives an empty line for a point whose every field is infinite; such a point has no line at all.
+    # `Point` gives an empty line for a point without a field (all NaN); such a point has no line at all.
     assert frame_to_lines(frame) == [line for line in _point_lines(frame) if line]
 
 
 awkward_text = st.text(st.sampled_from(list(" ,=\"'\\\n\t\r#aZ0é€😀")), max_size=6) | st.text(max_size=4)
 missing = st.sampled_from([None, float("nan"), pd.NA])
 floats = st.one_of(
-    st.floats(),  # NaN, ±inf, ±0.0, subnormals, huge and tiny
-    st.floats(width=32),
+    st.floats(allow_infinity=False),  # NaN, ±0.0, subnormals, huge and tiny (infinities are refused, below)
+    st.floats(width=32, allow_infinity=False),
     st.integers(-(2**64), 2**64).map(float),
     st.integers(-(10**7), 10**7).map(lambda i: i / 10**4),  # prices and usage with a few decimals
     st.sampled_from([-0.0, 1e15, 1e16, 9999999999999998.0, 2.0**53 + 2, 1e-4, 1e-5, 0.1 + 0.2, 5e-324, 1e308]),
@@ -160,18 +161,22 @@ def test_writes_sorted_tags_and_fields_floats_and_escapes():
     assert_same_lines(frame)
 
 
-def test_a_point_without_a_finite_field_has_no_line():
+def test_a_point_without_a_field_has_no_line_and_an_infinite_one_is_refused():
     frame = pd.DataFrame(
         {
             MEASUREMENT: "gas_consumption",
             TIME: pd.Timestamp("2024-01-01", tz="UTC"),
-            "usage_kwh": [np.inf, np.nan, 1.0],
+            "usage_kwh": [np.nan, 1.0],
             "meter_point": "tail\\",
             7: 7.0,  # not a string, so never a tag
         }
     )
     assert frame_to_lines(frame) == ["gas_consumption,meter_point=tail\\  usage_kwh=1 1704067200"]
     assert_same_lines(frame)
+    # `Point` would silently leave an infinite field out; a number that cannot be true fails instead.
+    frame.loc[0, "usage_kwh"] = -np.inf
+    with pytest.raises(NonFiniteValue, match="gas_consumption usage_kwh is -inf at 2024-01-01 00:00:00"):
+        frame_to_lines(frame)
 
 
 def test_matches_point_on_a_realistic_consumption_frame():
