@@ -164,7 +164,14 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except configparser.Error as exc:
-        raise ConfigError(f"config file {path} is not a valid INI file: {exc}") from exc
+        line = getattr(exc, "lineno", None)
+        problem = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0].rstrip(".")
+        if type(exc) is configparser.ParsingError:  # its `errors`: (line number, line) pairs
+            line, text = exc.errors[0]
+            problem = f"{text} is neither a [section] nor an option = value"
+        raise ConfigError(
+            f"config file {path} is not a valid INI file: {problem}" + (f" (line {line})" if line else "")
+        ) from None
     return parse_settings(parser, base_dir=path.resolve().parent)
 
 

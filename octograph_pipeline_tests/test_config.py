@@ -237,3 +237,19 @@ def test_secrets_in_the_environment_are_checked_when_read(monkeypatch):
         settings.influxdb.token()
     monkeypatch.setenv("OCTOGRAPH_INFLUXDB_TOKEN", "reader:s3cret")
     assert settings.influxdb.token() == "reader:s3cret"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("account_number = A-1234ABCD\n", "is not a valid INI file: File contains no section headers (line 1)"),
+        ("[octopus]\n[octopus]\n", "section 'octopus' already exists (line 2)"),
+        ("[octopus]\n  x\n", r"'  x\n' is neither a [section] nor an option = value (line 2)"),
+    ],
+)
+def test_a_malformed_ini_file_is_one_line_naming_the_line(tmp_path, text, message):
+    path = tmp_path / "octograph.ini"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_settings(path)
+    assert message in str(error.value) and "\n" not in str(error.value)
