@@ -59,6 +59,20 @@ def check_influxdb(settings: Settings) -> None:
         store.check()
 
 
+def check_octopus(settings: Settings) -> None:
+    """The account, read with the key: a rejected key, an unknown account or an unreachable API stops here
+    (exit 2, nothing written) rather than failing every run. A transient error is left to the runs' retries."""
+    from .octopus.client import FinalError, OctopusClient, OctopusError
+
+    try:
+        with OctopusClient.from_settings(settings) as client:
+            client.account(settings.octopus.account_number)
+    except FinalError as exc:
+        raise UsageError(str(exc)) from None
+    except OctopusError:
+        pass
+
+
 def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date | None:
     """A date or one of the option's special words; `latest` is resolved later (it needs InfluxDB)."""
     if value in special:
@@ -145,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         settings.octopus.api_key()  # fail now, with the variable's name, rather than inside a run
         home = dagster_home.checked_home()
         check_influxdb(settings)
+        check_octopus(settings)
         today = dt.datetime.now(settings.octopus.tz).date()
         first, last = resolve_range(args, settings, today)
     except (ConfigError, UsageError, InfluxError, dagster_home.DagsterHomeError) as exc:

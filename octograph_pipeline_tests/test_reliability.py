@@ -471,3 +471,35 @@ def test_a_sigint_while_the_command_starts_is_one_line(make_config, home):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert (process.returncode, err) == (130, "octograph: stopped by SIGINT\n")
+
+
+@pytest.mark.parametrize(
+    ("octopus", "env", "first_line"),
+    [
+        (
+            {},
+            {"OCTOGRAPH_TEST_OCTOPUS_API_KEY": "sk_test_revoked"},
+            "the Octopus API rejected the API key (HTTP 401",
+        ),
+        (
+            {"account_number": "A-NOPE0001"},
+            {},
+            "Octopus account A-NOPE0001 not found (check [octopus] account_number)",
+        ),
+        (
+            {"api_prefix": "http://127.0.0.1:9/v1"},
+            {},
+            "cannot connect to the Octopus API at http://127.0.0.1:9/v1",
+        ),
+    ],
+)
+def test_a_key_account_or_api_that_cannot_work_is_found_before_anything_runs(
+    make_config, influx, home, octopus, env, first_line, monkeypatch
+):
+    config = make_config(octopus=octopus)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    done = run_octograph(config, home, "2024-06-12", "2024-06-12", timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"octograph: {first_line}")
+    assert all_points(influx) == [] and not dg.DagsterInstance.from_config(str(home)).get_runs()
