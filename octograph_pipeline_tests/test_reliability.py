@@ -137,7 +137,7 @@ def test_the_dead_runs_sensor_frees_the_slot_of_a_daemon_run_whose_process_died(
         storage = instance.event_log_storage
         storage.set_concurrency_slots(POOL, 2)
         started = {}
-        for name, pid in (("dead", gone.pid), ("alive", os.getpid())):
+        for name, pid in (("dead", gone.pid), ("alive", os.getpid()), ("dead, no slot", gone.pid)):
             tags = {"octograph/pid": str(pid), "octograph/host": socket.gethostname()}
             run = instance.add_run(
                 dg.DagsterRun(
@@ -147,15 +147,18 @@ def test_the_dead_runs_sensor_frees_the_slot_of_a_daemon_run_whose_process_died(
                     tags=tags,
                 )
             )
-            assert storage.claim_concurrency_slot(POOL, run.run_id, "tariff_rates").is_claimed
+            if name != "dead, no slot":  # killed in a step outside the pool (pricing, say)
+                assert storage.claim_concurrency_slot(POOL, run.run_id, "tariff_rates").is_claimed
             started[name] = run.run_id
         sensor = build_definitions(config_file).resolve_sensor_def("dead_runs")
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
         result = sensor.evaluate_tick(dg.build_sensor_context(instance))
         assert result.skip_message == (
-            f"freed the pool slot of run {started['dead'][:8]}, whose process (pid {gone.pid}) is gone"
+            f"freed the pool slot of run {started['dead'][:8]}, whose process (pid {gone.pid}) is gone; "
+            f"marked run {started['dead, no slot'][:8]} failed: its process (pid {gone.pid}) is gone"
         )
         assert instance.get_run_by_id(started["dead"]).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(started["dead, no slot"]).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(started["alive"]).status == dg.DagsterRunStatus.STARTED
         assert [slot.run_id for slot in storage.get_concurrency_info(POOL).claimed_slots] == [started["alive"]]
 
