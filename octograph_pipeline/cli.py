@@ -19,6 +19,7 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 
 from . import dagster_home
 from .config import ConfigError, Settings, load_settings
@@ -255,7 +256,7 @@ class Progress:
 
 
 def report(
-    run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool, warned: list[str] = ()
+    run, first: dt.date, last: dt.date, stopped_by: str | None, verbose: bool, warned: Sequence[str] = ()
 ) -> int:
     """Each day's outcome, one line per failed run (its root cause), the steps' warnings, what a stop left
     undone; the exit code."""
