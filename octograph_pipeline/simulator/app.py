@@ -47,7 +47,11 @@ from octograph_pipeline.simulator.household import (
 Clock = Callable[[], datetime]
 Handler = Callable[[Request], Response]
 
-THROTTLED = "Request was throttled. Expected available in 1 second."
+def throttled(wait: int | None) -> str:
+    """Django REST framework's 429 detail, as Octopus sends it: the wait it names is its `Retry-After`."""
+    if wait is None:
+        return "Request was throttled."
+    return f"Request was throttled. Expected available in {wait} second{'' if wait == 1 else 's'}."
 RATES_PAGE_SIZE_MAX = 1500
 PRODUCT_SECTIONS = (
     "single_register_electricity",
@@ -92,7 +96,7 @@ class _Fault:
                 "<hr><center>nginx</center></body></html>"
             )
             return HTMLResponse(body, status_code=self.status, headers=headers)
-        detail = THROTTLED if self.status == 429 else phrase
+        detail = throttled(self.retry_after) if self.status == 429 else phrase
         return _detail(self.status, detail, headers)
 
 
@@ -248,7 +252,7 @@ class OctopusSimulator:
                 return fault.response()
         if self._throttled < self.burst_429:
             self._throttled += 1
-            return _detail(429, THROTTLED, {"Retry-After": str(self.retry_after)})
+            return _detail(429, throttled(self.retry_after), {"Retry-After": str(self.retry_after)})
         if self.error_rate > 0 and self._chaos.random() < self.error_rate:
             return _detail(500, "A server error occurred.")
         return None
