@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 
 from octograph_pipeline import demo
-from octograph_pipeline.influx.local import free_port
+from octograph_pipeline.influx.local import LocalInfluxd, free_port
+from octograph_pipeline.influx.store import InfluxV1Store
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +66,21 @@ def test_make_demo_while_make_ui_runs_says_to_stop_it_first(tmp_path, monkeypatc
         f"python -m octograph_pipeline.demo run: `make ui` (pid {os.getppid()}) is using the demo stack: "
         "stop it first (Ctrl-C in its terminal)"
     )
+
+
+def test_someone_elses_influxdb_on_the_demo_port_is_refused_and_left_untouched(tmp_path, monkeypatch, capsys):
+    """Another InfluxDB answering /ping on the demo's port is not the demo's (its data dir and pid are not ours):
+    the demo stops with one line naming the port and the process, and writes nothing into it."""
+    foreign = LocalInfluxd(tmp_path / "someone_else").start()
+    try:
+        monkeypatch.setattr(demo, "LOCAL", tmp_path / "local")
+        monkeypatch.setenv("OCTOGRAPH_DEMO_INFLUX_PORT", str(foreign.port))
+        monkeypatch.setenv("OCTOGRAPH_DEMO_SIMULATOR_PORT", str(free_port()))
+        assert demo.main(["run"]) == 1
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and f"port {foreign.port} (the demo's InfluxDB) is in use by" in error, error
+        assert "OCTOGRAPH_DEMO_INFLUX_PORT" in error
+        databases = InfluxV1Store(foreign.url, "_internal").query("SHOW DATABASES")
+        assert demo.DEMO_DATABASE not in {row[0] for series in databases for row in series.get("values", [])}
+    finally:
+        foreign.stop()

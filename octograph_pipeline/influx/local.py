@@ -57,6 +57,16 @@ bind-address = "127.0.0.1:{free_port()}"
 """
 
     def running(self) -> bool:
+        """Whether this data dir's own influxd answers on the port: its recorded process is alive and was started
+        with this dir's config. Another InfluxDB on the port is not ours, and must never be written to."""
+        try:
+            pid = int(self.pid_file.read_text())
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return False
+        return str(self.data_dir / "influxdb.conf").encode() in command and self._answers()
+
+    def _answers(self) -> bool:
         try:
             return requests.get(f"{self.url}/ping", timeout=1).status_code == 204
         except requests.RequestException:

@@ -47,11 +47,14 @@ from octograph_pipeline.simulator.household import (
 Clock = Callable[[], datetime]
 Handler = Callable[[Request], Response]
 
+
 def throttled(wait: int | None) -> str:
     """Django REST framework's 429 detail, as Octopus sends it: the wait it names is its `Retry-After`."""
     if wait is None:
         return "Request was throttled."
     return f"Request was throttled. Expected available in {wait} second{'' if wait == 1 else 's'}."
+
+
 RATES_PAGE_SIZE_MAX = 1500
 PRODUCT_SECTIONS = (
     "single_register_electricity",
