@@ -107,9 +107,27 @@ def tariff_rates(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> D
     return _assemble(partitions, per_day, counts, {"prices_inc_vat": markdown_by_day(prices)}, {})
 
 
+def _energy_by_kind(frame: pd.DataFrame) -> pd.DataFrame:
+    """kWh apart per kind of meter point, as its name says: electricity import, electricity export, gas."""
+    exported = frame[s.IS_EXPORT].astype(bool)
+    electricity = frame[s.FUEL] == "electricity"
+    kwh = frame[s.USAGE_KWH]
+    return pd.DataFrame(
+        {
+            "electricity_import_kwh": kwh.where(electricity & ~exported, 0.0),
+            "electricity_export_kwh": kwh.where(electricity & exported, 0.0).abs(),
+            "gas_kwh": kwh.where(frame[s.FUEL] == "gas", 0.0),
+        },
+        index=frame.index,
+    )
+
+
+ENERGY = ["electricity_import_kwh", "electricity_export_kwh", "gas_kwh"]
+
+
 def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
-    """Intervals and energy reported per day, per meter."""
-    empty = {"intervals": 0, "kwh_reported": 0.0}
+    """Intervals per day and the energy reported, import, export and gas apart (kWh); per meter, a table."""
+    empty = {"intervals": 0, **dict.fromkeys(ENERGY, 0.0)}
     if points.empty:
         return _nothing(partitions, s.Asset.METER_CONSUMPTION, empty)
     day = days.keys(points[s.TIME], tz).rename("day")
@@ -119,7 +137,9 @@ def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo)
         .round(3)
         .reset_index()
     )
-    per_day = points.groupby(day).agg(intervals=(s.TIME, "size"), kwh_reported=(s.USAGE_KWH, "sum")).round(6)
+    energy = _energy_by_kind(points).assign(day=day)
+    per_day = energy.groupby("day")[ENERGY].sum().round(3)
+    per_day.insert(0, "intervals", points.groupby(day).size())
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.METER_CONSUMPTION])
     return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
 
@@ -127,39 +147,32 @@ def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo)
 def priced_consumption(
     points: pd.DataFrame, details: pd.DataFrame, partitions: list[str], tz: ZoneInfo
 ) -> DayMetadata:
-    """Per day: kWh imported and exported, net cost with and without VAT, tariffs; per meter, a table."""
-    empty = {"intervals": 0, "import_kwh": 0.0, "export_kwh": 0.0, "tariff_codes": ""}
+    """Per day: kWh of import, export and gas apart, the net cost with and without VAT in GBP (2 places; InfluxDB
+    holds pence), the tariffs; per meter, a table."""
+    empty = {"intervals": 0, **dict.fromkeys(ENERGY, 0.0), "tariff_codes": ""}
     if details.empty:
         return _nothing(partitions, s.Asset.PRICED_CONSUMPTION, empty)
     day = days.keys(details[s.TIME], tz).rename("day")
-    exported = details[s.IS_EXPORT].astype(bool)
-    totals = details.assign(
+    totals = pd.concat([details, _energy_by_kind(details)], axis=1).assign(
         day=day,
-        import_kwh=details[s.USAGE_KWH].where(~exported, 0.0),
-        export_kwh=-details[s.USAGE_KWH].where(exported, 0.0),
         cost_inc_vat_gbp=details[s.TOTAL_COST["inc"]] / 100,
+        cost_exc_vat_gbp=details[s.TOTAL_COST["exc"]] / 100,
     )
-    per_meter = (
-        totals.groupby(["day", s.FUEL, s.METER_POINT])
-        .agg(
-            intervals=(s.TIME, "size"),
-            kwh=(s.USAGE_KWH, "sum"),
-            cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
-            tariff_codes=(s.TARIFF_CODE_TAG, _joined),
-        )
-        .round(3)
-        .reset_index()
-    )
-    per_day = totals.groupby("day").agg(
+    per_meter = totals.groupby(["day", s.FUEL, s.METER_POINT]).agg(
         intervals=(s.TIME, "size"),
-        import_kwh=("import_kwh", "sum"),
-        export_kwh=("export_kwh", "sum"),
-        net_cost_inc_vat_pence=(s.TOTAL_COST["inc"], "sum"),
-        net_cost_exc_vat_pence=(s.TOTAL_COST["exc"], "sum"),
+        kwh=(s.USAGE_KWH, "sum"),
+        cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
         tariff_codes=(s.TARIFF_CODE_TAG, _joined),
     )
-    amounts = ["import_kwh", "export_kwh", "net_cost_inc_vat_pence", "net_cost_exc_vat_pence"]
-    per_day[amounts] = per_day[amounts].round(6)
+    per_meter = per_meter.round({"kwh": 3, "cost_inc_vat_gbp": 2}).reset_index()
+    per_day = totals.groupby("day").agg(
+        intervals=(s.TIME, "size"),
+        **{kind: (kind, "sum") for kind in ENERGY},
+        net_cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
+        net_cost_exc_vat_gbp=("cost_exc_vat_gbp", "sum"),
+        tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+    )
+    per_day = per_day.round({**dict.fromkeys(ENERGY, 3), "net_cost_inc_vat_gbp": 2, "net_cost_exc_vat_gbp": 2})
     counts = _counts(points, days.keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS[s.Asset.PRICED_CONSUMPTION])
     return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
 

@@ -402,8 +402,30 @@ def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
     assert materialize_days(config_file, "2024-06-12", instance=instance).success
     event = instance.get_latest_materialization_event(dg.AssetKey("priced_consumption"))
     metadata = event.asset_materialization.metadata
-    assert isinstance(metadata["import_kwh"], dg.FloatMetadataValue) and metadata["import_kwh"].value > 0
-    assert isinstance(metadata["export_kwh"], dg.FloatMetadataValue)
+    # Every figure is what its name says, checked against what InfluxDB holds for the day.
+    start, end = local_days_window(dt.date(2024, 6, 12), dt.date(2024, 6, 12), LONDON)
+    when = f"time >= '{start.isoformat()}' AND time < '{end.isoformat()}'"
+
+    def total(select: str, measurement: str, where: str = "") -> float:
+        (series,) = influx.query(f'SELECT {select} FROM "{measurement}" WHERE {when}{where}')
+        return series["values"][0][1]
+
+    electricity = "electricity_consumption"
+    # The seed's tags tell export by its tariff (OUTGOING), and store its usage negative.
+    imported = total("sum(usage_kwh)", electricity, " AND tariff_code !~ /OUTGOING/")
+    exported = -total("sum(usage_kwh)", electricity, " AND tariff_code =~ /OUTGOING/")
+    gas = total("sum(usage_kwh)", "gas_consumption")
+    assert min(imported, exported, gas) > 0
+    assert metadata["electricity_import_kwh"].value == round(imported, 3)
+    assert metadata["electricity_export_kwh"].value == round(exported, 3)
+    assert metadata["gas_kwh"].value == round(gas, 3)
+    for vat in ("inc", "exc"):
+        pence = sum(total(f"sum(total_cost_{vat}_vat_pence)", name) for name in (electricity, "gas_consumption"))
+        assert metadata[f"net_cost_{vat}_vat_gbp"].value == round(pence / 100, 2)
+    assert "import_kwh" not in metadata and "net_cost_inc_vat_pence" not in metadata
+    readings = instance.get_latest_materialization_event(dg.AssetKey("meter_consumption")).asset_materialization
+    assert readings.metadata["gas_kwh"].value == round(gas, 3)
+    assert readings.metadata["electricity_import_kwh"].value == round(imported, 3)
     assert metadata["points_electricity_consumption"].value == 96  # import and export
     assert metadata["points_gas_consumption"].value == 48
     assert (
@@ -413,6 +435,7 @@ def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
     table = metadata["per_meter"].value
     assert "| fuel | meter_point | intervals | kwh | cost_inc_vat_gbp | tariff_codes |" in table
     assert "| gas | 3000000001 | 48 |" in table
+    assert all(len(row.split("|")[5].strip().partition(".")[2]) <= 2 for row in table.splitlines()[2:])  # GBP
     account = instance.get_latest_materialization_event(dg.AssetKey("account")).asset_materialization.metadata
     assert account["meters"].value == 3
 
