@@ -42,14 +42,14 @@ REPO = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 100  # DAGSTER_EVENT_BATCH_SIZE for the "batch size" columns
 ROUNDS = 3  # each row is timed in 3 rounds of n / 3 events; the median round is reported
 
-JOB, STEP, CHECK = "consumption_job", "priced_consumption", "no_missing_intervals"
+JOB, STEP, CHECK = "octopus_consumption", "priced_consumption", "every_interval_priced"
 ASSET = dg.AssetKey(STEP)
 DAYS = dg.DailyPartitionsDefinition(start_date="2020-01-01")
 # Like our materialisation metadata: counts, a float, a window and a small markdown table.
 METADATA = {
     "intervals": 96,
     "points_written": 192,
-    "kwh_reported": 12.345678,
+    "electricity_import_kwh": 12.345678,
     "window_utc": "[2024-06-12T00:00:00+00:00, 2024-06-13T00:00:00+00:00)",
     "per_meter": dg.MetadataValue.md(
         "| mpan | serial | intervals | kwh |\n|---|---|---|---|\n| 1900000000001 | 21L0000001 | 48 | 6.172 |\n"
