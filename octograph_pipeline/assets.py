@@ -1,4 +1,4 @@
-"""The daily-partitioned assets: the four of every configuration, `tariff_comparison` with a [comparison] section
+"""The daily-partitioned assets: four in every configuration, `tariff_comparison` with a [comparison] section
 and `intelligent_dispatches` with `intelligent_mpan`. Thin: fetch, hand to pure functions in `frames`,
 `comparison` and `checks`, return.
 
@@ -382,8 +382,8 @@ def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings,
         what = "; ".join(f"{upstream} on {days.listing(never)}" for upstream, never in missing.items())
         raise dg.Failure(
             description=(
-                f"nothing stored upstream, as {what} never materialised: select {', '.join(missing)} too (or all "
-                f"four assets) for these days and materialise again"
+                f"nothing stored upstream, as {what} never materialised: select {', '.join(missing)} too "
+                "(or every asset) for these days and materialise again"
             ),
             allow_retries=False,
         )

@@ -7,8 +7,8 @@ Both give a new, empty DAGSTER_HOME the project's dagster.yaml first (`dagster_h
 Dagster's event batching (`dagster_home.batch_events`).
 
 Dagster 1.13's backfill daemon sleeps a fixed 30 s between iterations (`DEFAULT_DAEMON_INTERVAL_SECONDS` in
-`dagster._daemon.controller`, read at every loop; dagster.yaml has no setting for it). A backfill of our four
-assets takes three iterations (launch the prices run; launch the consumption run once prices are stored; mark
+`dagster._daemon.controller`, read at every loop; dagster.yaml has no setting for it). A backfill of our assets
+takes three iterations (launch the prices run; launch the consumption run once prices are stored; mark
 the backfill done), so a UI backfill of a few days waited 60-90 s for runs of a few seconds each. Polling
 every few seconds costs one small query per tick. Nothing else reads that constant (it is also the asset
 daemon's default interval, which we do not use).

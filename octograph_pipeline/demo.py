@@ -285,7 +285,13 @@ def rehearsal_help(port: int, simulator: str) -> str:
     return f"""Dagster UI: http://127.0.0.1:{port}   simulated Octopus API: {simulator}/v1
 To rehearse a failed day, make the API fail for it, backfill, then lift the fault and re-execute:
   curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": ["{day}"]}}'
-  curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": []}}'"""
+  curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": []}}'
+Corrected readings (a re-run day changes), and a flaky API (a share of requests answer 500), and back:
+  curl -X POST {simulator}/_simulator/faults -d '{{"reading_scale": 1.5}}'
+  curl -X POST {simulator}/_simulator/faults -d '{{"error_rate": 0.2}}'
+  curl -X POST {simulator}/_simulator/faults -d '{{"reading_scale": 1.0, "error_rate": 0.0}}'
+What is set now:
+  curl {simulator}/_simulator/faults"""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,17 @@
 
 import datetime as dt
 import os
+import shlex
 import socket
 
 import dagster as dg
 import pytest
+import requests
 
 from octograph_pipeline import demo
 from octograph_pipeline.influx.local import LocalInfluxd, free_port
 from octograph_pipeline.influx.store import InfluxV1Store
+from octograph_pipeline.simulator import OctopusSimulator, serve
 
 pytestmark = pytest.mark.integration
 
@@ -84,3 +87,29 @@ def test_someone_elses_influxdb_on_the_demo_port_is_refused_and_left_untouched(t
         assert demo.DEMO_DATABASE not in {row[0] for series in databases for row in series.get("values", [])}
     finally:
         foreign.stop()
+
+
+def test_every_fault_command_make_ui_prints_works_on_the_simulator():
+    """Each curl line `make ui` prints, sent as curl would send it, sets what it says."""
+    simulator = OctopusSimulator()
+    with serve(simulator) as api_prefix:
+        root = api_prefix.removesuffix("/v1")
+        commands = [line.strip() for line in demo.rehearsal_help(3000, root).splitlines() if "curl" in line]
+        assert len(commands) == 6
+        seen = []
+        for command in commands:
+            words = shlex.split(command)
+            body = words[words.index("-d") + 1] if "-d" in words else None
+            url = next(word for word in words if word.startswith("http"))
+            response = requests.post(url, data=body, timeout=5) if body else requests.get(url, timeout=5)
+            assert response.status_code == 200, (command, response.text)
+            seen.append((sorted(simulator.fail_days), simulator.reading_scale, simulator.error_rate))
+    day = dt.datetime.now(demo.TZ).date() - dt.timedelta(days=2)
+    assert seen == [
+        ([day], 1.0, 0.0),
+        ([], 1.0, 0.0),
+        ([], 1.5, 0.0),
+        ([], 1.5, 0.2),
+        ([], 1.0, 0.0),
+        ([], 1.0, 0.0),
+    ]

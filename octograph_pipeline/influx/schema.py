@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 
 class Asset:
-    """The four assets' Dagster names (plain strings: Dagster serialises asset keys and refuses enums)."""
+    """The assets' Dagster names (plain strings: Dagster serialises asset keys and refuses enums)."""
 
     ACCOUNT = "account"
     TARIFF_RATES = "tariff_rates"
