@@ -208,30 +208,35 @@ def run(days: int = DEMO_DAYS, **stack) -> int:
     return 0
 
 
-# What the demo's table shows per measurement: points counted on, kWh, cost (£ inc VAT); usage is net
-# (export meters count negative in electricity_consumption).
+# What the demo's table shows per measurement: the field its points are counted on, whether it holds energy
+# (kWh of import, export and gas, apart) and whether it holds costs (pence, shown as £ inc VAT).
 USAGE, COST, UNIT_PRICE = schema.USAGE_KWH, schema.TOTAL_COST["inc"], schema.UNIT_PRICE["inc"]
 SUMMARY = {
-    schema.METER_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", None),
-    schema.ELECTRICITY_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", f"sum({COST}) / 100"),
-    schema.GAS_CONSUMPTION: (f"count({USAGE})", f"sum({USAGE})", f"sum({COST}) / 100"),
-    schema.ELECTRICITY_PRICING: (f"count({UNIT_PRICE})", None, None),
-    schema.GAS_PRICING: (f"count({UNIT_PRICE})", None, None),
+    schema.METER_CONSUMPTION: (USAGE, True, False),
+    schema.ELECTRICITY_CONSUMPTION: (USAGE, True, True),
+    schema.GAS_CONSUMPTION: (USAGE, True, True),
+    schema.ELECTRICITY_PRICING: (UNIT_PRICE, False, False),
+    schema.GAS_PRICING: (UNIT_PRICE, False, False),
 }
 
 
 def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
-    """Per measurement and local day: points, kWh and cost (inc VAT), read back from InfluxDB."""
+    """Per measurement and local day: points, kWh of electricity import, export and gas apart, and the cost in £
+    inc VAT (to 2 places; InfluxDB holds pence), read back from InfluxDB."""
     settings = load_settings(config)
     start, end = days.window(first, last, TZ)
-    lines = [f"{'measurement':<24} {'day':<10} {'points':>6} {'kWh':>9} {'£ inc VAT':>9}"]
+    heading = ["points", "import kWh", "export kWh", "gas kWh", "£ inc VAT"]
+    lines = [f"{'measurement':<24} {'day':<10} " + " ".join(f"{h:>10}" for h in heading)]
     with open_store(settings.influxdb) as store:
-        for measurement, (count, kwh, cost) in SUMMARY.items():
-            totals = store.daily_totals(measurement, [e for e in (count, kwh, cost) if e], start, end, TZ)
-            for row in totals.itertuples(index=False):
-                kwh_text = f"{row[2]:.3f}" if kwh else ""
-                cost_text = f"{row[-1]:.2f}" if cost else ""
-                lines.append(f"{measurement.name:<24} {row.day} {row[1]:>6} {kwh_text:>9} {cost_text:>9}")
+        for measurement, (counted, energy, cost) in SUMMARY.items():
+            aggregates = [f"count({counted})", *([f"sum({COST}) / 100"] if cost else [])]
+            totals = store.daily_totals(measurement, aggregates, start, end, TZ).set_index("day")
+            kwh = store.daily_energy(measurement, start, end, TZ, {}) if energy else None
+            for day, row in totals.iterrows():
+                cells = [f"{int(row.iloc[0])}"]
+                cells += [f"{kwh.at[day, kind]:.3f}" if kwh is not None else "" for kind in schema.ENERGY]
+                cells.append(f"{row.iloc[1]:.2f}" if cost else "")
+                lines.append(f"{measurement.name:<24} {day} " + " ".join(f"{c:>10}" for c in cells))
     return "\n".join(lines)
 
 

@@ -112,17 +112,18 @@ def _energy_by_kind(frame: pd.DataFrame) -> pd.DataFrame:
     exported = frame[s.IS_EXPORT].astype(bool)
     electricity = frame[s.FUEL] == "electricity"
     kwh = frame[s.USAGE_KWH]
+    imported, exported_kwh, gas = s.ENERGY
     return pd.DataFrame(
         {
-            "electricity_import_kwh": kwh.where(electricity & ~exported, 0.0),
-            "electricity_export_kwh": kwh.where(electricity & exported, 0.0).abs(),
-            "gas_kwh": kwh.where(frame[s.FUEL] == "gas", 0.0),
+            imported: kwh.where(electricity & ~exported, 0.0),
+            exported_kwh: kwh.where(electricity & exported, 0.0).abs(),
+            gas: kwh.where(frame[s.FUEL] == "gas", 0.0),
         },
         index=frame.index,
     )
 
 
-ENERGY = ["electricity_import_kwh", "electricity_export_kwh", "gas_kwh"]
+ENERGY = list(s.ENERGY)
 
 
 def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:

@@ -30,6 +30,27 @@ def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypa
         rows = [line for line in table.splitlines() if line.startswith(measurement + " ")]
         assert len(rows) == 2, table
         assert str(yesterday) in rows[-1]
+    assert table.splitlines()[0].split()[2:] == [
+        "points",
+        "import",
+        "kWh",
+        "export",
+        "kWh",
+        "gas",
+        "kWh",
+        "£",
+        "inc",
+        "VAT",
+    ]
+    # Import, export and gas kWh apart: the readings equal what was priced, kind by kind, day by day.
+    rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+    cells = {(row[0], row[1]): row[2:] for row in rows}
+    for day in {day for measurement, day in cells if measurement == "meter_consumption"}:
+        readings = [float(kwh) for kwh in cells["meter_consumption", day][1:4]]
+        electricity, gas = cells["electricity_consumption", day], cells["gas_consumption", day]
+        assert readings == [float(electricity[1]), float(electricity[2]), float(gas[3])], table
+        assert min(readings) > 0 and float(electricity[3]) == float(gas[1]) == 0
+        assert all(len(cost.partition(".")[2]) == 2 for cost in (electricity[4], gas[4]))  # £, 2 places
     # After the table, each meter point's actual cost and each configured product's, with the saving.
     compared = output[output.rindex("What the same half-hours") :].splitlines()
     products = {line.split()[2] for line in compared[2:]}

@@ -70,6 +70,8 @@ COST_COLUMNS = (*USAGE_COST.values(), *STANDING_CHARGE_COST.values(), *TOTAL_COS
 # What a candidate tariff saves against the actual one (actual - candidate: positive when switching would save).
 SAVING = {vat: f"saving_{vat}_vat_pence" for vat in VAT}
 PRODUCT_CODE = "product_code"
+# The kinds of energy a day's figures keep apart (metadata, the demo's table), never added up.
+ENERGY = ("electricity_import_kwh", "electricity_export_kwh", "gas_kwh")
 ACTUAL = "actual"  # the product_code of the tariffs actually in force, in `tariff_comparison`
 
 

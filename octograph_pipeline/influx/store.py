@@ -21,6 +21,10 @@ from ..config import InfluxSettings
 from ..net import connection_problem
 from .schema import (
     BOOLEAN_TAGS,
+    ENERGY,
+    FUEL,
+    GAS_CONSUMPTION,
+    IS_EXPORT,
     MEASUREMENT,
     MEASUREMENTS,
     METER_CONSUMPTION,
@@ -320,6 +324,30 @@ class InfluxStore:
         frame = pd.DataFrame(rows, columns=["day", *columns])
         frame["day"] = pd.to_datetime(frame["day"], unit="s", utc=True).dt.tz_convert(tz).dt.date
         return frame
+
+    def daily_energy(
+        self, measurement: Measurement, start: pd.Timestamp, end: pd.Timestamp, tz, tags: Mapping[str, str]
+    ) -> pd.DataFrame:
+        """Per local day of [start, end): kWh of electricity import, electricity export and gas, apart
+        (`ENERGY`). Export is what the `is_export` tag says (meter_consumption) or, in the seed's measurements,
+        which carry neither it nor `fuel`, what is stored negative."""
+        totals: dict = {}
+        for sign in (">=", "<"):
+            series = self.query(
+                f"SELECT sum({quote_identifier(USAGE_KWH)}) FROM {self._source(measurement.name)} WHERE "
+                f"{window_condition(start, end, tags)} AND {quote_identifier(USAGE_KWH)} {sign} 0 GROUP BY "
+                f"time(1d), {quote_identifier(FUEL)}, {quote_identifier(IS_EXPORT)} fill(none) "
+                f"tz({quote_string(tz.key)})"
+            )
+            for one in series:
+                one_tags = one.get("tags") or {}
+                fuel = one_tags.get(FUEL) or ("gas" if measurement == GAS_CONSUMPTION else "electricity")
+                exported = one_tags.get(IS_EXPORT) == "true" or sign == "<"
+                kind = ENERGY[2] if fuel == "gas" else ENERGY[1] if exported else ENERGY[0]
+                for epoch, kwh in one["values"]:
+                    day = pd.Timestamp(epoch, unit="s", tz="UTC").tz_convert(tz).date()
+                    totals.setdefault(day, dict.fromkeys(ENERGY, 0.0))[kind] += abs(kwh)
+        return pd.DataFrame.from_dict(totals, orient="index", columns=list(ENERGY)).sort_index()
 
     def totals(
         self,
