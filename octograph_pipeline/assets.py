@@ -6,8 +6,12 @@ Every asset works on its run's partition *window* (one day or a range of days), 
 request per meter or tariff component for the whole range, not one per day.
 """
 
+import contextlib
+import datetime as dt
+import re
 import warnings
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import dagster as dg
 import pandas as pd
@@ -20,7 +24,7 @@ from .config import ConfigError, Settings
 from .influx import schema as s
 from .influx.schema import ASSET_MEASUREMENTS, TIME, Asset
 from .influx.store import open_store
-from .octopus.client import FinalError
+from .octopus.client import FinalError, OctopusError
 from .octopus.graphql import GraphQLUnavailable, KrakenAuthError
 from .partitions import daily_partitions, utc_window
 from .resources import OctographConfig
@@ -49,7 +53,7 @@ def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig)
     runs.begin_step(context)
     settings = octograph.settings
     start, end = utc_window(context.partition_time_window)
-    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
         data = client.account(settings.octopus.account_number)
     for problem in frames.uncovered_days(data, settings, start, end):
         context.log.warning(f"{problem}: its usage there cannot be priced")
@@ -65,7 +69,7 @@ def fetch_tariff_rates(
 ) -> pd.DataFrame:
     runs.begin_step(context)
     settings = octograph.settings
-    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
         # One request per tariff component for all the days and meters under that tariff.
         points, problems = frames.rate_points(
             frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
@@ -82,7 +86,7 @@ def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: Octogr
     require_stored_inputs(context, settings, account=account)
     segments = frames.agreement_segments(account, settings.octopus.tz)
     units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, settings))
-    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
         points = frames.consumption_frame(segments, client.consumption, settings, units)
     attach_day_metadata(context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz))
     yield dg.Output(points)
@@ -193,7 +197,7 @@ def compared(context, octograph, account, tariff_rates, meter_consumption, dispa
     )
     segments = frames.agreement_segments(account, settings.octopus.tz)
     smart_slots = None if dispatches is None else frames.smart_charge_slots(dispatches)
-    with no_retries(*NOT_RETRIED), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
         # One request per product, and one per component of each candidate tariff for the whole window.
         points, problems = comparison.compare(
             meter_consumption,
@@ -291,6 +295,32 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 
 
 # --- helpers of the bodies ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def octopus_calls(context: dg.AssetExecutionContext, settings: Settings) -> Iterator[None]:
+    """Octopus errors that will not mend fail the step at once. Others go to the retry policy, each saying which
+    days its request covered; on the last attempt the step fails with that cause as its error, rather than
+    Dagster's "Exceeded max_retries" with the cause nested below it."""
+    try:
+        with no_retries(*NOT_RETRIED):
+            yield
+    except OctopusError as exc:
+        covered = days_of_request(str(exc), settings.octopus.tz)
+        message = f"{exc}" + (f" (the request covered {covered})" if covered else "")
+        if context.retry_number >= settings.pipeline.retries:
+            raise dg.Failure(description=message, allow_retries=False) from exc  # --verbose shows the stack
+        raise OctopusError(message) from exc
+
+
+def days_of_request(message: str, tz) -> str | None:
+    """The local days of the `period_from`..`period_to` a request's URL (in `message`) asked for, if any."""
+    found = dict(re.findall(r"(period_from|period_to)=([^&\s]+)", message))
+    if set(found) != {"period_from", "period_to"}:
+        return None
+    start, end = (pd.Timestamp(unquote(found[key])) for key in ("period_from", "period_to"))
+    first, last = days.keys(pd.Series([start, end - pd.Timedelta(seconds=1)]), tz)
+    return days.listing(days.day_range(dt.date.fromisoformat(first), dt.date.fromisoformat(last)))
 
 
 def day_check_results(context: dg.AssetExecutionContext, problems: dict[checks.Check, pd.DataFrame]) -> Iterator:

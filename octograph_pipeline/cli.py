@@ -290,14 +290,15 @@ def report(
 
 def failure_cause(result, verbose: bool) -> str:
     """What made a run fail, in one line: the innermost error of its (last) failed step, without Dagster's
-    wrapping; with --verbose, the whole error and traceback."""
+    wrapping, or our own `Failure` on the way (its message is complete); with --verbose, the whole error and
+    traceback."""
     failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     if not failures:
         return "see the run's logs in Dagster"
     error = failures[-1].event_specific_data.error
     if verbose:
         return error.to_string()
-    while error.cause is not None:
+    while error.cause is not None and error.cls_name != "Failure":  # a Failure's message is ours, complete
         error = error.cause
     message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
     return re.sub(r"^[\w.]+(?:Error|Exception|Failure): ", "", message)

@@ -5,7 +5,9 @@ The command runs as a subprocess on a SQLite DAGSTER_HOME, against the simulator
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -167,7 +169,7 @@ def test_a_waiting_command_names_the_run_it_waits_for_and_sigint_stops_the_other
     home, make_config, simulator
 ):
     config = make_config()
-    simulator.latency = 0.5
+    simulator.latency = 1.0  # each of the first command's steps holds the pool for seconds
     first = octograph(config, home, "2024-01-01", "2024-12-31")
     wait_until(lambda: claimed_slots(home), what="the first command claiming the pool")
     second = octograph(config, home, "2024-06-12", "2024-06-12")
@@ -178,7 +180,9 @@ def test_a_waiting_command_names_the_run_it_waits_for_and_sigint_stops_the_other
         return "waiting for the octopus_api pool, held by run" in said[-1]
 
     wait_until(told_why, what="the second command saying what it waits for")
-    assert f"(pid {first.pid}) of octopus_prices" in said[-1]
+    assert re.search(
+        rf"held by run \w{{8}} \(pid {first.pid}\) of octopus_(prices|consumption)$", said[-1].strip()
+    )
 
     first.send_signal(signal.SIGINT)
     out, err = first.communicate(timeout=120)
@@ -243,6 +247,25 @@ def test_an_api_that_keeps_failing_fails_the_day_within_its_retry_budget(make_co
     assert "returned HTTP 500" in str(failure.event_specific_data.error)
 
 
+def test_after_the_last_retry_the_step_error_is_the_cause_and_the_days_it_covered(make_config, simulator):
+    """Not Dagster's "Exceeded max_retries of 1" with the cause nested below: the first line the UI shows is the
+    API's own message, the request, and which days that request covered (one request covers the run's days)."""
+    simulator.fail_days = {dt.date(2024, 6, 14)}
+    config = make_config(pipeline={"retries": "1", "retry_delay_seconds": "0", "api_retries": "0"})
+    run = materialize_days(config, "2024-06-12", "2024-06-18", raise_on_error=False)
+    failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+    first_line = failure.event_specific_data.error.message.splitlines()[0]
+    assert "Exceeded max_retries" not in first_line
+    assert (
+        "/standard-unit-rates/?period_from=2024-06-11T23%3A00%3A00Z&period_to=2024-06-18T23%3A00%3A00Z"
+        in first_line
+    )
+    assert first_line.endswith(
+        "returned HTTP 500: A server error occurred. (the request covered 2024-06-12 .. 2024-06-18)"
+    ), first_line
+    assert len([e for e in run.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1  # still retried
+
+
 @pytest.fixture
 def silent_api():
     """A server that accepts every connection and never answers (a hung proxy or API), as an API prefix."""
@@ -297,7 +320,7 @@ def test_the_cli_prints_one_line_per_failure_and_the_detail_with_verbose(make_co
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
     assert lines[0].startswith("octograph: octopus_consumption failed: GET http://127.0.0.1:")
-    assert lines[0].endswith("returned HTTP 500: Internal Server Error")
+    assert lines[0].endswith("returned HTTP 500: Internal Server Error (the request covered 2024-06-12)")
     assert lines[1] == "octograph: 1 day(s) failed: 2024-06-12; re-run them with --from-date/--to-date"
     assert len(lines) == 2  # nothing of Dagster's own log
     verbose = subprocess.run([*command, "--verbose"], env=env, capture_output=True, text=True, timeout=120)
