@@ -135,6 +135,28 @@ def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
     assert dagster_ui.partition_statuses("priced_consumption")[failing] == "MATERIALIZED"
 
 
+def test_after_a_failed_backfill_downstream_days_read_missing_on_their_asset_and_failed_on_the_backfill(
+    dagster_ui, influx, simulator
+):
+    """What the README explains: the days whose prices and readings failed read FAILED on those assets'
+    Partitions pages; `priced_consumption` never ran for them, so its page shows them Missing, while the
+    backfill's page counts them failed (the backfill could not materialise them)."""
+    backfill_days = ["2024-11-05", "2024-11-06"]
+    simulator.fail_days = {dt.date(2024, 11, 6)}
+    failed = dagster_ui.wait_for_backfill(
+        dagster_ui.launch_asset_backfill(ASSETS, backfill_days), BACKFILL_TIMEOUT
+    )
+    assert failed["status"] == "COMPLETED_FAILED", failed
+    for asset in ("tariff_rates", "meter_consumption"):
+        assert {day: dagster_ui.partition_statuses(asset).get(day) for day in backfill_days} == dict.fromkeys(
+            backfill_days, "FAILED"
+        )
+        assert failed["assets"][asset]["numPartitionsFailed"] == 2
+    assert not set(dagster_ui.partition_statuses("priced_consumption")) & set(backfill_days)  # Missing
+    assert failed["assets"]["priced_consumption"]["numPartitionsFailed"] == 2
+    assert failed["assets"]["account"]["numPartitionsMaterialized"] == 2
+
+
 GAPS_DAYS = ["2024-06-11", "2024-06-12", "2024-06-13", "2024-06-14"]  # gaps_household: a gap on 06-12, ...
 
 
