@@ -293,7 +293,7 @@ class InfluxStore:
         """One cheap query: a wrong URL, password, database or bucket shows here, before anything runs. (InfluxDB
         answers `SHOW MEASUREMENTS` on a missing database without an error; it does not so for its retention
         policies.)"""
-        policies = {row[0] for series in self.query("SHOW RETENTION POLICIES") for row in series["values"]}
+        policies = {row[0] for series in self.query("SHOW RETENTION POLICIES") for row in series.get("values", [])}
         if self.retention_policy and self.retention_policy not in policies:
             raise InfluxRefused(
                 f"InfluxDB database {self.database} has no retention policy {self.retention_policy!r} (it has "
