@@ -18,6 +18,7 @@ from octograph_pipeline.demo import prepare_dagster_home
 from octograph_pipeline.influx.store import InfluxV1Store
 from octograph_pipeline.simulator import OctopusSimulator, gaps_household, serve
 
+from .browser import Browser
 from .conftest import API_KEY, SIMULATOR_NOW, day_points, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
 from .test_ui_browser import render
@@ -211,3 +212,31 @@ def test_on_the_postgres_instance_each_day_shows_its_own_status_and_check_result
                 **dict.fromkeys(GAPS_DAYS, "MATERIALIZED"),
                 "2024-06-13": "FAILED",
             }
+
+
+def test_the_readmes_backfill_steps_clicked_in_chromium(dagster_ui, influx, chromium):
+    """README, From the Dagster UI, "Backfill a range of days", click by click in headless Chromium with real
+    mouse events and typing: Catalog, select every asset, Materialize selected, Show all partitions, the range
+    typed in, Launch backfill. The backfill it launched materialises exactly those days of every asset."""
+    with Browser(chromium) as browser:
+        browser.open(dagster_ui.url)
+        browser.click_text("Catalog", tag="a")
+        browser.wait_for("!!document.querySelector('[data-testid=\"checkbox-account\"]')", "the Catalog's assets")
+        browser.click_selector("thead input[type=checkbox], input[type=checkbox]:not([data-testid])", "select all")
+        browser.click_text("Materialize selected")
+        browser.click_text("Show all partitions")
+        browser.type_into("[role=dialog] input[type=text]", f"[{DAYS[0]}...{DAYS[-1]}]", "the partitions field")
+        browser.press_enter()
+        browser.click_text("Launch backfill")
+        browser.wait_for("!document.querySelector('[role=dialog]')", "the dialog closing")
+    listed = dagster_ui.graphql(
+        "{ partitionBackfillsOrError(limit: 1) { ... on PartitionBackfills { results { id } } } }"
+    )
+    (launched,) = listed["partitionBackfillsOrError"]["results"]
+    backfill = dagster_ui.wait_for_backfill(launched["id"], BACKFILL_TIMEOUT)
+    assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    assert {
+        asset: counts["numPartitionsTargeted"] for asset, counts in backfill["assets"].items()
+    } == dict.fromkeys(ASSETS, len(DAYS))
+    for asset in ASSETS:
+        assert dagster_ui.materialized_partitions(asset) == set(DAYS), asset
