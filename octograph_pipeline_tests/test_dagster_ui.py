@@ -229,14 +229,44 @@ def test_the_readmes_backfill_steps_clicked_in_chromium(dagster_ui, influx, chro
         browser.press_enter()
         browser.click_text("Launch backfill")
         browser.wait_for("!document.querySelector('[role=dialog]')", "the dialog closing")
-    listed = dagster_ui.graphql(
-        "{ partitionBackfillsOrError(limit: 1) { ... on PartitionBackfills { results { id } } } }"
-    )
-    (launched,) = listed["partitionBackfillsOrError"]["results"]
-    backfill = dagster_ui.wait_for_backfill(launched["id"], BACKFILL_TIMEOUT)
+    backfill = launched_backfill(dagster_ui)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
     assert {
         asset: counts["numPartitionsTargeted"] for asset, counts in backfill["assets"].items()
     } == dict.fromkeys(ASSETS, len(DAYS))
     for asset in ASSETS:
         assert dagster_ui.materialized_partitions(asset) == set(DAYS), asset
+
+
+def launched_backfill(dagster_ui: DagsterDev) -> dict:
+    """The newest backfill, waited for until it ends."""
+    listed = dagster_ui.graphql(
+        "{ partitionBackfillsOrError(limit: 1) { ... on PartitionBackfills { results { id } } } }"
+    )
+    (newest,) = listed["partitionBackfillsOrError"]["results"]
+    return dagster_ui.wait_for_backfill(newest["id"], BACKFILL_TIMEOUT)
+
+
+def test_the_readmes_rematerialise_one_day_clicked_in_chromium(dagster_ui, influx, simulator, chromium):
+    """README, "Re-materialise one day": the asset graph's Materialize all… with that one day. Its prices and
+    readings are fetched again (the supplier corrected its readings meanwhile) and only that day changes."""
+    first = dagster_ui.wait_for_backfill(dagster_ui.launch_asset_backfill(ASSETS, DAYS), BACKFILL_TIMEOUT)
+    assert first["status"] == "COMPLETED_SUCCESS", first
+    before = {day: day_points(influx, day) for day in DAYS}
+    simulator.reading_scale = 1.5
+    with Browser(chromium) as browser:
+        browser.open(f"{dagster_ui.url}/asset-groups/octopus")
+        browser.click_text("Materialize all")
+        browser.click_text("Show all partitions")
+        browser.type_into("[role=dialog] input[type=text]", DAYS[1], "the partitions field")
+        browser.press_enter()
+        browser.click_text("Launch backfill")
+        browser.wait_for("!document.querySelector('[role=dialog]')", "the dialog closing")
+    again = launched_backfill(dagster_ui)
+    assert again["status"] == "COMPLETED_SUCCESS" and again["id"] != first["id"], again
+    assert {asset: counts["numPartitionsTargeted"] for asset, counts in again["assets"].items()} == dict.fromkeys(
+        ASSETS, 1
+    )
+    after = {day: day_points(influx, day) for day in DAYS}
+    assert after[DAYS[0]] == before[DAYS[0]] and after[DAYS[2]] == before[DAYS[2]]
+    assert after[DAYS[1]] != before[DAYS[1]]  # re-read at the corrected scale, and re-priced
