@@ -44,6 +44,11 @@ OCTOPUS_POOL = "octopus_api"
 # A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config: failing at
 # once; other Octopus errors (5xx, throttling, timeouts) go to the retry policy.
 NOT_RETRIED = (FinalError, ConfigError)
+# Dagster shows a check whose step failed as "Execution failed" (✗): that says nothing of the data.
+EXECUTION_FAILED_MEANS = (
+    '"Execution failed" means its step did not run (a fetch failed, say), not that the data failed the check: '
+    "each day keeps its last result, listed on the Checks tab."
+)
 
 
 # --- the asset bodies ---------------------------------------------------------------------------------------
@@ -244,7 +249,12 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
             check_specs=[
-                dg.AssetCheckSpec(check.name, asset=name, description=check.description, partitions_def=partitions)
+                dg.AssetCheckSpec(
+                    check.name,
+                    asset=name,
+                    description=f"{check.description} {EXECUTION_FAILED_MEANS}",
+                    partitions_def=partitions,
+                )
                 for check in asset_checks
             ],
         )
