@@ -283,12 +283,11 @@ def test_definitions_snapshot(config_file):
     assert sorted(job.name for job in defs.jobs) == [CONSUMPTION_JOB, PRICES_JOB]
     assert sorted(s.name for s in defs.schedules) == ["agile_prices", "daily_consumption"]
     assert [s.name for s in defs.sensors] == ["late_consumption", "dead_runs"]
-    (spec, _) = defs.resolve_assets_def("meter_consumption").check_specs
-    assert spec.description.endswith(
-        '"Execution failed" means its step did not run (a fetch failed, say), not '
-        "that the data failed the check: each day keeps its last result, listed on "
-        "the Checks tab."
-    )
+    for spec in defs.resolve_assets_def("meter_consumption").check_specs:
+        assert spec.description.endswith(
+            '"Execution failed" means its step did not run (a fetch failed, say), not that the data failed the '
+            "check: each day keeps its last result, listed on the Checks tab."
+        ), spec.name
     account = defs.resolve_assets_def("account")
     assert account.backfill_policy == dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN)
     assert account.op.pool == "octopus_api"
