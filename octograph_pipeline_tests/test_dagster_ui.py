@@ -231,6 +231,7 @@ def test_the_readmes_backfill_steps_clicked_in_chromium(dagster_ui, influx, chro
         browser.wait_for("!document.querySelector('[role=dialog]')", "the dialog closing")
     backfill = launched_backfill(dagster_ui)
     assert backfill["status"] == "COMPLETED_SUCCESS", backfill
+    assert {run["jobName"] for run in backfill["runs"]} == {"__ASSET_JOB"}  # as the README says the UI names them
     assert {
         asset: counts["numPartitionsTargeted"] for asset, counts in backfill["assets"].items()
     } == dict.fromkeys(ASSETS, len(DAYS))
