@@ -1,11 +1,10 @@
 """What a user does in the Dagster UI, done over the same GraphQL API the UI's pages call, for tests and the
 benchmark: Dagster's webserver and daemon (as `make ui` starts them) on a given DAGSTER_HOME, a backfill
-launched as the "Materialize…" partitions dialog launches it, re-executed as the backfill page's menu does,
-and waited for with the timings of its runs.
+launched as the "Materialize…" partitions dialog launches it, and waited for with the timings of its runs.
 
 The mutations and their variables are copied from dagster-webserver's own UI (ui-core, in the source maps
-shipped with dagster_webserver/webapp/build): LaunchAssetChoosePartitionsDialog.tsx, BackfillUtils.tsx,
-useReexecuteBackfill.tsx and usePartitionHealthData.tsx. Anything the UI would show as an error toast raises.
+shipped with dagster_webserver/webapp/build): LaunchAssetChoosePartitionsDialog.tsx, BackfillUtils.tsx
+and usePartitionHealthData.tsx. Anything the UI would show as an error toast raises.
 """
 
 from __future__ import annotations
@@ -45,16 +44,6 @@ mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {{
     ... on ConflictingExecutionParamsError {{ message }}
     ... on PresetNotFoundError {{ message }}
     ... on RunConfigValidationInvalid {{ pipelineName errors {{ message path reason }} }}
-    {PYTHON_ERROR}
-  }}
-}}"""
-# useReexecuteBackfill.tsx REEXECUTE_BACKFILL_MUTATION.
-REEXECUTE_BACKFILL = f"""
-mutation reexecuteBackfill($reexecutionParams: ReexecutionParams!) {{
-  reexecutePartitionBackfill(reexecutionParams: $reexecutionParams) {{
-    __typename
-    ... on LaunchBackfillSuccess {{ backfillId }}
-    ... on UnauthorizedError {{ message }}
     {PYTHON_ERROR}
   }}
 }}"""
@@ -267,13 +256,6 @@ class DagsterDev:
         clicked = time.time()
         data = self.graphql(LAUNCH_BACKFILL, {"backfillParams": params})
         return self._launched_backfill(data["launchPartitionBackfill"], clicked)
-
-    def reexecute_backfill_from_failure(self, backfill_id: str) -> str:
-        """The backfill page's *Re-execute → From failure*: a new backfill of the partitions not materialised."""
-        params = {"parentRunId": backfill_id, "strategy": "FROM_FAILURE"}
-        clicked = time.time()
-        data = self.graphql(REEXECUTE_BACKFILL, {"reexecutionParams": params})
-        return self._launched_backfill(data["reexecutePartitionBackfill"], clicked)
 
     def wait_for_backfill(self, backfill_id: str, timeout: float = 300, poll: float = 0.5) -> dict:
         """Polls until the backfill is terminal. Returns its status, `seconds` from launch to when this poll saw
