@@ -2,7 +2,8 @@
 DAGSTER_HOME: a backfill of all four assets launched as the *Materialize…* dialog launches it, each day's check
 results recorded, InfluxDB holding exactly what the same days materialised in-process hold, the asset graph in
 headless Chromium showing the checks passed (out/ui/); then a day failed by the API and re-executed from the
-backfill page's menu in headless Chromium, and only that day runs again. `pytest -s` prints where the wall time went."""
+backfill page's menu in headless Chromium, and only that day runs again. `pytest -s` prints where the wall
+time went."""
 
 from __future__ import annotations
 
