@@ -6,6 +6,7 @@ IO manager writes it to InfluxDB as it is and hands it back the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo
@@ -385,7 +386,7 @@ def priced_points(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
     The half-hours of completed smart-charge dispatches (`smart_slots`) of the `intelligent_mpan` import meter
-    cost the off-peak unit rate (see `pricing.off_peak_starts`).
+    cost the off-peak unit rate in force at that half-hour (see `pricing.off_peak_rates`).
 
     Returns the points to write and the same intervals per meter (`s.METER_KEY` columns, tariff, usage, costs)
     for checks and metadata, which need to know the meter even when no tag names it.
@@ -406,10 +407,8 @@ def priced_points(
         interval_prices.index = readings.index
         if smart_slots is not None and meter[s.METER_POINT] == settings.octopus.intelligent_mpan:
             smart = readings[s.TIME].isin(smart_slots) & ~bool(meter[s.IS_EXPORT])
-            off_peak = pricing.off_peak_starts(
-                readings.loc[smart, s.TIME], settings.octopus.intelligent_off_peak_start, tz
-            )
-            rates = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes[smart], off_peak]))
+            off_peak = off_peak_lookup(price_table, settings.octopus.intelligent_off_peak_start, tz)
+            rates = off_peak.reindex(pd.MultiIndex.from_arrays([tariff_codes[smart], readings.loc[smart, s.TIME]]))
             unit = [*s.UNIT_PRICE.values()]
             interval_prices.loc[smart, unit] = rates[unit].to_numpy()
         costs = pricing.consumption_costs(
@@ -436,6 +435,20 @@ def priced_points(
     if not points:
         return empty_points(), pd.DataFrame(columns=[*s.METER_KEY, s.TIME, s.TARIFF_CODE_TAG, s.USAGE_KWH])
     return pd.concat(points, ignore_index=True), pd.concat(details, ignore_index=True)
+
+
+def off_peak_lookup(price_table: pd.DataFrame, window_start: dt.time, tz: ZoneInfo) -> pd.DataFrame:
+    """`price_lookup`'s table with each tariff's off-peak rate in force at each half-hour."""
+    if price_table.empty:
+        return price_table
+    by_tariff = price_table.groupby(level=s.TARIFF_CODE_TAG)
+    return pd.concat(
+        {
+            code: pricing.off_peak_rates(one.droplevel(s.TARIFF_CODE_TAG), window_start, tz)
+            for code, one in by_tariff
+        },
+        names=[s.TARIFF_CODE_TAG, s.TIME],
+    )
 
 
 def price_lookup(prices: pd.DataFrame) -> pd.DataFrame:

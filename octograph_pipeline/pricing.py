@@ -52,17 +52,27 @@ def in_low_rate_window(starts: pd.Series, low_start: dt.time, low_end: dt.time, 
     return (minute >= start) | (minute < end)
 
 
-def off_peak_starts(times: pd.Series, start: dt.time, tz: ZoneInfo) -> pd.Series:
-    """For each instant, when to read the off-peak rate: when the off-peak window (starting at `start`, local
-    clock time) last began, 23:30 for 23:45; or the day's midnight if it began the evening before (a day's prices
-    start at its midnight, inside a window that crosses it), as for a 14:00 smart charge. By the calendar, so a
-    clock change in between does not move it."""
-    wall = times.dt.tz_convert(tz).dt.tz_localize(None)
-    midnight = wall.dt.normalize()
-    began = midnight + pd.Timedelta(hours=start.hour, minutes=start.minute)
-    began = began.where(began <= wall, midnight)
-    localised = began.dt.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
-    return localised.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+INTELLIGENT_OFF_PEAK = dt.timedelta(hours=6)  # Intelligent Octopus Go's off-peak window: 23:30-05:30
+
+
+def off_peak_rates(prices: pd.DataFrame, window_start: dt.time, tz: ZoneInfo) -> pd.DataFrame:
+    """The off-peak rate in force at each half-hour of one tariff's half-hourly `prices` (indexed by UTC time),
+    as Octopus bills a smart charge outside the window: the window's rate of the price version in force then.
+
+    A new version begins where a price changes other than at the window's edges (a price change at midnight,
+    or in the middle of a window or of the day); within a version, the window's last rate before the
+    half-hour, else its next one. Beyond the prices at hand, the nearest version's.
+    """
+    prices = prices.sort_index()
+    times = prices.index.to_series()
+    window_end = (dt.datetime.combine(dt.date.min, window_start) + INTELLIGENT_OFF_PEAK).time()
+    in_window = in_low_rate_window(times, window_start, window_end, tz)
+    at_edge = in_window.ne(in_window.shift())
+    changed = prices.ne(prices.shift()).any(axis=1) & ~at_edge
+    version = changed.cumsum()
+    window_rates = prices.where(in_window, axis=0)
+    in_version = window_rates.groupby(version).ffill().groupby(version).bfill()
+    return in_version.ffill().bfill()
 
 
 def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:

@@ -1,6 +1,7 @@
 """The pure arithmetic, without I/O: local days, rates onto intervals, costs, gas units."""
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -219,15 +220,42 @@ def test_smets2_cubic_metres_to_kwh():
     assert pricing.gas_volume_to_kwh(pd.Series([0.0, 2.0]), 1.0, 36.0).tolist() == [0.0, 20.0]
 
 
-def test_the_off_peak_rate_is_read_when_the_window_began_or_at_the_days_midnight():
-    """23:30 for 23:45; for a 14:00 smart charge the window began the evening before, so the rate is read at
-    the day's midnight (inside a window that crosses it); by the London clock on the day the clocks go back."""
-    times = pd.Series(pd.to_datetime(["2024-11-20T23:45Z", "2024-11-20T14:00Z", "2024-10-27T13:00Z"], utc=True))
-    began = pricing.off_peak_starts(times, dt.time(23, 30), ZoneInfo("Europe/London"))
-    assert began.dt.strftime("%Y-%m-%dT%H:%MZ").tolist() == [
-        "2024-11-20T23:30Z",
-        "2024-11-20T00:00Z",
-        "2024-10-26T23:00Z",  # midnight BST
+def iog_prices(first_day: str, count: int, change_at: str | None = None) -> pd.DataFrame:
+    """Half-hourly unit prices of an Intelligent Octopus Go tariff over `count` whole London days: 7 p/kWh in
+    the 23:30-05:30 window, 27 outside it; from `change_at` (local time) on, 9 and 30."""
+    start = pd.Timestamp(first_day, tz=LONDON)
+    local = pd.date_range(start, start + pd.DateOffset(days=count), freq="30min", inclusive="left")
+    change = pd.Timestamp(change_at or "2100-01-01", tz=LONDON)
+    in_window = [not dt.time(5, 30) <= t.time() < dt.time(23, 30) for t in local]
+    unit = [
+        ((9.0, 30.0) if t >= change else (7.0, 27.0))[0 if w else 1] for t, w in zip(local, in_window, strict=True)
     ]
-    go = pricing.off_peak_starts(times, dt.time(0, 30), ZoneInfo("Europe/London"))
-    assert go.dt.strftime("%H:%MZ").tolist() == ["00:30Z", "00:30Z", "23:30Z"]  # 00:30 is still BST on the 27th
+    return pd.DataFrame({"unit": unit}, index=local.tz_convert("UTC"))
+
+
+def off_peak_at(prices: pd.DataFrame, *local_times: str) -> list[float]:
+    rates = pricing.off_peak_rates(prices, dt.time(23, 30), LONDON)["unit"]
+    return [rates[pd.Timestamp(t, tz=LONDON).tz_convert("UTC")] for t in local_times]
+
+
+def test_a_smart_charge_costs_the_off_peak_rate_in_force_at_its_half_hour():
+    """Octopus bills a smart charge outside the window at the off-peak rate in force at that half-hour."""
+    steady = iog_prices("2024-11-20", 2)
+    assert off_peak_at(steady, "2024-11-20 14:00", "2024-11-20 23:30", "2024-11-21 06:00") == [7.0, 7.0, 7.0]
+    # A change in the middle of the window (02:00): from then on, the new off-peak rate.
+    mid_window = iog_prices("2024-11-20", 2, "2024-11-21 02:00")
+    assert off_peak_at(mid_window, "2024-11-20 14:00", "2024-11-21 01:00", "2024-11-21 14:00") == [7.0, 7.0, 9.0]
+    # A change at midday: the morning's smart charge at the old off-peak rate, the afternoon's at the new one,
+    # which is published only from the evening's window.
+    midday = iog_prices("2024-11-20", 2, "2024-11-20 12:00")
+    assert off_peak_at(midday, "2024-11-20 06:00", "2024-11-20 14:00", "2024-11-21 14:00") == [7.0, 9.0, 9.0]
+    # At midnight, as Octopus changes prices: the window's half-hours before midnight keep the old rate.
+    midnight = iog_prices("2024-11-20", 2, "2024-11-21 00:00")
+    assert off_peak_at(midnight, "2024-11-20 14:00", "2024-11-20 23:30", "2024-11-21 14:00") == [7.0, 7.0, 9.0]
+
+
+def test_the_off_peak_window_follows_the_london_clock_on_a_clock_change_day():
+    """2024-10-27 has 50 half-hours, two of them 01:00-01:30 in the window; a price change at its midnight."""
+    prices = iog_prices("2024-10-26", 2, "2024-10-27 00:00")
+    assert len(prices) == 48 + 50
+    assert off_peak_at(prices, "2024-10-26 14:00", "2024-10-27 05:00", "2024-10-27 13:00") == [7.0, 9.0, 9.0]
