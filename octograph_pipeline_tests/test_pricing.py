@@ -1,7 +1,6 @@
 """The pure arithmetic, without I/O: local days, rates onto intervals, costs, gas units."""
 
 import datetime as dt
-from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 import pandas as pd
