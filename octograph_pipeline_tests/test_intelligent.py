@@ -2,10 +2,15 @@
 Octopus dispatches through Dagster into the real InfluxDB, priced by hand on an ordinary day and on the day the
 clocks go back; gas meters' units from `consumptionUnits`; no deprecated field sent."""
 
+import contextlib
 import datetime as dt
 import re
+import socket
+import threading
+import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 import numpy as np
@@ -72,9 +77,30 @@ def test_a_token_kraken_calls_expired_is_refreshed_once(kraken):
     simulator, api = kraken
     with KrakenClient(api, API_KEY) as client:
         client.gas_meter_units(ACCOUNT)
-        simulator.clock = lambda: SIMULATOR_NOW + dt.timedelta(minutes=61)  # KT-CT-1120 from now on
+        simulator.clock = lambda: SIMULATOR_NOW + dt.timedelta(minutes=61)  # KT-CT-1124 from now on
+        expired = requests.post(
+            client.url,
+            json={"query": graphql.GAS_METER_UNITS},
+            headers={"Authorization": client._token},
+            timeout=5,
+        ).json()
+        assert [(e["message"], e["extensions"]["errorCode"]) for e in expired["errors"]] == [
+            ("Signature of the JWT has expired.", "KT-CT-1124")
+        ]
         assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
     assert simulator.graphql.issued == {"APIKey": 1, "refreshToken": 1}
+
+
+def test_an_expired_refresh_token_means_logging_in_with_the_key_again(kraken):
+    """After 7 days the refresh token is refused (KT-CT-1134): the key gets a new token, without an error."""
+    simulator, api = kraken
+    now = [0.0]
+    with KrakenClient(api, API_KEY, clock=lambda: now[0]) as client:
+        client.gas_meter_units(ACCOUNT)
+        now[0] = 8 * 24 * 3600
+        simulator.clock = lambda: SIMULATOR_NOW + dt.timedelta(days=8)
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert simulator.graphql.issued == {"APIKey": 2, "refreshToken": 0}
 
 
 def test_too_many_requests_is_waited_out(kraken):
@@ -96,14 +122,92 @@ def test_throttling_that_does_not_end_is_a_retryable_error(kraken):
 
 
 def test_a_refused_key_is_one_clear_error_that_never_shows_the_key(kraken):
+    """Kraken refuses a wrong key as public clients quote it: HTTP 200, KT-CT-1139, a null token."""
     _, api = kraken
+    refused = requests.post(
+        f"{api}/graphql/",
+        json={"query": graphql.TOKEN, "variables": {"input": {"APIKey": "sk_live_not_this_one"}}},
+        timeout=5,
+    )
+    assert refused.status_code == 200 and refused.json()["data"] == {"obtainKrakenToken": None}
+    (error,) = refused.json()["errors"]
+    assert error["message"] == "Invalid data." and error["extensions"] == {
+        "errorType": "VALIDATION",
+        "errorCode": "KT-CT-1139",
+        "errorDescription": "Authentication failed.",
+    }
     with KrakenClient(api, "sk_live_not_this_one") as client, pytest.raises(KrakenAuthError) as error:
         client.dispatches(ACCOUNT)
-    message = str(error.value)
-    assert message == (
-        "the Octopus GraphQL API refused the API key: Invalid data. (KT-CT-1143); check the variable named by "
-        "[octopus] api_key_env_var"
+    assert str(error.value) == (
+        "the Octopus GraphQL API refused the API key: Invalid data. Authentication failed. (KT-CT-1139); "
+        "check the variable named by [octopus] api_key_env_var"
     )
+
+
+# -- Kraken's transport: retried as REST's is ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_on_graphql_are_retried(kraken, iog_config, status):
+    """Through the client the pipeline builds from its configuration."""
+    simulator, _ = kraken
+    simulator.inject(status, count=2, path_contains="/graphql")
+    with KrakenClient.from_settings(load_settings(iog_config(pipeline={"api_backoff_seconds": "0"}))) as client:
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert simulator.request_counts["graphql"] == 2 + 2  # two failures, the token, the query
+
+
+def test_a_429_on_graphql_is_retried_after_its_retry_after(kraken):
+    simulator, api = kraken
+    simulator.inject(429, count=1, path_contains="/graphql", retry_after=2)
+    began = time.monotonic()
+    with KrakenClient(api, API_KEY) as client:
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert time.monotonic() - began >= 2  # waited as Retry-After said (urllib3 would otherwise retry at once)
+    assert simulator.request_counts["graphql"] == 1 + 2
+
+
+@contextlib.contextmanager
+def dropping_proxy(api: str, drops: int):
+    """A TCP proxy in front of the simulator that reads each of the first `drops` requests and closes the
+    connection without a word (a load balancer dropping it); later connections are relayed. Yields its API
+    prefix and the count of connections it accepted."""
+    upstream = urlsplit(api)
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted = [0]
+
+    def relay(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = server.accept()
+                accepted[0] += 1
+                if accepted[0] <= drops:
+                    client.recv(65536)
+                    client.close()
+                    continue
+                backend = socket.create_connection((upstream.hostname, upstream.port))
+                threading.Thread(target=relay, args=(client, backend), daemon=True).start()
+                threading.Thread(target=relay, args=(backend, client), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}{upstream.path}", accepted
+    finally:
+        server.close()
+
+
+def test_a_dropped_graphql_connection_is_retried(kraken):
+    simulator, api = kraken
+    with dropping_proxy(api, drops=2) as (proxied, accepted), KrakenClient(proxied, API_KEY) as client:
+        assert client.gas_meter_units(ACCOUNT) == {GAS_SERIAL: "m3"}
+    assert accepted[0] == 3 and simulator.request_counts["graphql"] == 2  # two dropped, then token and query
 
 
 def test_no_graphql_api_is_its_own_error(kraken):

@@ -2,10 +2,14 @@
 Intelligent Octopus dispatches).
 
 A token comes from the API key (`obtainKrakenToken`), lasts 60 minutes and is refreshed with its refresh token
-(7 days) before it expires, or once when Kraken says it has (KT-CT-1120). Kraken answers errors as HTTP 200 with
-`errors[].extensions.errorCode`: KT-CT-1199 (too many requests) is waited out and retried; KT-CT-1111 and
-KT-CT-1143 are a rejected key or token, a final error. Transport (retries of 5xx and HTML 403 pages within the
-budget, connection failures) is the REST client's. Neither the key nor a token is ever put in a message.
+(7 days) before it expires (a refused refresh token, KT-CT-1134/1135, means logging in with the key again), or
+once when Kraken says it has expired (KT-CT-1124, "Signature of the JWT has expired."; KT-CT-1120). Kraken answers
+errors as HTTP 200 with `errors[].extensions.errorCode`: KT-CT-1199 (too many requests) is waited out and retried;
+KT-CT-1139 (a wrong API key: "Invalid data.", "Authentication failed."), KT-CT-1111 ("Unauthorized.") and
+KT-CT-1143 (which public clients treat alike) are a rejected key, a final error. The codes are those of Octopus's
+error-code reference and of real answers quoted by public clients (BottlecapDave/HomeAssistant-OctopusEnergy,
+Predbat, marco-sparko). Transport (retries of 5xx, 429 and HTML 403 pages within the budget, connection
+failures) is the REST client's. Neither the key nor a token is ever put in a message.
 """
 
 from __future__ import annotations
@@ -52,8 +56,8 @@ PLANNED_DISPATCHES = """query PlannedDispatches($deviceId: String!) {
 }"""
 QUERIES = (TOKEN, GAS_METER_UNITS, DISPATCHES, PLANNED_DISPATCHES)
 
-AUTH_REJECTED = {"KT-CT-1111", "KT-CT-1143"}
-TOKEN_EXPIRED = "KT-CT-1120"
+AUTH_REJECTED = {"KT-CT-1139", "KT-CT-1111", "KT-CT-1143"}
+TOKEN_EXPIRED = {"KT-CT-1124", "KT-CT-1120"}
 THROTTLED = "KT-CT-1199"
 
 
@@ -134,7 +138,7 @@ class KrakenClient:
     def query(self, text: str, **variables) -> dict:
         """The `data` of one GraphQL operation, with a valid token (renewed once if Kraken says it expired)."""
         errors, data = self._call(text, variables, self._valid_token())
-        if errors and TOKEN_EXPIRED in _codes(errors):
+        if errors and TOKEN_EXPIRED & _codes(errors):
             self._token = None
             errors, data = self._call(text, variables, self._valid_token())
         if errors:
@@ -205,6 +209,13 @@ def _code(error: dict) -> str:
     return str((error.get("extensions") or {}).get("errorCode"))
 
 
+def _said(error: dict) -> str:
+    """The error's message and, where it adds to it, what its code means (`errorDescription`)."""
+    message = str(error.get("message") or "").strip()
+    description = str((error.get("extensions") or {}).get("errorDescription") or "").strip()
+    return f"{message} {description}" if description and description not in message else message
+
+
 def _codes(errors: list[dict]) -> set[str]:
     return {_code(error) for error in errors}
 
@@ -212,7 +223,7 @@ def _codes(errors: list[dict]) -> set[str]:
 def _error(errors: list[dict]) -> OctopusError:
     """The exception for Kraken's `errors[]`: a rejected key or token is final, the rest may mend later."""
     codes = _codes(errors)
-    said = "; ".join(f"{error.get('message')} ({_code(error)})" for error in errors)
+    said = "; ".join(f"{_said(error)} ({_code(error)})" for error in errors)
     if codes & AUTH_REJECTED:
         return KrakenAuthError(
             f"the Octopus GraphQL API refused the API key: {said}; check the variable named by "

@@ -25,6 +25,11 @@ COMPLETED_HOURS = 12  # completedDispatches serves only this far back
 PLANNED_HOURS = 24
 REMOVED_FIELDS = ("plannedDispatches", "startDt", "endDt")  # gone from the schema (2025-01-01, 2026-01-16)
 ROOT_FIELD = re.compile(r"(\w+)\s*(?:\(|\{)")
+# obtainKrakenToken's refusals, as Kraken words them: (errorCode, message, errorDescription)
+REFUSED_KEY = ("KT-CT-1139", "Invalid data.", "Authentication failed.")
+EXPIRED_REFRESH_TOKEN = ("KT-CT-1134", "Invalid data.", "The refresh token has expired.")
+UNKNOWN_REFRESH_TOKEN = ("KT-CT-1135", "Invalid data.", "Please make sure the refresh token is correct.")
+TOKEN_NULL = {"obtainKrakenToken": None}
 
 
 class KrakenGraphQL:
@@ -54,7 +59,10 @@ class KrakenGraphQL:
             return JSONResponse({"errors": [{"message": "Must provide query string."}]}, status_code=400)
         if self.throttle > 0:
             self.throttle -= 1
-            return _error("KT-CT-1199", "Too many requests.")
+            return _error(
+                "KT-CT-1199", "Too many requests.", "There were too many requests. Please try again later.",
+                kind="AUTHORIZATION",
+            )  # fmt: skip
         if removed := [name for name in REMOVED_FIELDS if re.search(rf"\b{name}\b", query)]:
             return JSONResponse(
                 {
@@ -76,7 +84,7 @@ class KrakenGraphQL:
         account = self.accounts.get(str(variables.get("accountNumber", "")))
         for name in fields:
             if name in ("account", "devices", "completedDispatches") and account is None:
-                return _error("KT-CT-4123", "Unauthorized.", path=name)
+                return _error("KT-CT-4123", "Unauthorized.", path=name, kind="AUTHORIZATION")
             if name == "account":
                 data["account"] = _account(account)
             elif name == "devices":
@@ -100,15 +108,16 @@ class KrakenGraphQL:
         now = self.clock()
         if "APIKey" in given:
             if not hmac.compare_digest(str(given["APIKey"]).encode(), self.api_key.encode()):
-                return _error("KT-CT-1143", "Invalid data.", path="obtainKrakenToken")
+                return _error(*REFUSED_KEY, path="obtainKrakenToken", kind="VALIDATION", data=TOKEN_NULL)
             self.issued["APIKey"] += 1
         elif "refreshToken" in given:
             expiry = self._refresh_tokens.pop(str(given["refreshToken"]), None)
             if expiry is None or expiry <= now:
-                return _error("KT-CT-1143", "Invalid or expired refresh token.", path="obtainKrakenToken")
+                refused = UNKNOWN_REFRESH_TOKEN if expiry is None else EXPIRED_REFRESH_TOKEN
+                return _error(*refused, path="obtainKrakenToken", kind="VALIDATION", data=TOKEN_NULL)
             self.issued["refreshToken"] += 1
         else:
-            return _error("KT-CT-1143", "Invalid data.", path="obtainKrakenToken")
+            return _error(*REFUSED_KEY, path="obtainKrakenToken", kind="VALIDATION", data=TOKEN_NULL)
         token, refresh = f"kt.{secrets.token_urlsafe(24)}", f"ktr.{secrets.token_urlsafe(24)}"
         self._tokens[token] = now + TOKEN_LIFETIME
         self._refresh_tokens[refresh] = now + REFRESH_LIFETIME
@@ -127,11 +136,13 @@ class KrakenGraphQL:
         )
 
     def _unauthorised(self, header: str) -> Response | None:
+        if not header:
+            return _error("KT-CT-1112", "'Authorization' header not provided.", kind="AUTHORIZATION")
         expiry = self._tokens.get(header.removeprefix("JWT ").strip())
         if expiry is None:
-            return _error("KT-CT-1111", "Unauthorized.")
+            return _error("KT-CT-1111", "Unauthorized.", kind="AUTHORIZATION")
         if expiry <= self.clock():
-            return _error("KT-CT-1120", "Signature of the JWT has expired.")
+            return _error("KT-CT-1124", "Signature of the JWT has expired.")
         return None
 
 
@@ -152,11 +163,21 @@ def _root_fields(query: str) -> list[str]:
     return fields
 
 
-def _error(code: str, message: str, path: str | None = None) -> Response:
-    error: dict[str, Any] = {"message": message, "extensions": {"errorCode": code, "errorType": "APPLICATION"}}
+def _error(
+    code: str,
+    message: str,
+    description: str = "",
+    path: str | None = None,
+    kind: str = "APPLICATION",
+    data: dict | None = None,
+) -> Response:
+    """Kraken's error answer: HTTP 200, `errors[]` with `extensions.errorCode`, `errorType` and
+    `errorDescription` (what the code means; `message` may be as general as "Invalid data.")."""
+    extensions = {"errorType": kind, "errorCode": code, "errorDescription": description}
+    error: dict[str, Any] = {"message": message, "extensions": extensions}
     if path:
         error["path"] = [path]
-    return JSONResponse({"data": None, "errors": [error]})
+    return JSONResponse({"data": data, "errors": [error]})
 
 
 def _account(household: Household) -> dict:
