@@ -121,16 +121,19 @@ def capture_server():
 def test_v2_exchange(capture_server):
     """No InfluxDB 2.x server exists on these machines, so the exact HTTP exchange of the v2 store is checked
     against a local capture server: the window's points listed via /query, the new ones written via
-    /api/v2/write, then the old series the write did not overwrite deleted via /api/v2/delete, read via /query."""
+    /api/v2/write, then the old series the write did not overwrite deleted via /api/v2/delete (one of them
+    without a tag: `k=""`), read via /query."""
     url = f"http://127.0.0.1:{capture_server.server_port}"
     old = {"name": "electricity_pricing", "tags": {"location": "Home", "tariff_code": "OLD"}}
+    untagged = {"name": "electricity_pricing", "tags": {"location": "Home", "tariff_code": ""}}  # no such tag
     capture_server.answers = [
         [
             {
                 **old,
                 "columns": ["time", "unit_price_exc_vat_price"],
                 "values": [[1718150400, 10.0], [1718152200, 10.0]],
-            }
+            },
+            {**untagged, "columns": ["time", "unit_price_exc_vat_price"], "values": [[1718154000, 9.0]]},
         ],
         [
             {
@@ -146,7 +149,7 @@ def test_v2_exchange(capture_server):
     back = store.read([schema.ELECTRICITY_PRICING], *DAY, {"location": "Home"})
     store.close()
 
-    listing, write, delete, query = capture_server.captured
+    listing, write, delete_untagged, delete, query = capture_server.captured
     window = (
         "time >= '2024-06-11T23:00:00.000000Z' AND time < '2024-06-12T23:00:00.000000Z' AND \"location\" = 'Home'"
     )
@@ -163,6 +166,14 @@ def test_v2_exchange(capture_server):
         "start": "2024-06-12T00:00:00.000000000Z",
         "stop": "2024-06-12T00:30:00.000000000Z",
         "predicate": '_measurement="electricity_pricing" AND location="Home" AND tariff_code="OLD"',
+    }
+    # A series without a tag the measurement has: InfluxQL lists it with that tag empty, and only `k=""` keeps
+    # the delete to that series (without it, the predicate would also match the series just written).
+    assert (delete_untagged["method"], delete_untagged["path"]) == ("POST", "/api/v2/delete")
+    assert json.loads(delete_untagged["body"]) == {
+        "start": "2024-06-12T01:00:00.000000000Z",
+        "stop": "2024-06-12T01:00:00.000000000Z",
+        "predicate": '_measurement="electricity_pricing" AND location="Home" AND tariff_code=""',
     }
     assert (query["method"], query["path"]) == ("GET", "/query")
     assert query["query"]["db"] == ["energy"]
