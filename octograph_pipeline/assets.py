@@ -137,7 +137,7 @@ def priced(context, octograph, account, tariff_rates, meter_consumption, dispatc
     if dispatches is not None:
         require_intelligent_mpan(segments, settings)
         warn_days_without(context, Asset.INTELLIGENT_DISPATCHES, "smart charges there cost the usual rates")
-        smart_slots = frames.smart_charge_slots(dispatches)
+        smart_slots = off_peak_slots(context, settings, dispatches)
     points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings, smart_slots)
     attach_day_metadata(
         context, metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
@@ -152,6 +152,25 @@ def priced(context, octograph, account, tariff_rates, meter_consumption, dispatc
             ),
         },
     )
+
+
+def off_peak_slots(context: dg.AssetExecutionContext, settings: Settings, dispatches: pd.DataFrame) -> pd.Series:
+    """The half-hours of the run's dispatches billed off-peak (`frames.smart_charge_slots`). The charge cap
+    counts from midday of the day before the first day, so that afternoon's stored slots are read too."""
+    start, _ = utc_window(context.partition_time_window)
+    first_day = start.tz_convert(settings.octopus.tz).date()
+    midday = pd.Timestamp(
+        dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(12)), tz=settings.octopus.tz
+    )
+    with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
+        earlier = store.read(
+            ASSET_MEASUREMENTS[Asset.INTELLIGENT_DISPATCHES],
+            midday.tz_convert("UTC"),
+            start,
+            settings.influxdb.additional_tags,
+        )
+    slots = pd.concat([frame for frame in (earlier, dispatches) if len(frame)] or [dispatches], ignore_index=True)
+    return frames.smart_charge_slots(slots, settings)
 
 
 def fetch_intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
@@ -201,7 +220,7 @@ def compared(context, octograph, account, tariff_rates, meter_consumption, dispa
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
     )
     segments = frames.agreement_segments(account, settings.octopus.tz)
-    smart_slots = None if dispatches is None else frames.smart_charge_slots(dispatches)
+    smart_slots = None if dispatches is None else off_peak_slots(context, settings, dispatches)
     with octopus_calls(context, settings), octograph.octopus_client() as client:
         # One request per product, and one per component of each candidate tariff for the whole window.
         points, problems = comparison.compare(

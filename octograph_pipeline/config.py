@@ -25,6 +25,7 @@ RESOLUTIONS = (30, 60, 1440)
 # temperature and pressure is 1.02264 as standard (a few sites differ by a percent or two); calorific values of
 # the gas grid are about 37-42 MJ/m³. Backoff factors beyond a minute would exhaust any retry budget at once.
 VOLUME_CORRECTION_RANGE = (0.9, 1.1)
+CHARGE_CAP_RANGE = (0.0, 25.0)  # hours per midday-to-midday period (25 on a clock-change day)
 CALORIFIC_RANGE = (30.0, 50.0)
 API_BACKOFF_RANGE = (0.0, 60.0)
 
@@ -80,6 +81,8 @@ class OctopusSettings:
     # rate in force inside the off-peak window that starts at intelligent_off_peak_start (local time).
     intelligent_mpan: str | None = None
     intelligent_off_peak_start: dt.time = dt.time(23, 30)
+    # Octopus's charge cap: hours of smart charging billed off-peak per midday-to-midday period (24 or more: none).
+    intelligent_charge_cap_hours: float = 6.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -218,6 +221,9 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
             intelligent_mpan=octopus.mpan("intelligent_mpan"),
             intelligent_off_peak_start=octopus.time_of_day(
                 "intelligent_off_peak_start", OctopusSettings.intelligent_off_peak_start
+            ),
+            intelligent_charge_cap_hours=octopus.number(
+                "intelligent_charge_cap_hours", OctopusSettings.intelligent_charge_cap_hours, *CHARGE_CAP_RANGE
             ),
         ),
         pipeline=PipelineSettings(

@@ -347,12 +347,20 @@ def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)
 
 
-def smart_charge_slots(slots: pd.DataFrame) -> pd.Series:
-    """The half-hours of completed smart-charge dispatches: billed at the off-peak rate."""
+def smart_charge_slots(slots: pd.DataFrame, settings: Settings) -> pd.Series:
+    """The half-hours billed at the off-peak rate: those of completed smart-charge dispatches, wherever the car
+    was (`meta.location` is not stored: the supplier's half-hourly billing shows it does not decide the rate), and
+    of completed dispatches without a source (Kraken documents `meta.source` for planned ones only; public
+    clients count them as smart charges) unless a bump charge was planned for that half-hour. At most
+    `intelligent_charge_cap_hours` per midday-to-midday period (Octopus's charge cap), the earliest first."""
     if slots.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
-    done = slots[(slots[s.DISPATCH_SOURCE] == s.SMART_CHARGE) & (slots[s.DISPATCH_STATUS] == s.COMPLETED)]
-    return done[s.TIME].drop_duplicates()
+    source, done = slots[s.DISPATCH_SOURCE], slots[s.DISPATCH_STATUS] == s.COMPLETED
+    bumped = slots[s.TIME].isin(slots.loc[source == s.BUMP_CHARGE, s.TIME])
+    smart = done & ((source == s.SMART_CHARGE) | ((source == s.UNKNOWN_SOURCE) & ~bumped))
+    times = slots.loc[smart, s.TIME].drop_duplicates().sort_values().reset_index(drop=True)
+    octopus = settings.octopus
+    return times[pricing.within_charge_cap(times, octopus.intelligent_charge_cap_hours, octopus.tz)]
 
 
 # --- priced_consumption ----------------------------------------------------------------------------------

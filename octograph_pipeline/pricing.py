@@ -75,6 +75,18 @@ def off_peak_rates(prices: pd.DataFrame, window_start: dt.time, tz: ZoneInfo) ->
     return in_version.ffill().bfill()
 
 
+def within_charge_cap(slots: pd.Series, cap_hours: float, tz: ZoneInfo) -> pd.Series:
+    """Whether each smart-charge half-hour (UTC starts) is within Octopus's charge cap: up to `cap_hours` of
+    smart charging per midday-to-midday period (local time) is billed at the off-peak rate, counted in time order,
+    those inside the house's own off-peak window included. Octopus does not say which half-hours count first;
+    the earliest first is the order they happen in."""
+    wall = slots.dt.tz_convert(tz).dt.tz_localize(None)
+    period = (wall - pd.Timedelta(hours=12)).dt.normalize()
+    order = slots.sort_values()
+    counted = order.groupby(period.loc[order.index]).cumcount()
+    return (counted < round(cap_hours * 2)).reindex(slots.index)
+
+
 def tariff_prices(starts: pd.Series, unit: pd.DataFrame, standing_charges: pd.DataFrame) -> pd.DataFrame:
     """Unit price (p/kWh, `unit` already chosen per interval) and the daily standing charge (p/day) in
     force at each interval start. No standing-charge rows (most export tariffs) means zero, not unknown."""

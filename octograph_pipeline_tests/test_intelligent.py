@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import numpy as np
+import pandas as pd
 import pytest
 import requests
 
@@ -272,6 +273,49 @@ def test_smart_charge_half_hours_cost_the_off_peak_rate_and_bump_charges_do_not(
     # Neither the key nor a token reaches Dagster's logs or metadata.
     logged = " ".join(str(record) for run_id in run.run_ids for record in instance.all_logs(run_id))
     assert API_KEY not in logged and not any(token in logged for token in simulator.graphql._tokens)
+
+
+def unit_prices(influx, day: str) -> pd.Series:
+    """p/kWh inc VAT of each half-hour of the day's priced import, by London clock time."""
+    priced = read(influx, schema.ELECTRICITY_CONSUMPTION, day)
+    per_kwh = priced.set_index(priced[schema.TIME].dt.tz_convert(LONDON).dt.strftime("%H:%M"))
+    return (per_kwh[schema.USAGE_COST["inc"]] / per_kwh[schema.USAGE_KWH]).round(6)
+
+
+def test_completed_dispatches_without_a_source_or_away_are_smart_charges_unless_a_bump_was_planned(
+    iog_config, kraken, influx
+):
+    """Kraken gives completed dispatches `meta.source: null` (and `location` may read AWAY): billed off-peak as
+    smart charges, wherever the car was, except the half-hours a bump charge was planned for (seen while
+    planned, at 12:00 that day)."""
+    simulator, _ = kraken
+    simulator.graphql.completed_sources, simulator.graphql.completed_location = False, "AWAY"
+    config = iog_config(octopus={"intelligent_mpan": MPAN})
+    day = "2024-11-20"
+    job = build_definitions(config).resolve_job_def("octopus_prices")
+    simulator.clock = lambda: dt.datetime(2024, 11, 20, 12, tzinfo=dt.UTC)  # 13:00 and 18:00 still planned
+    dispatches_only = [dg.AssetKey(schema.Asset.INTELLIGENT_DISPATCHES)]
+    assert job.execute_in_process(
+        partition_key=day, instance=dg.DagsterInstance.ephemeral(), asset_selection=dispatches_only
+    ).success
+    simulator.clock = lambda: dt.datetime(2024, 11, 21, 12, tzinfo=dt.UTC)
+    simulator.graphql.completed_hours = 24 * 60
+    assert materialize_days(config, day).success
+    unit = unit_prices(influx, day)
+    assert unit[["13:00", "13:30"]].tolist() == [OFF_PEAK, OFF_PEAK]  # no source, away: a smart charge
+    assert unit[["18:00", "12:30"]].tolist() == [PEAK, PEAK]  # the bump was planned as one
+    completed = read(influx, schema.INTELLIGENT_SLOTS, day).query(f"{schema.DISPATCH_STATUS} == 'completed'")
+    assert set(completed[schema.DISPATCH_SOURCE]) == {schema.UNKNOWN_SOURCE}
+
+
+def test_smart_charging_beyond_the_charge_cap_costs_the_usual_rate(iog_config, kraken, influx):
+    """With `intelligent_charge_cap_hours = 0.5`, of the 13:00-14:00 smart charge only 13:00-13:30 is billed
+    off-peak: the period from midday allows one half-hour."""
+    simulator, _ = kraken
+    simulator.graphql.completed_hours = 24 * 60
+    config = iog_config(octopus={"intelligent_mpan": MPAN, "intelligent_charge_cap_hours": "0.5"})
+    assert materialize_days(config, "2024-11-20").success
+    assert unit_prices(influx, "2024-11-20")[["13:00", "13:30"]].tolist() == [OFF_PEAK, PEAK]
 
 
 def test_stored_dispatches_outlive_the_12_hours_kraken_serves_them(iog_config, kraken, influx):

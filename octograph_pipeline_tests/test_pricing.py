@@ -160,29 +160,61 @@ def test_day_cost_is_usage_times_rate_in_force_plus_one_standing_charge(data, da
     assert costs["standing_charge_cost_inc_vat_pence"].sum() == pytest.approx(49.35, abs=1e-9)
 
 
+def clock(first: str, last: str, zone: str) -> list[str]:
+    """Local half-hours first..last (inclusive) of one stretch of a clock, e.g. ("02:00", "02:30", "BST")."""
+    times = pd.date_range(f"2000-01-01 {first}", f"2000-01-01 {last}", freq="30min")
+    return [f"{moment:%H:%M} {zone}" for moment in times]
+
+
 @pytest.mark.parametrize(
     ("low_start", "low_end", "zone", "day", "expected"),
     [
         # (end - start) x 2 half-hours on ordinary days, whatever the window and time zone
-        ("01:00", "08:00", "Europe/London", "2024-06-12", 14),
-        ("00:00", "07:00", "Europe/London", "2024-01-15", 14),
-        ("23:00", "06:00", "Europe/London", "2024-01-15", 14),  # crosses midnight
-        ("00:30", "07:30", "UTC", "2024-01-15", 14),
-        ("00:30", "07:30", "UTC", "2024-06-12", 14),
+        ("01:00", "08:00", "Europe/London", "2024-06-12", clock("01:00", "07:30", "BST")),
+        ("00:00", "07:00", "Europe/London", "2024-01-15", clock("00:00", "06:30", "GMT")),
+        # crosses midnight: the day's first six hours and its last hour
+        (
+            "23:00",
+            "06:00",
+            "Europe/London",
+            "2024-01-15",
+            clock("00:00", "05:30", "GMT") + clock("23:00", "23:30", "GMT"),
+        ),
+        ("00:30", "07:30", "UTC", "2024-01-15", clock("00:30", "07:00", "GMT")),
+        ("00:30", "07:30", "UTC", "2024-06-12", clock("01:30", "08:00", "BST")),
         # local windows lose an hour in spring (01:00-02:00 does not exist) and gain one in autumn
-        ("01:00", "08:00", "Europe/London", "2024-03-31", 12),
-        ("01:00", "08:00", "Europe/London", "2024-10-27", 16),
-        ("00:00", "07:00", "Europe/London", "2024-03-31", 12),
-        ("00:00", "07:00", "Europe/London", "2024-10-27", 16),
+        ("01:00", "08:00", "Europe/London", "2024-03-31", clock("02:00", "07:30", "BST")),
+        (
+            "01:00",
+            "08:00",
+            "Europe/London",
+            "2024-10-27",
+            clock("01:00", "01:30", "BST") + clock("01:00", "07:30", "GMT"),
+        ),
+        (
+            "00:00",
+            "07:00",
+            "Europe/London",
+            "2024-03-31",
+            clock("00:00", "00:30", "GMT") + clock("02:00", "06:30", "BST"),
+        ),
+        (
+            "00:00",
+            "07:00",
+            "Europe/London",
+            "2024-10-27",
+            clock("00:00", "01:30", "BST") + clock("01:00", "06:30", "GMT"),
+        ),
         # smart-meter E7 is fixed in UTC, so the DST days keep their 7 hours
-        ("00:30", "07:30", "UTC", "2024-03-31", 14),
-        ("00:30", "07:30", "UTC", "2024-10-27", 14),
+        ("00:30", "07:30", "UTC", "2024-03-31", clock("00:30", "00:30", "GMT") + clock("02:00", "08:00", "BST")),
+        ("00:30", "07:30", "UTC", "2024-10-27", clock("01:30", "01:30", "BST") + clock("01:00", "07:00", "GMT")),
     ],
 )
 def test_economy7_night_half_hours(low_start, low_end, zone, day, expected):
     window = dt.time.fromisoformat(low_start), dt.time.fromisoformat(low_end)
-    night = pricing.in_low_rate_window(day_starts(day), *window, ZoneInfo(zone))
-    assert int(night.sum()) == expected
+    starts = day_starts(day)
+    night = pricing.in_low_rate_window(starts, *window, ZoneInfo(zone))
+    assert [f"{moment:%H:%M %Z}" for moment in starts[night].dt.tz_convert(LONDON)] == expected
 
 
 def test_smart_economy7_night_is_01_30_to_08_30_in_bst():
@@ -258,3 +290,26 @@ def test_the_off_peak_window_follows_the_london_clock_on_a_clock_change_day():
     prices = iog_prices("2024-10-26", 2, "2024-10-27 00:00")
     assert len(prices) == 48 + 50
     assert off_peak_at(prices, "2024-10-26 14:00", "2024-10-27 05:00", "2024-10-27 13:00") == [7.0, 9.0, 9.0]
+
+
+def test_the_charge_cap_counts_six_hours_per_midday_to_midday_period_earliest_first():
+    """Octopus's charge cap: 7 hours of smart charging from 13:00 one day to 08:00 the next (one period) leave
+    the last hour beyond it; the next period starts at midday; the house's window counts too."""
+    local = [
+        *pd.date_range("2024-11-20 13:00", "2024-11-20 16:30", freq="30min", tz=LONDON),  # 4 hours
+        *pd.date_range("2024-11-21 01:00", "2024-11-21 03:30", freq="30min", tz=LONDON),  # 3 hours, in the window
+        *pd.date_range("2024-11-21 12:00", "2024-11-21 12:30", freq="30min", tz=LONDON),  # the next period
+    ]
+    slots = pd.Series(pd.DatetimeIndex(local).tz_convert("UTC")).sample(frac=1, random_state=3)  # any order
+    within = pricing.within_charge_cap(slots, 6.0, LONDON)
+    beyond = sorted(slots[~within].dt.tz_convert(LONDON).dt.strftime("%d %H:%M"))
+    assert beyond == ["21 03:00", "21 03:30"]  # the 13th and 14th half-hours of the period
+    assert within.sum() == 12 + 2
+    assert pricing.within_charge_cap(slots, 24.0, LONDON).all()
+
+
+def test_the_charge_cap_period_runs_from_local_midday_on_a_clock_change_day():
+    """Around 2024-10-27 (clocks back at 02:00): midday is 11:00 UTC the day before and 12:00 UTC on the day."""
+    local = ["2024-10-26 11:30", "2024-10-26 12:00", "2024-10-27 11:30", "2024-10-27 12:00"]
+    slots = pd.Series(pd.DatetimeIndex(local).tz_localize(LONDON).tz_convert("UTC"))
+    assert pricing.within_charge_cap(slots, 0.5, LONDON).tolist() == [True, True, False, True]

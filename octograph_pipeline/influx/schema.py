@@ -102,7 +102,7 @@ GAS_CONSUMPTION = Measurement("gas_consumption", fields=(USAGE_KWH, *COST_COLUMN
 # `intelligent_dispatches`: one point per half-hour an Intelligent Octopus dispatch touches (the original's
 # measurement and field), tagged with the dispatch's source (smart-charge, bump-charge) and status.
 DISPATCH_SOURCE, DISPATCH_STATUS = "source", "status"
-SMART_CHARGE, COMPLETED = "smart-charge", "completed"
+SMART_CHARGE, BUMP_CHARGE, UNKNOWN_SOURCE, COMPLETED = "smart-charge", "bump-charge", "unknown", "completed"
 INTELLIGENT_SLOTS = Measurement("intelligent_slots", fields=("intelligent_slot", "kwh"))
 # `tariff_comparison`: per meter point and interval, the cost on each candidate product and on the actual tariffs.
 TARIFF_COMPARISON = Measurement("tariff_comparison", fields=(*COST_COLUMNS, *SAVING.values()))

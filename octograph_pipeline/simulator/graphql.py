@@ -36,7 +36,9 @@ class KrakenGraphQL:
     """Token issue, expiry and refresh; account gas units, devices, completed and planned dispatches.
 
     Knobs: `enabled` (False: 404, as for a key without GraphQL access), `throttle` (the next n requests answer
-    KT-CT-1199), `completed_hours`. `issued` counts tokens by how they were obtained ("APIKey", "refreshToken")."""
+    KT-CT-1199), `completed_hours`, `completed_sources` (False: completed dispatches' `meta.source` is null, as
+    Kraken's schema documents it and real answers show) and `completed_location` (`AT_HOME`, or `AWAY`).
+    `issued` counts tokens by how they were obtained ("APIKey", "refreshToken")."""
 
     def __init__(self, api_key: str, accounts: dict[str, Household], clock: Callable[[], datetime]):
         self.api_key = api_key
@@ -45,6 +47,8 @@ class KrakenGraphQL:
         self.enabled = True
         self.throttle = 0
         self.completed_hours = COMPLETED_HOURS
+        self.completed_sources = True
+        self.completed_location = "AT_HOME"
         self.issued: dict[str, int] = {"APIKey": 0, "refreshToken": 0}
         self._tokens: dict[str, datetime] = {}  # token -> expiry
         self._refresh_tokens: dict[str, datetime] = {}
@@ -92,7 +96,11 @@ class KrakenGraphQL:
             elif name == "completedDispatches":
                 now = self.clock()
                 done = account.dispatches(now - timedelta(hours=self.completed_hours), now)
-                data["completedDispatches"] = [_completed(d) for d in reversed(done) if d.end <= now]
+                data["completedDispatches"] = [
+                    _completed(d, d.source if self.completed_sources else None, self.completed_location)
+                    for d in reversed(done)
+                    if d.end <= now
+                ]
             elif name == "flexPlannedDispatches":
                 household = next(
                     (h for h in self.accounts.values() if h.device_id == variables.get("deviceId")), None
@@ -220,12 +228,12 @@ def _devices(household: Household) -> list[dict]:
     ]
 
 
-def _completed(dispatch) -> dict:
+def _completed(dispatch, source: str | None, location: str) -> dict:
     return {
         "start": iso_utc(dispatch.start),
         "end": iso_utc(dispatch.end),
         "delta": f"{-dispatch.kwh:.3f}",  # Kraken reports the energy as a negative delta
-        "meta": {"source": dispatch.source, "location": "AT_HOME"},
+        "meta": {"source": source, "location": location},
     }
 
 
