@@ -3,6 +3,7 @@ Octopus dispatches through Dagster into the real InfluxDB, priced by hand on an 
 clocks go back; gas meters' units from `consumptionUnits`; no deprecated field sent."""
 
 import contextlib
+import dataclasses
 import datetime as dt
 import re
 import socket
@@ -25,6 +26,7 @@ from octograph_pipeline.influx import schema
 from octograph_pipeline.octopus import graphql
 from octograph_pipeline.octopus.graphql import GraphQLUnavailable, KrakenAuthError, KrakenClient
 from octograph_pipeline.simulator import OctopusSimulator, intelligent_household, serve
+from octograph_pipeline.simulator.household import Dispatch
 
 from .conftest import API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
 from .test_households import rates, read
@@ -316,6 +318,34 @@ def test_smart_charging_beyond_the_charge_cap_costs_the_usual_rate(iog_config, k
     config = iog_config(octopus={"intelligent_mpan": MPAN, "intelligent_charge_cap_hours": "0.5"})
     assert materialize_days(config, "2024-11-20").success
     assert unit_prices(influx, "2024-11-20")[["13:00", "13:30"]].tolist() == [OFF_PEAK, PEAK]
+
+
+def test_the_charge_cap_counts_the_day_befores_afternoon(iog_config, kraken, influx, tmp_path, monkeypatch):
+    """With a 3-hour cap and an extra smart charge at 08:00 on the 21st: the period from midday on the 20th holds
+    13:00-14:00 (2 half-hours) and 00:00-02:00 (4), so 08:00 is the seventh, beyond the cap, though the 21st
+    alone holds only five. The 20th and the 21st are materialised in separate runs."""
+    morning = Dispatch(
+        dt.datetime(2024, 11, 21, 8, tzinfo=dt.UTC),
+        dt.datetime(2024, 11, 21, 8, 30, tzinfo=dt.UTC),
+        "smart-charge",
+    )
+    household = dataclasses.replace(intelligent_household(seed=7), extra_dispatches=(morning,))
+    simulator = OctopusSimulator(api_key=API_KEY, households=[household], clock=lambda: SIMULATOR_NOW)
+    simulator.graphql.completed_hours = 24 * 60
+    with serve(simulator) as api:
+        monkeypatch.setenv("OCTOGRAPH_TEST_OCTOPUS_API_KEY", API_KEY)
+        octopus = {"account_number": ACCOUNT, "intelligent_mpan": MPAN, "intelligent_charge_cap_hours": "3"}
+        config = write_config(tmp_path / "cap.ini", influx, api, octopus=octopus)
+        assert materialize_days(config, "2024-11-20").success
+        assert materialize_days(config, "2024-11-21").success
+    unit = unit_prices(influx, "2024-11-21")
+    assert unit[["00:00", "01:30", "08:00", "13:00", "13:30"]].tolist() == [
+        OFF_PEAK,
+        OFF_PEAK,
+        PEAK,
+        OFF_PEAK,
+        OFF_PEAK,
+    ]
 
 
 def test_stored_dispatches_outlive_the_12_hours_kraken_serves_them(iog_config, kraken, influx):

@@ -221,6 +221,7 @@ class Household:
     # Intelligent Octopus: the import MPAN an EV charger (device `device_id`) draws on during its dispatches.
     ev_mpan: str | None = None
     device_id: str | None = None
+    extra_dispatches: tuple[Dispatch, ...] = ()  # beyond the daily ones of `ev_dispatches`
 
     def dispatches(self, lo: datetime, hi: datetime) -> list[Dispatch]:
         """The EV's dispatches overlapping [lo, hi), oldest first (none without an EV)."""
@@ -232,7 +233,8 @@ class Household:
         while day <= last:
             found += [d for d in ev_dispatches(day, tz) if d.start < hi and d.end > lo]
             day += timedelta(days=1)
-        return found
+        extra = [d for d in self.extra_dispatches if d.start < hi and d.end > lo]
+        return sorted(found + extra, key=lambda d: d.start)
 
     @property
     def tz(self) -> ZoneInfo:
