@@ -213,6 +213,18 @@ def test_a_dropped_graphql_connection_is_retried(kraken):
     assert accepted[0] == 3 and simulator.request_counts["graphql"] == 2  # two dropped, then token and query
 
 
+def test_planned_dispatches_kraken_cannot_fetch_leave_the_completed_ones(kraken):
+    """KT-CT-4340 ("Unable to fetch planned dispatches.") for the device: the completed dispatches still count."""
+    simulator, api = kraken
+    simulator.graphql.planned_available = False
+    with KrakenClient(api, API_KEY) as client:
+        found = client.dispatches(ACCOUNT)
+    assert found and all(dispatch.completed for dispatch in found)
+    simulator.graphql.planned_available = True
+    with KrakenClient(api, API_KEY) as client:
+        assert not all(dispatch.completed for dispatch in client.dispatches(ACCOUNT))
+
+
 def test_no_graphql_api_is_its_own_error(kraken):
     simulator, api = kraken
     simulator.graphql.enabled = False

@@ -59,9 +59,18 @@ QUERIES = (TOKEN, GAS_METER_UNITS, DISPATCHES, PLANNED_DISPATCHES)
 AUTH_REJECTED = {"KT-CT-1139", "KT-CT-1111", "KT-CT-1143"}
 TOKEN_EXPIRED = {"KT-CT-1124", "KT-CT-1120"}
 THROTTLED = "KT-CT-1199"
+PLANNED_UNAVAILABLE = "KT-CT-4340"  # "Unable to fetch planned dispatches.": public clients read it as none
 
 
-class KrakenAuthError(FinalError):
+class KrakenError(OctopusError):
+    """Kraken answered with `errors[]`; `codes` are their `errorCode`s."""
+
+    def __init__(self, message: str, codes: set[str]):
+        super().__init__(message)
+        self.codes = codes
+
+
+class KrakenAuthError(KrakenError, FinalError):
     """The key or token was refused by the GraphQL API."""
 
 
@@ -125,11 +134,17 @@ class KrakenClient:
         }
 
     def dispatches(self, account_number: str) -> list[Dispatch]:
-        """Completed dispatches (Kraken serves about the last 12 hours) and every device's planned ones."""
+        """Completed dispatches (Kraken serves about the last 12 hours) and every device's planned ones (none
+        where Kraken is unable to fetch them, KT-CT-4340: the completed ones still count)."""
         data = self.query(DISPATCHES, accountNumber=account_number)
         found = [parse_completed_dispatch(row) for row in data.get("completedDispatches") or []]
         for device in data.get("devices") or []:
-            planned = self.query(PLANNED_DISPATCHES, deviceId=device["id"]).get("flexPlannedDispatches")
+            try:
+                planned = self.query(PLANNED_DISPATCHES, deviceId=device["id"]).get("flexPlannedDispatches")
+            except KrakenError as exc:
+                if PLANNED_UNAVAILABLE not in exc.codes:
+                    raise
+                planned = []
             found += [parse_planned_dispatch(row) for row in planned or []]
         return found
 
@@ -220,18 +235,19 @@ def _codes(errors: list[dict]) -> set[str]:
     return {_code(error) for error in errors}
 
 
-def _error(errors: list[dict]) -> OctopusError:
+def _error(errors: list[dict]) -> KrakenError:
     """The exception for Kraken's `errors[]`: a rejected key or token is final, the rest may mend later."""
     codes = _codes(errors)
     said = "; ".join(f"{_said(error)} ({_code(error)})" for error in errors)
     if codes & AUTH_REJECTED:
         return KrakenAuthError(
             f"the Octopus GraphQL API refused the API key: {said}; check the variable named by "
-            "[octopus] api_key_env_var"
+            "[octopus] api_key_env_var",
+            codes,
         )
     if THROTTLED in codes:
-        return OctopusError(f"the Octopus GraphQL API kept throttling this client ({said}); try again later")
-    return OctopusError(f"the Octopus GraphQL API answered with errors: {said}")
+        return KrakenError(f"the Octopus GraphQL API kept throttling this client ({said}); try again later", codes)
+    return KrakenError(f"the Octopus GraphQL API answered with errors: {said}", codes)
 
 
 def _unit(reported: str | None) -> str:

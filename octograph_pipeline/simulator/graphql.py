@@ -37,7 +37,8 @@ class KrakenGraphQL:
 
     Knobs: `enabled` (False: 404, as for a key without GraphQL access), `throttle` (the next n requests answer
     KT-CT-1199), `completed_hours`, `completed_sources` (False: completed dispatches' `meta.source` is null, as
-    Kraken's schema documents it and real answers show) and `completed_location` (`AT_HOME`, or `AWAY`).
+    Kraken's schema documents it and real answers show), `completed_location` (`AT_HOME`, or `AWAY`) and
+    `planned_available` (False: flexPlannedDispatches answers KT-CT-4340, "Unable to fetch planned dispatches.").
     `issued` counts tokens by how they were obtained ("APIKey", "refreshToken")."""
 
     def __init__(self, api_key: str, accounts: dict[str, Household], clock: Callable[[], datetime]):
@@ -49,6 +50,7 @@ class KrakenGraphQL:
         self.completed_hours = COMPLETED_HOURS
         self.completed_sources = True
         self.completed_location = "AT_HOME"
+        self.planned_available = True
         self.issued: dict[str, int] = {"APIKey": 0, "refreshToken": 0}
         self._tokens: dict[str, datetime] = {}  # token -> expiry
         self._refresh_tokens: dict[str, datetime] = {}
@@ -105,7 +107,7 @@ class KrakenGraphQL:
                 household = next(
                     (h for h in self.accounts.values() if h.device_id == variables.get("deviceId")), None
                 )
-                if household is None:
+                if household is None or not self.planned_available:
                     return _error("KT-CT-4340", "Unable to fetch planned dispatches.", path=name)
                 now = self.clock()
                 upcoming = household.dispatches(now, now + timedelta(hours=PLANNED_HOURS))
