@@ -73,11 +73,65 @@ def run_days_of(run: dict) -> set[str]:
 
 
 def graph_problems(dom: str) -> list[str]:
-    """The asset graph shows the four assets and, for the two with checks, every check passed."""
-    found = [f"no node for {asset}" for asset in ASSETS if asset not in dom]
-    passed = re.findall(r"(\d+)\s*/\s*(\d+)\s*(?:<[^>]*>\s*)*Passed", dom)
-    if not passed or any(good != total for good, total in passed):
-        found.append(f"the graph does not show all checks passed: {passed}")
+    """The asset graph draws one node per asset, titled with its name, and each node's "Asset checks" row reads
+    "2 / 2 Passed" for an asset with two checks and "–" for one without: an asset named only elsewhere on the
+    page (the sidebar, a link), a node missing or drawn twice, or a check not passed, is a problem."""
+    from html.parser import HTMLParser
+
+    part_of = re.compile(r"AssetNode_(assetNodeBox|assetName|assetNodeRowBox)__")  # Dagster's CSS module names
+    void = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+
+    class AssetNodes(HTMLParser):
+        """Each node of the graph (a div of class AssetNode_assetNodeBox__…): the text of its title
+        (AssetNode_assetName__…) and of each of its rows (AssetNode_assetNodeRowBox__…), label first."""
+
+        def __init__(self):
+            super().__init__()
+            self.nodes: list[dict] = []
+            self.open: list[str] = []  # per open element: the part of a node it starts, or ""
+
+        def handle_starttag(self, tag, attrs):
+            if tag in void:
+                return
+            classes = (dict(attrs).get("class") or "").split()
+            part = next((match[1] for match in map(part_of.match, classes) if match), "")
+            if part == "assetNodeBox":
+                self.nodes.append({"name": [], "rows": []})
+            elif part == "assetNodeRowBox" and "assetNodeBox" in self.open:
+                self.nodes[-1]["rows"].append([])
+            self.open.append(part)
+
+        def handle_startendtag(self, tag, attrs):
+            pass  # <path …/> and the like: no text
+
+        def handle_endtag(self, tag):
+            if tag not in void and self.open:
+                self.open.pop()
+
+        def handle_data(self, data):
+            if "assetNodeBox" in self.open and data.strip():
+                node = self.nodes[-1]
+                if "assetName" in self.open:
+                    node["name"].append(data.strip())
+                elif "assetNodeRowBox" in self.open:
+                    node["rows"][-1].append(data.strip())
+
+    parser = AssetNodes()
+    parser.feed(dom)
+    nodes: dict[str, list[dict[str, str]]] = {}
+    for node in parser.nodes:
+        rows = {row[0]: " ".join(row[1:]) for row in node["rows"] if row}
+        nodes.setdefault(" ".join(node["name"]), []).append(rows)
+    found = [] if sorted(nodes) == sorted(ASSETS) else [f"the graph's nodes are {sorted(nodes)}, not {ASSETS}"]
+    for asset in ASSETS:
+        drawn = nodes.get(asset, [])
+        if len(drawn) != 1:
+            found.append(f"{len(drawn)} nodes for {asset}")
+            continue
+        checks = len(CHECKS.get(asset, []))
+        expected = f"{checks} / {checks} Passed" if checks else "–"
+        if drawn[0].get("Asset checks") != expected:
+            found.append(f"{asset}'s node shows Asset checks {drawn[0].get('Asset checks')!r}, not {expected!r}")
     return found
 
 

@@ -1,6 +1,7 @@
 """The Grafana dashboards, proven on a week the pipeline really wrote through Dagster: every query of every
-panel runs on InfluxDB 1.x with Grafana's macros filled in and returns data, names only measurements, fields
-and tags the pipeline writes, and the totals the stats show equal the sums of the points read back."""
+panel runs on InfluxDB 1.x with Grafana's macros filled in and answers, series by series and row by row, what
+that panel should show, computed in Python from the points read back; it names only measurements, fields and
+tags the pipeline writes, and the totals the stats show equal the sums of the points read back."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def variants(query: Query) -> Iterator[tuple[str, str, str]]:
 
 
 CASES = [
-    pytest.param(query, text, id=f"{query}-vat={vat}-res={resolution}")
+    pytest.param(query, text, vat, resolution, id=f"{query}-vat={vat}-res={resolution}")
     for query in QUERIES
     for vat, resolution, text in variants(query)
 ]
@@ -276,6 +277,7 @@ class Week:
     meters: pd.DataFrame
     comparison: pd.DataFrame
     slots: pd.DataFrame
+    readings: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
@@ -319,6 +321,7 @@ def week(influxd, tmp_path_factory) -> Week:
             read(schema.ACCOUNT_METERS),
             read(schema.TARIFF_COMPARISON),
             read(schema.INTELLIGENT_SLOTS),
+            read(schema.METER_CONSUMPTION),
         )
     finally:
         store.drop_database()
@@ -345,6 +348,357 @@ def values(series: list[dict]) -> list:
         for column, value in zip(one["columns"], row, strict=True)
         if column != "time" and value is not None
     ]
+
+
+# -- what each query should answer, from the week's points read back -------------------------------------------
+
+SeriesKey = tuple[str, tuple[tuple[str, str], ...]]  # (measurement, the GROUP BY tags and their values)
+Answer = dict[SeriesKey, list[tuple]]  # each series' rows: (epoch seconds, value, ...), or (key, value) for SHOW
+
+
+def answer(series: list[dict]) -> Answer:
+    """InfluxDB's answer by series (the chunks of one series joined), each row as a tuple."""
+    rows: Answer = {}
+    for one in series:
+        key = (one["name"], tuple(sorted(one.get("tags", {}).items())))
+        rows.setdefault(key, []).extend(tuple(row) for row in one.get("values", []))
+    return rows
+
+
+def same(shown, expected) -> bool:
+    """Numbers to 1e-9 (InfluxDB sums in another order); a bucket with nothing to show (null) where the points
+    sum to 0 (a half-hour without export: no point has `usage_kwh < 0`); everything else exactly."""
+    if isinstance(expected, float):
+        if shown is None:
+            return expected == 0
+        return isinstance(shown, int | float) and shown == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    return shown == expected
+
+
+def differences(shown: Answer, expected: Answer) -> list[str]:
+    found = []
+    if set(shown) != set(expected):
+        found.append(f"series {sorted(shown)}, expected {sorted(expected)}")
+    for key in sorted(set(shown) & set(expected)):
+        rows, wanted = shown[key], expected[key]
+        if len(rows) != len(wanted):
+            found.append(f"{key}: {len(rows)} rows, expected {len(wanted)}: {rows[:3]}... vs {wanted[:3]}...")
+            continue
+        found += [
+            f"{key}: row {n} is {row}, expected {want}"
+            for n, (row, want) in enumerate(zip(rows, wanted, strict=True))
+            if len(row) != len(want) or not all(map(same, row, want))
+        ]
+    return found
+
+
+def epoch(moment: pd.Timestamp) -> int:
+    return int(moment.timestamp())
+
+
+def local_midnight(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize(LONDON).tz_convert("UTC")
+
+
+DAY_BUCKETS = [local_midnight(FIRST + dt.timedelta(days=n)) for n in range((LAST - FIRST).days + 1)]
+HALF_HOURS = list(pd.date_range(START, END, freq="30min", inclusive="left"))  # 50 on the 27th
+
+
+def tag_text(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+@dataclass
+class Expect:
+    """What a panel should show for the week at one VAT choice and resolution, from the points read back.
+    Import and export are told apart by their tariff (OUTGOING), not by the dashboards' sign test."""
+
+    week: Week
+    vat: str
+    resolution: str
+
+    @property
+    def total(self) -> str:
+        return f"total_cost_{self.vat}_vat_pence"
+
+    @property
+    def usage_cost(self) -> str:
+        return f"usage_cost_{self.vat}_vat_pence"
+
+    @property
+    def unit_price(self) -> str:
+        return f"unit_price_{self.vat}_vat_price"
+
+    @property
+    def standing_charge(self) -> str:
+        return f"standing_charge_{self.vat}_vat_price"
+
+    @property
+    def imported(self) -> pd.DataFrame:
+        return self.week.electricity[~is_export(self.week.electricity)]
+
+    @property
+    def exported(self) -> pd.DataFrame:
+        return self.week.electricity[is_export(self.week.electricity)]
+
+    def buckets(self, every: str) -> list[pd.Timestamp]:
+        return DAY_BUCKETS if every == "1d" else HALF_HOURS
+
+    def bucket_of(self, times: pd.Series, every: str) -> pd.Series:
+        if every == "1d":  # local days, 23 to 25 hours long
+            return times.dt.tz_convert(LONDON).dt.normalize().dt.tz_convert("UTC")
+        return times.dt.floor(pd.Timedelta(every.replace("m", "min")))
+
+    def per_bucket(self, frame, column, how="sum", every=None, fill=True, scale=1.0, cumulative=False) -> list:
+        """(bucket start, `how` of the column's values in it × scale) per bucket of the week, oldest first; a
+        bucket without values is null, or left out (fill(none))."""
+        every = every or self.resolution
+        values = frame.dropna(subset=[column])
+        grouped = values.groupby(self.bucket_of(values[schema.TIME], every))[column].agg(how)
+        if cumulative:
+            grouped = grouped.sort_index().cumsum()
+        return [
+            (epoch(bucket), float(grouped[bucket]) * scale if bucket in grouped.index else None)
+            for bucket in self.buckets(every)
+            if fill or bucket in grouped.index
+        ]
+
+    def per_tags(self, frame: pd.DataFrame, name: str, tags: list[str], rows) -> Answer:
+        """One series per combination of the tags' values in the frame, its rows `rows(part)`."""
+        return {
+            (name, tuple(sorted(zip(tags, map(tag_text, values), strict=True)))): rows(part)
+            for values, part in frame.groupby(tags, sort=False)
+        }
+
+    def single(self, name: str, *values) -> Answer:
+        """One row at the start of the range, as InfluxDB times an aggregate over the whole range."""
+        return {(name, ()): [(epoch(START), *map(float, values))]}
+
+    def selected(self, frame: pd.DataFrame, column: str, pick: str) -> tuple:
+        """min()/max()/last() over the range: the chosen point's time (the first of equals) and value."""
+        ordered = frame.dropna(subset=[column]).sort_values(schema.TIME, kind="stable")
+        if pick == "last":
+            row = ordered.iloc[-1]
+        else:
+            target = ordered[column].min() if pick == "min" else ordered[column].max()
+            row = ordered[ordered[column] == target].iloc[0]
+        return (epoch(row[schema.TIME]), float(row[column]))
+
+    def daily_mean(self, frame: pd.DataFrame, column: str, scale: float = 1.0) -> float:
+        return daily_mean(frame, column) * scale
+
+    def location(self, name: str) -> Answer:
+        return {(name, ()): [("location", LOCATION)]}
+
+    def agreements(self, fuel: str) -> Answer:
+        """The last agreement start and end of each meter and tariff (an open end is written empty), timed at
+        the range's start (two selectors in one query)."""
+        meters = self.week.meters[self.week.meters[schema.FUEL] == fuel].sort_values(schema.TIME, kind="stable")
+        tags = [
+            "property_address_line_1", "property_town", "property_postcode", "meter_point", "meter_serial_number",
+            "is_export", "tariff_code",
+        ]  # fmt: skip
+
+        def last(part: pd.DataFrame) -> list[tuple]:
+            return [(epoch(START), part[schema.AGREEMENT_FROM].iloc[-1], part[schema.AGREEMENT_TO].iloc[-1])]
+
+        return self.per_tags(meters, "account_meters", tags, last)
+
+
+ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION = "electricity_consumption", "gas_consumption"
+COMPARED_POINTS = "tariff_comparison"
+
+
+def comparison_rows(select, cumulative: bool = True):
+    """Per product, each local day's sum of the chosen comparison points / 100 (running total if cumulative)."""
+
+    def expected(e: Expect) -> Answer:
+        points = select(e, e.week.comparison)
+        column = schema.SAVING[e.vat] if not cumulative else e.total
+        return e.per_tags(
+            points,
+            COMPARED_POINTS,
+            [schema.PRODUCT_CODE],
+            lambda part: e.per_bucket(part, column, every="1d", fill=False, scale=0.01, cumulative=cumulative),
+        )
+
+    return expected
+
+
+def per_tariff_mean(name: str, frame_of, every: str | None = None):
+    def expected(e: Expect) -> Answer:
+        return e.per_tags(
+            frame_of(e.week),
+            name,
+            [schema.TARIFF_CODE_TAG],
+            lambda part: e.per_bucket(part, e.unit_price, how="mean", every=every, fill=False),
+        )
+
+    return expected
+
+
+def import_prices(week: Week) -> pd.DataFrame:
+    return week.electricity_prices[~is_export(week.electricity_prices)]
+
+
+def export_prices(week: Week) -> pd.DataFrame:
+    return week.electricity_prices[is_export(week.electricity_prices)]
+
+
+EXPECTED: dict[tuple[str, str, str], Callable[[Expect], Answer]] = {
+    # Tariff comparison
+    (COMPARISON, "$location", "variable"): lambda e: e.location(COMPARED_POINTS),
+    (COMPARISON, "Cost per product over the range", "A"): lambda e: e.per_tags(
+        e.week.comparison,
+        COMPARED_POINTS,
+        [schema.FUEL, schema.IS_EXPORT, schema.METER_POINT, schema.PRODUCT_CODE],
+        lambda part: [
+            (epoch(START), part[e.total].sum() / 100, part[schema.SAVING[e.vat]].sum() / 100),
+        ],
+    ),
+    (COMPARISON, "Electricity import: cumulative cost", "A"): comparison_rows(
+        lambda e, c: c[(c[schema.FUEL] == "electricity") & ~c[schema.IS_EXPORT]]
+    ),
+    (COMPARISON, "Export: cumulative earnings (negative)", "A"): comparison_rows(
+        lambda e, c: c[c[schema.IS_EXPORT]]
+    ),
+    (COMPARISON, "Gas: cumulative cost", "A"): comparison_rows(lambda e, c: c[c[schema.FUEL] == "gas"]),
+    (COMPARISON, "Saving per day against the actual tariffs", "A"): comparison_rows(
+        lambda e, c: c[c[schema.PRODUCT_CODE] != schema.ACTUAL], cumulative=False
+    ),
+    # Electricity
+    (ELECTRICITY, "$location", "variable"): lambda e: e.location(ELECTRICITY_CONSUMPTION),
+    (ELECTRICITY, "Electricity imported", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.imported["usage_kwh"].sum()
+    ),
+    (ELECTRICITY, "Import cost", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.imported[e.total].sum() / 100
+    ),
+    (ELECTRICITY, "Electricity exported", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, -e.exported["usage_kwh"].sum()
+    ),
+    (ELECTRICITY, "Export earnings", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, -e.exported[e.total].sum() / 100
+    ),
+    (ELECTRICITY, "Net cost", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.week.electricity[e.total].sum() / 100
+    ),
+    (ELECTRICITY, "Average unit cost", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.imported[e.usage_cost].sum() / e.imported["usage_kwh"].sum()
+    ),
+    (ELECTRICITY, "Daily average import", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.daily_mean(e.imported, "usage_kwh")
+    ),
+    (ELECTRICITY, "Daily average import cost", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.daily_mean(e.imported, e.total, 0.01)
+    ),
+    (ELECTRICITY, "Daily average net cost", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.daily_mean(e.week.electricity, e.total, 0.01)
+    ),
+    (ELECTRICITY, "Average unit cost incl. standing charge", "A"): lambda e: e.single(
+        ELECTRICITY_CONSUMPTION, e.imported[e.total].sum() / e.imported["usage_kwh"].sum()
+    ),
+    (ELECTRICITY, "Net cost per day", "A"): lambda e: {
+        (ELECTRICITY_CONSUMPTION, ()): e.per_bucket(
+            e.week.electricity, e.total, every="1d", fill=False, scale=0.01
+        )
+    },
+    (ELECTRICITY, "Usage", "A"): lambda e: {(ELECTRICITY_CONSUMPTION, ()): e.per_bucket(e.imported, "usage_kwh")},
+    (ELECTRICITY, "Usage", "B"): lambda e: {(ELECTRICITY_CONSUMPTION, ()): e.per_bucket(e.exported, "usage_kwh")},
+    (ELECTRICITY, "Cost", "A"): lambda e: {
+        (ELECTRICITY_CONSUMPTION, ()): e.per_bucket(e.imported, e.total, scale=0.01)
+    },
+    (ELECTRICITY, "Cost", "B"): lambda e: {
+        (ELECTRICITY_CONSUMPTION, ()): e.per_bucket(e.exported, e.total, scale=0.01)
+    },
+    (ELECTRICITY, "Cost", "C"): lambda e: {
+        (ELECTRICITY_CONSUMPTION, ()): e.per_bucket(e.week.electricity, e.total, scale=0.01)
+    },
+    (ELECTRICITY, "Unit price", "A"): per_tariff_mean("electricity_pricing", lambda week: week.electricity_prices),
+    (ELECTRICITY, "Tariffs in the range", "A"): lambda e: e.per_tags(
+        e.week.electricity,
+        ELECTRICITY_CONSUMPTION,
+        [schema.TARIFF_CODE_TAG],
+        lambda part: [(epoch(START), part["usage_kwh"].sum(), part[e.total].sum() / 100)],
+    ),
+    (ELECTRICITY, "Property and meters", "A"): lambda e: e.agreements("electricity"),
+    (ELECTRICITY, "Intelligent dispatch slots", "A"): lambda e: e.per_tags(
+        e.week.slots[e.week.slots[schema.DISPATCH_STATUS] == schema.COMPLETED],
+        "intelligent_slots",
+        [schema.DISPATCH_SOURCE],
+        lambda part: e.per_bucket(part, "kwh", every="30m", fill=False),
+    ),
+    # Gas
+    (GAS, "$location", "variable"): lambda e: e.location(GAS_CONSUMPTION),
+    (GAS, "Gas used", "A"): lambda e: e.single(GAS_CONSUMPTION, e.week.gas["usage_kwh"].sum()),
+    (GAS, "Gas cost", "A"): lambda e: e.single(GAS_CONSUMPTION, e.week.gas[e.total].sum() / 100),
+    (GAS, "Daily average use", "A"): lambda e: e.single(GAS_CONSUMPTION, e.daily_mean(e.week.gas, "usage_kwh")),
+    (GAS, "Daily average cost", "A"): lambda e: e.single(GAS_CONSUMPTION, e.daily_mean(e.week.gas, e.total, 0.01)),
+    (GAS, "Average unit cost", "A"): lambda e: e.single(
+        GAS_CONSUMPTION, e.week.gas[e.usage_cost].sum() / e.week.gas["usage_kwh"].sum()
+    ),
+    (GAS, "Average unit cost incl. standing charge", "A"): lambda e: e.single(
+        GAS_CONSUMPTION, e.week.gas[e.total].sum() / e.week.gas["usage_kwh"].sum()
+    ),
+    (GAS, "Cost per day", "A"): lambda e: {
+        (GAS_CONSUMPTION, ()): e.per_bucket(e.week.gas, e.total, every="1d", fill=False, scale=0.01)
+    },
+    (GAS, "Usage", "A"): lambda e: {(GAS_CONSUMPTION, ()): e.per_bucket(e.week.gas, "usage_kwh")},
+    (GAS, "Cost", "A"): lambda e: {(GAS_CONSUMPTION, ()): e.per_bucket(e.week.gas, e.total, scale=0.01)},
+    (GAS, "Unit price", "A"): per_tariff_mean("gas_pricing", lambda week: week.gas_prices),
+    (GAS, "Meter reading (as reported)", "A"): lambda e: e.per_tags(
+        e.week.readings[e.week.readings[schema.FUEL] == "gas"],
+        "meter_consumption",
+        [schema.UNIT],
+        lambda part: e.per_bucket(part, schema.CONSUMPTION),
+    ),
+    (GAS, "Tariffs in the range", "A"): lambda e: e.per_tags(
+        e.week.gas,
+        GAS_CONSUMPTION,
+        [schema.TARIFF_CODE_TAG],
+        lambda part: [(epoch(START), part["usage_kwh"].sum(), part[e.total].sum() / 100)],
+    ),
+    (GAS, "Property and meters", "A"): lambda e: e.agreements("gas"),
+    # Prices
+    (PRICES, "$location", "variable"): lambda e: e.location("electricity_pricing"),
+    (PRICES, "Lowest import unit price", "A"): lambda e: {
+        ("electricity_pricing", ()): [e.selected(import_prices(e.week), e.unit_price, "min")]
+    },
+    (PRICES, "Average import unit price", "A"): lambda e: e.single(
+        "electricity_pricing", import_prices(e.week)[e.unit_price].mean()
+    ),
+    (PRICES, "Highest import unit price", "A"): lambda e: {
+        ("electricity_pricing", ()): [e.selected(import_prices(e.week), e.unit_price, "max")]
+    },
+    (PRICES, "Average export unit price", "A"): lambda e: e.single(
+        "electricity_pricing", export_prices(e.week)[e.unit_price].mean()
+    ),
+    (PRICES, "Electricity unit price per half-hour", "A"): per_tariff_mean(
+        "electricity_pricing", lambda week: week.electricity_prices, every="30m"
+    ),
+    (PRICES, "Average gas unit price", "A"): lambda e: e.single(
+        "gas_pricing", e.week.gas_prices[e.unit_price].mean()
+    ),
+    (PRICES, "Gas unit price", "A"): per_tariff_mean("gas_pricing", lambda week: week.gas_prices),
+    (PRICES, "Standing charges", "A"): lambda e: {
+        **e.per_tags(
+            e.week.electricity_prices,
+            "electricity_pricing",
+            [schema.TARIFF_CODE_TAG],
+            lambda part: [e.selected(part, e.standing_charge, "last")],
+        ),
+        **e.per_tags(
+            e.week.gas_prices,
+            "gas_pricing",
+            [schema.TARIFF_CODE_TAG],
+            lambda part: [e.selected(part, e.standing_charge, "last")],
+        ),
+    },
+}
+
+
+def test_every_query_has_an_expected_answer():
+    assert {(query.uid, query.panel, query.ref) for query in QUERIES} == set(EXPECTED)
 
 
 KWH, GBP, PENCE_PER_KWH = "kwatth", "currencyGBP", "suffix: p/kWh"
@@ -419,14 +773,20 @@ def test_the_week_has_what_the_dashboards_show(week):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize(("query", "text"), CASES)
-def test_every_query_runs_on_the_pipelines_data(week, query, text):
+@pytest.mark.parametrize(("query", "text", "vat", "resolution"), CASES)
+def test_every_query_shows_what_the_points_give(week, query, text, vat, resolution):
+    """Each query's answer on InfluxDB, series by series and row by row (time and values), equals what that
+    panel should show, computed in Python from the week's points read back: not merely some data."""
     left = [match[0] for match in MACRO.finditer(text)]
     assert not left, f"{query}: Grafana macros the test does not know: {left}"
     unknown = unknown_names(text, week.tag_keys)
     assert not unknown, f"{query}: names the pipeline does not write: {unknown}\n{text}"
-    series = week.store.query(text)  # raises on a parse or evaluation error
-    assert values(series), f"{query}: no data for the week\n{text}"
+    shown = answer(week.store.query(text))  # raises on a parse or evaluation error
+    assert (query.uid, query.panel, query.ref) in EXPECTED, f"{query}: no expected answer for this panel"
+    expected = EXPECTED[query.uid, query.panel, query.ref](Expect(week, vat, resolution))
+    assert any(rows for rows in expected.values()), f"{query}: the expectation is empty: the test would be vacuous"
+    problems = differences(shown, expected)
+    assert not problems, f"{query}:\n{text}\n- " + "\n- ".join(problems[:20])
 
 
 @pytest.mark.integration

@@ -8,6 +8,7 @@ import logging
 import dagster as dg
 import pandas as pd
 import pytest
+import requests
 
 from octograph_pipeline.days import window as local_days_window
 from octograph_pipeline.definitions import build_definitions
@@ -42,13 +43,37 @@ def rates(api: str, tariff: str, component: str, day: str) -> pd.DataFrame:
         return select_payment_method(client.rates(tariff, component, *window(day)), "DIRECT_DEBIT")
 
 
-def rate_at(table: pd.DataFrame, moment: pd.Timestamp) -> float:
+def api_readings(api: str, fuel: str, point: str, serial: str, day: str, last: str | None = None) -> pd.Series:
+    """A meter's readings over local days as the API itself reports them (one plain GET, not the pipeline's
+    client): each interval's reading (kWh, or m³ for a SMETS2 gas meter) by its start in UTC."""
+    start, _ = window(day)
+    _, end = window(last or day)
+    response = requests.get(
+        f"{api}/{fuel}-meter-points/{point}/meters/{serial}/consumption/",
+        params={"period_from": start.isoformat(), "period_to": end.isoformat(), "page_size": 25000},
+        auth=(API_KEY, ""),
+        timeout=30,
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert body["next"] is None
+    readings = {
+        pd.Timestamp(row["interval_start"]).tz_convert("UTC"): row["consumption"] for row in body["results"]
+    }
+    return pd.Series(readings, dtype=float).sort_index()
+
+
+def by_time(points: pd.DataFrame, column: str) -> dict:
+    return dict(zip(points["time"], points[column], strict=True))
+
+
+def rate_at(table: pd.DataFrame, moment: pd.Timestamp, vat: str = "exc") -> float:
     row = table[
         (table["valid_from"].isna() | (table["valid_from"] <= moment))
         & (table["valid_to"].isna() | (table["valid_to"] > moment))
     ]
     assert len(row) == 1, (moment, row)
-    return float(row["value_exc_vat"].iloc[0])
+    return float(row[f"value_{vat}_vat"].iloc[0])
 
 
 def assert_checks(run: DaysRun, **expected: bool) -> dict:
@@ -64,42 +89,55 @@ def problems(outcome) -> str:
 # --- Economy 7 ---------------------------------------------------------------------------------------------
 
 E7 = "E-2R-VAR-22-11-01-C"
+AGILE_OUTGOING = "E-1R-AGILE-OUTGOING-19-05-13-C"
+
+
+def clock(first: str, last: str, zone: str) -> list[str]:
+    """Local half-hours first..last (inclusive) of one stretch of a clock, e.g. ("02:00", "02:30", "BST")."""
+    times = pd.date_range(f"2000-01-01 {first}", f"2000-01-01 {last}", freq="30min")
+    return [f"{moment:%H:%M} {zone}" for moment in times]
+
+
+SMART_E7 = {"unit_rate_low_start": "00:30", "unit_rate_low_end": "07:30", "unit_rate_low_timezone": "UTC"}
 
 
 @pytest.mark.parametrize(
-    ("day", "options", "night_half_hours"),
+    ("day", "options", "night"),
     [
-        (
-            "2024-06-12",
-            {"unit_rate_low_start": "00:30", "unit_rate_low_end": "07:30", "unit_rate_low_timezone": "UTC"},
-            14,
-        ),
-        (
-            "2024-03-31",
-            {"unit_rate_low_start": "00:30", "unit_rate_low_end": "07:30", "unit_rate_low_timezone": "UTC"},
-            14,
-        ),
+        # Smart E7 is fixed in UTC, 00:30-07:30: 01:30-08:30 by the summer clock ...
+        ("2024-06-12", SMART_E7, clock("01:30", "08:00", "BST")),
+        # ... on the spring day, 00:30 GMT, then 02:00-08:30 BST (01:00-02:00 does not exist) ...
+        ("2024-03-31", SMART_E7, clock("00:30", "00:30", "GMT") + clock("02:00", "08:00", "BST")),
+        # ... and on the autumn day 01:30 BST, then the second 01:00 (GMT) to 07:30 GMT: 7 hours each day.
+        ("2024-10-27", SMART_E7, clock("01:30", "01:30", "BST") + clock("01:00", "07:00", "GMT")),
+        # The seed's default: 01:00-08:00 local, one hour short in spring.
+        ("2024-03-31", {}, clock("02:00", "07:30", "BST")),
+        # Non-smart, by the local clock 00:00-07:00: 01:00 and 01:30 twice in autumn, an hour long.
         (
             "2024-10-27",
-            {"unit_rate_low_start": "00:30", "unit_rate_low_end": "07:30", "unit_rate_low_timezone": "UTC"},
-            14,
+            {"unit_rate_low_start": "0", "unit_rate_low_end": "7"},
+            clock("00:00", "01:30", "BST") + clock("01:00", "06:30", "GMT"),
         ),
-        ("2024-03-31", {}, 12),  # the seed's default: 01:00-08:00 local, one hour short in spring
-        ("2024-10-27", {"unit_rate_low_start": "0", "unit_rate_low_end": "7"}, 16),  # non-smart, local clock
     ],
 )
 def test_economy7_prices_night_half_hours_at_the_night_rate(
-    household_config, influx, households_api, day, options, night_half_hours
+    household_config, influx, households_api, day, options, night
 ):
     run = materialize_days(household_config("A-E7000001", octopus=options, influxdb=METER_TAGS), day)
     assert run.success
     assert_checks(run, complete_intervals=True, every_interval_priced=True, standing_charge_one_day=True)
     prices = read(influx, schema.ELECTRICITY_PRICING, day, tariff_code=E7)
-    night = rate_at(rates(households_api, E7, "night-unit-rates", day), window(day)[0])
+    night_rate = rate_at(rates(households_api, E7, "night-unit-rates", day), window(day)[0])
     day_rate = rate_at(rates(households_api, E7, "day-unit-rates", day), window(day)[0])
-    counts = prices["unit_price_exc_vat_price"].value_counts()
-    assert counts[night] == night_half_hours
-    assert counts[day_rate] == len(prices) - night_half_hours
+    assert night_rate != day_rate
+    # Every half-hour of the local day (46, 48 or 50) has a price: the night rate exactly at the night's.
+    half_hours = pd.date_range(*window(day), freq="30min", inclusive="left")
+    assert list(prices["time"]) == list(half_hours)
+    local = [f"{moment:%H:%M %Z}" for moment in prices["time"].dt.tz_convert(LONDON)]
+    assert set(night) <= set(local) and len(set(local)) == len(half_hours)
+    shown = dict(zip(local, prices["unit_price_exc_vat_price"], strict=True))
+    assert [label for label, price in shown.items() if price == night_rate] == night
+    assert shown == {label: night_rate if label in night else day_rate for label in local}
 
     # The day's cost is each half-hour's usage at its own register's rate plus one standing charge.
     usage = read(influx, schema.ELECTRICITY_CONSUMPTION, day, electricity_mpan="1100000000071")
@@ -109,14 +147,26 @@ def test_economy7_prices_night_half_hours_at_the_night_rate(
     assert usage["total_cost_exc_vat_pence"].sum() == pytest.approx(expected, abs=1e-9)
 
 
-def test_export_tariff_with_open_zero_standing_charge(household_config, influx):
-    run = materialize_days(household_config("A-E7000001", influxdb=METER_TAGS), "2024-06-12")
+def test_export_tariff_with_open_zero_standing_charge(household_config, influx, households_api):
+    day = "2024-06-12"
+    run = materialize_days(household_config("A-E7000001", influxdb=METER_TAGS), day)
     assert run.success
-    export = read(influx, schema.ELECTRICITY_CONSUMPTION, "2024-06-12", electricity_mpan="1100000000072")
-    assert set(export["tariff_code"]) == {"E-1R-AGILE-OUTGOING-19-05-13-C"}
+    export = read(influx, schema.ELECTRICITY_CONSUMPTION, day, electricity_mpan="1100000000072")
+    assert set(export["tariff_code"]) == {AGILE_OUTGOING}
     assert len(export) == 48
     assert (export["standing_charge_cost_exc_vat_pence"] == 0).all()
-    assert (export["usage_kwh"] <= 0).all() and export["usage_kwh"].sum() < 0
+    # Each half-hour's export is the API's reading, stored negative, and earns that half-hour's Agile Outgoing
+    # price (as the API lists it): a negative cost.
+    exported = api_readings(households_api, "electricity", "1100000000072", "21E7000001", day)
+    assert list(exported.index) == list(pd.date_range(*window(day), freq="30min", inclusive="left"))
+    assert 0 < exported.sum() == pytest.approx(-export["usage_kwh"].sum(), abs=1e-9)
+    assert by_time(export, "usage_kwh") == (-exported).to_dict()
+    outgoing = rates(households_api, AGILE_OUTGOING, "standard-unit-rates", day)
+    assert outgoing["value_exc_vat"].nunique() > 1  # a price per half-hour
+    for vat in ("exc", "inc"):
+        earned = {t: -kwh * rate_at(outgoing, t, vat) for t, kwh in exported.items()}
+        assert by_time(export, f"usage_cost_{vat}_vat_pence") == pytest.approx(earned, abs=1e-12)
+        assert by_time(export, f"total_cost_{vat}_vat_pence") == pytest.approx(earned, abs=1e-12)
     # Net cost per day is a single sum over the measurement: import cost minus export earnings.
     net = influx.query(
         "SELECT sum(total_cost_inc_vat_pence) FROM electricity_consumption "
@@ -186,7 +236,7 @@ def test_replaced_meter_serials_together_cover_the_meter_point(household_config,
 # --- moving house, gas units --------------------------------------------------------------------------------
 
 
-def test_moved_out_property_counts_only_while_lived_in(household_config, influx, tmp_path):
+def test_moved_out_property_counts_only_while_lived_in(household_config, influx, households_api, tmp_path):
     cv = tmp_path / "cv.csv"
     cv.write_text("Applicable For,Value\n13/06/2024,39.0\n14/06/2024,39.5\n")
     config = household_config(
@@ -211,23 +261,29 @@ def test_moved_out_property_counts_only_while_lived_in(household_config, influx,
     towns = influx.query('SHOW TAG VALUES FROM "electricity_consumption" WITH KEY = "property_town"')
     assert {value for _, value in towns[0]["values"]} == {"Oldtown", "Newtown"}
 
-    # SMETS2: m³ × volume correction × that day's calorific value / 3.6; raw m³ kept alongside.
+    # SMETS2: the API's m³ reading × volume correction × that day's calorific value / 3.6; raw m³ kept alongside.
     smets2 = readings[readings["meter_serial_number"] == "G4S2000011"]
     assert set(smets2["unit"]) == {"m3"}
-    # Each reading uses its gas day's CV (05:00-05:00 local); before the first published value, the fixed one.
-    gas_day = (smets2["time"].dt.tz_convert(LONDON) - pd.Timedelta(hours=5)).dt.day
-    cv_values = gas_day.map({12: 38.8, 13: 39.0, 14: 39.5})
-    for day in (13, 14):
-        one_day = smets2["time"].dt.tz_convert(LONDON).dt.day == day
-        assert one_day.sum() == 48
-        expected = (smets2["consumption"] * 1.02264 * cv_values / 3.6)[one_day].sum()
-        assert smets2.loc[one_day, "usage_kwh"].sum() == pytest.approx(expected, abs=1e-9)
-    assert set(cv_values.dropna()) == {38.8, 39.0, 39.5}
+    cubic_metres = api_readings(households_api, "gas", "4000000011", "G4S2000011", "2024-06-13", "2024-06-14")
+    assert len(cubic_metres) == 96 and cubic_metres.sum() > 0
+    assert by_time(smets2, "consumption") == cubic_metres.to_dict()
+    # Each reading uses its gas day's CV (05:00-05:00 local): the file's for the 13th and 14th; before the first
+    # published value (00:00-05:00 on the 13th belongs to the gas day of the 12th), the fixed 38.8.
+    gas_day = (cubic_metres.index.tz_convert(LONDON) - pd.Timedelta(hours=5)).date
+    calorific = {dt.date(2024, 6, 12): 38.8, dt.date(2024, 6, 13): 39.0, dt.date(2024, 6, 14): 39.5}
+    expected = {
+        moment: m3 * 1.02264 * calorific[day] / 3.6
+        for (moment, m3), day in zip(cubic_metres.items(), gas_day, strict=True)
+    }
+    assert [calorific[day] for day in gas_day] == [38.8] * 10 + [39.0] * 48 + [39.5] * 38
+    assert by_time(smets2, "usage_kwh") == pytest.approx(expected, rel=1e-12, abs=1e-12)
     assert gas_volume_to_kwh(1.0, 1.02264, 39.5) == pytest.approx(11.220633, abs=1e-6)
-    # SMETS1 reports kWh already: no conversion.
+    # SMETS1 reports kWh already: the API's reading as it is.
     smets1 = readings[readings["meter_serial_number"] == "G4S1000022"]
     assert set(smets1["unit"]) == {"kWh"}
-    assert (smets1["usage_kwh"] == smets1["consumption"]).all()
+    kwh = api_readings(households_api, "gas", "4000000022", "G4S1000022", "2024-06-15", "2024-06-16")
+    assert len(kwh) == 96 and kwh.sum() > 0
+    assert by_time(smets1, "usage_kwh") == by_time(smets1, "consumption") == kwh.to_dict()
     gas = read(influx, schema.GAS_CONSUMPTION, "2024-06-13", "2024-06-16")
     assert gas["usage_kwh"].sum() == pytest.approx(smets2["usage_kwh"].sum() + smets1["usage_kwh"].sum())
 
@@ -397,7 +453,7 @@ def test_all_ten_seed_tags_and_additional_tags(make_config, influx):
     assert expected | {"electricity_mpan"} <= keys["electricity_pricing"]
 
 
-def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
+def test_materialisation_metadata_has_numbers_and_tables(config_file, influx, octopus_api):
     instance = dg.DagsterInstance.ephemeral()
     assert materialize_days(config_file, "2024-06-12", instance=instance).success
     event = instance.get_latest_materialization_event(dg.AssetKey("priced_consumption"))
@@ -415,13 +471,39 @@ def test_materialisation_metadata_has_numbers_and_tables(config_file, influx):
     imported = total("sum(usage_kwh)", electricity, " AND tariff_code !~ /OUTGOING/")
     exported = -total("sum(usage_kwh)", electricity, " AND tariff_code =~ /OUTGOING/")
     gas = total("sum(usage_kwh)", "gas_consumption")
-    assert min(imported, exported, gas) > 0
+    # ... which is what the API reported for the day: import and export in kWh, gas in m³ (SMETS2, as Kraken says)
+    # at the default volume correction and calorific value.
+    day = "2024-06-12"
+    api_import = api_readings(octopus_api, "electricity", "1900000000001", "21E0000001", day)
+    api_export = api_readings(octopus_api, "electricity", "1900000000002", "21E0000001", day)
+    api_gas_m3 = api_readings(octopus_api, "gas", "3000000001", "G4P0000000001", day)
+    assert len(api_import) == len(api_export) == len(api_gas_m3) == 48
+    assert min(api_import.sum(), api_export.sum(), api_gas_m3.sum()) > 0
+    assert imported == pytest.approx(api_import.sum(), abs=1e-9)
+    assert exported == pytest.approx(api_export.sum(), abs=1e-9)
+    api_gas_kwh = api_gas_m3.sum() * 1.02264 * 38.8 / 3.6
+    assert gas == pytest.approx(api_gas_kwh, abs=1e-9)
     assert metadata["electricity_import_kwh"].value == round(imported, 3)
     assert metadata["electricity_export_kwh"].value == round(exported, 3)
     assert metadata["gas_kwh"].value == round(gas, 3)
+    midday = window(day)[0] + pd.Timedelta(hours=12)  # VAR and the fixed export price: one price all day
+
+    def price(tariff: str, component: str, vat: str) -> float:
+        return rate_at(rates(octopus_api, tariff, component, day), midday, vat)
+
+    gas_tariff, export_tariff = "G-1R-VAR-22-11-01-C", "E-1R-OUTGOING-FIX-12M-19-05-13-C"
     for vat in ("inc", "exc"):
         pence = sum(total(f"sum(total_cost_{vat}_vat_pence)", name) for name in (electricity, "gas_consumption"))
         assert metadata[f"net_cost_{vat}_vat_gbp"].value == round(pence / 100, 2)
+        # The API's readings at the API's prices: import and gas with a day's standing charge, export earning.
+        expected = (
+            api_import.sum() * price(VAR, "standard-unit-rates", vat)
+            + price(VAR, "standing-charges", vat)
+            - api_export.sum() * price(export_tariff, "standard-unit-rates", vat)
+            + api_gas_kwh * price(gas_tariff, "standard-unit-rates", vat)
+            + price(gas_tariff, "standing-charges", vat)
+        )
+        assert pence == pytest.approx(expected, abs=1e-9)
     assert "import_kwh" not in metadata and "net_cost_inc_vat_pence" not in metadata
     readings = instance.get_latest_materialization_event(dg.AssetKey("meter_consumption")).asset_materialization
     assert readings.metadata["gas_kwh"].value == round(gas, 3)

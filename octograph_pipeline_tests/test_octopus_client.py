@@ -6,6 +6,7 @@ import time
 
 import pandas as pd
 import pytest
+import requests
 from urllib3.util.retry import Retry
 
 from octograph_pipeline.octopus.client import (
@@ -29,6 +30,26 @@ DAY_START, DAY_END = pd.Timestamp("2024-06-11T23:00Z"), pd.Timestamp("2024-06-12
 
 def fast_retry(total: int = 4) -> Retry:
     return default_retry(total=total, backoff_factor=0.01)
+
+
+def api_readings(api_prefix: str, mpan: str, serial: str) -> list[tuple[pd.Timestamp, float]]:
+    """The day's half-hourly readings as the API itself lists them (one plain GET, not through the client): each
+    interval's start in UTC and its kWh, oldest first."""
+    response = requests.get(
+        f"{api_prefix}/electricity-meter-points/{mpan}/meters/{serial}/consumption/",
+        params={"period_from": DAY_START.isoformat(), "period_to": DAY_END.isoformat(), "page_size": 100},
+        auth=(API_KEY, ""),
+        timeout=10,
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert body["next"] is None and body["count"] == 48
+    rows = [(pd.Timestamp(row["interval_start"]).tz_convert("UTC"), row["consumption"]) for row in body["results"]]
+    return sorted(rows)
+
+
+def readings(frame: pd.DataFrame) -> list[tuple[pd.Timestamp, float]]:
+    return list(zip(frame["interval_start"], frame["consumption"], strict=True))
 
 
 @pytest.fixture
@@ -202,10 +223,18 @@ def test_a_refused_connection_is_tried_three_times_then_reported(monkeypatch):
 
 
 def test_cache_serves_repeated_requests(octopus_api, simulator, tmp_path):
+    frames = []
     for _ in range(2):
         with OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path) as client:
-            client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+            frames.append(client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END))
     assert simulator.request_counts["consumption"] == 1
+    # The cached answer is the API's: the same 48 half-hours and readings as a plain GET lists them.
+    expected = api_readings(octopus_api, IMPORT_MPAN, SERIAL)
+    half_hours = pd.date_range(DAY_START, DAY_END, freq="30min", inclusive="left")
+    assert [start for start, _ in expected] == list(half_hours)
+    assert readings(frames[0]) == expected
+    assert readings(frames[1]) == expected
+    assert (frames[1]["interval_end"] - frames[1]["interval_start"] == pd.Timedelta(minutes=30)).all()
     stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*") if p.is_file())
     assert API_KEY.encode() not in stored
     assert base64.b64encode(f"{API_KEY}:".encode()) not in stored
@@ -216,8 +245,9 @@ def test_cache_serves_repeated_requests(octopus_api, simulator, tmp_path):
 def test_the_cache_is_per_key_and_never_answers_for_the_account(octopus_api, simulator, tmp_path):
     """Another key never reads the answers cached for this one; a revoked key fails at once, not in an hour."""
     with OctopusClient(octopus_api, API_KEY, retry=fast_retry(), cache_dir=tmp_path) as client:
-        client.account(ACCOUNT)
-        client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+        assert client.account(ACCOUNT).number == ACCOUNT
+        cached = client.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)
+    assert readings(cached) == api_readings(octopus_api, IMPORT_MPAN, SERIAL)
     other = OctopusClient(octopus_api, "sk_live_other", retry=fast_retry(), cache_dir=tmp_path)
     with other, pytest.raises(ApiKeyRejected):
         other.consumption("electricity", IMPORT_MPAN, SERIAL, DAY_START, DAY_END)

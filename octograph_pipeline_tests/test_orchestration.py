@@ -13,9 +13,11 @@ from octograph_pipeline.assets import MAX_DAYS_PER_RUN
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
 from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
+from octograph_pipeline.octopus.client import RATES_PAGE_SIZE
 from octograph_pipeline.resources import OctographConfig
+from octograph_pipeline.simulator import OctopusSimulator, serve
 
-from .conftest import LONDON, day_points, materialize_days
+from .conftest import ACCOUNT, API_KEY, LONDON, day_points, materialize_days
 from .test_pipeline import all_points
 
 pytestmark = pytest.mark.integration
@@ -34,7 +36,7 @@ def test_a_40_day_single_run_backfill_writes_what_40_daily_runs_write(make_confi
     window = days("2024-10-08", 40)
     ranged = materialize_days(make_config(), window[0], window[-1])
     assert ranged.success
-    range_requests = sum(simulator.request_counts.values())
+    range_requests = dict(simulator.request_counts)
     range_points = all_points(influx)
 
     daily_db = InfluxV1Store(influxd.url, influx.database + "_daily")
@@ -45,27 +47,59 @@ def test_a_40_day_single_run_backfill_writes_what_40_daily_runs_write(make_confi
         instance = dg.DagsterInstance.ephemeral()
         for day in window:
             assert materialize_days(config, day, instance=instance).success
-        daily_requests = sum(simulator.request_counts.values())
+        daily_requests = dict(simulator.request_counts)
         assert all_points(daily_db) == range_points
     finally:
         daily_db.drop_database()
-    # account 1 + rates (2 tariffs on import across the Agile switch, export, gas; 2 components each)
-    # + consumption for 3 meters, each a single paginated request for the whole range
-    assert range_requests <= 15, simulator.request_counts
-    assert daily_requests >= 40 * 10
+    # The account once; Kraken's token and gas units; 3 meters, each one request for the whole range; Agile import
+    # (since 2024-10-01: its 40 days' 1,922 prices in 2 pages), export and gas, each component once over the days.
+    assert range_requests == {
+        "account": 1,
+        "graphql": 2,
+        "consumption": 3,
+        "standard-unit-rates": 2 + 1 + 1,
+        "standing-charges": 3,
+    }
+    # Day by day, the same for each of the 40 days (Agile's day one page): 12 requests a day.
+    assert daily_requests == {
+        "account": 40,
+        "graphql": 2 * 40,
+        "consumption": 3 * 40,
+        "standard-unit-rates": 3 * 40,
+        "standing-charges": 3 * 40,
+    }
     assert len(ranged.run_ids) == 2  # one run per job for the whole range
 
 
-def test_a_year_backfill_needs_at_most_thirty_requests(make_config, simulator):
-    """A backfill launches runs of at most MAX_DAYS_PER_RUN days (the backfill policy); count every request:
-    the account, each tariff component once over the days under it (Agile's in pages), each meter once."""
+def test_a_year_backfill_makes_the_readmes_19_requests(make_config):
+    """The README's "19 Octopus requests for a year", on its household (make bench's: import switching to Agile on
+    2024-07-01, fixed export, SMETS2 gas whose units come from Kraken). A backfill launches runs of at most
+    MAX_DAYS_PER_RUN days (the backfill policy); every request is counted, by endpoint."""
     year = days("2024-01-01", 366)
+    simulator = OctopusSimulator(
+        seed=1,
+        account_number=ACCOUNT,
+        api_key=API_KEY,
+        start_date=dt.date(2024, 1, 1),
+        agile_from=dt.date(2024, 7, 1),
+        clock=lambda: dt.datetime(2025, 1, 2, 17, 0, tzinfo=LONDON),
+    )
     instance = dg.DagsterInstance.ephemeral()
-    run = materialize_days(make_config(), year[0], year[-1], instance=instance)
+    with serve(simulator) as api:
+        run = materialize_days(make_config(octopus={"api_prefix": api}), year[0], year[-1], instance=instance)
     assert run.success
     assert len(run.run_ids) == 2 * -(-366 // MAX_DAYS_PER_RUN)  # a prices and a consumption run per chunk
-    total = sum(simulator.request_counts.values())
-    assert 10 <= total <= 30, simulator.request_counts
+    agile_pages = -(-len(days("2024-07-01", 184)) * 48 // RATES_PAGE_SIZE)  # 8,832 half-hourly prices
+    assert agile_pages == 6
+    assert dict(simulator.request_counts) == {
+        "account": 1,  # read once, by the `account` asset
+        "graphql": 2,  # Kraken: a token, then the gas meter's units
+        "consumption": 3,  # import, export and gas, each one page for the whole year
+        # import VAR (to June) and Agile (from July, in pages), export, gas: each once over its days
+        "standard-unit-rates": 1 + agile_pages + 1 + 1,
+        "standing-charges": 4,  # import VAR, import Agile, export (none published), gas
+    }
+    assert sum(simulator.request_counts.values()) == 19  # as the README says
     materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
     assert materialized == set(year)  # every day's partition is green, not just the runs'
 
