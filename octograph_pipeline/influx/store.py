@@ -466,6 +466,12 @@ class InfluxV1Store(InfluxStore):
     def drop_database(self) -> None:
         self.query(f"DROP DATABASE {quote_identifier(self.database)}", method="POST")
 
+    def check(self) -> None:
+        """The query, then an empty write (InfluxDB 1.x answers it 204): a user who may read but not write is
+        refused here, before anything runs, rather than at the first write of a run."""
+        super().check()
+        self._write_batch("")
+
     def _write_batch(self, body: str) -> None:
         params = {**self._query_params(), "precision": "s"}
         self._send("POST", "/write", "a write", params=params, data=body.encode())
