@@ -14,6 +14,8 @@ from pathlib import Path
 
 from websockets.sync.client import connect
 
+from .processes import stop_group
+
 FLAGS = [
     "--headless",
     "--no-sandbox",  # root in CI
@@ -142,9 +144,7 @@ class Browser:
     def close(self) -> None:
         if getattr(self, "socket", None) is not None:
             self.socket.close()
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        stop_group(self.process)  # chromium and its zygote, renderer and GPU processes
         shutil.rmtree(self.profile, ignore_errors=True)
 
     def __enter__(self) -> Browser:

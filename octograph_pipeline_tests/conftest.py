@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import threading
+import types
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -187,6 +188,21 @@ def recent_household(make_config, monkeypatch):
     with serve(simulator) as api:
         pipeline = {"start_date": (today - dt.timedelta(days=20)).isoformat(), "retries": "0", "api_retries": "0"}
         yield simulator, make_config(octopus={"api_prefix": api}, pipeline=pipeline), today
+
+
+def freeze_now(monkeypatch, module, now: dt.datetime) -> None:
+    """`module`'s `dt.datetime.now()` (a module that does `import datetime as dt`) answers `now` for the rest of
+    the test: the days it works out from today's date are the ones the test expects, even when the test runs
+    across midnight. `now` must be aware."""
+
+    class FrozenDatetime(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return now.astimezone(tz) if tz is not None else now.astimezone().replace(tzinfo=None)
+
+    frozen = types.SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
+    frozen.datetime = FrozenDatetime
+    monkeypatch.setattr(module, "dt", frozen)
 
 
 def skip_unless_ci(reason: str) -> None:

@@ -22,6 +22,8 @@ import requests
 
 from octograph_pipeline.influx.local import free_port
 
+from .processes import started
+
 LOCATION = "octograph_pipeline"
 TERMINAL_BACKFILL_STATUSES = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 UI_TAGS = [{"key": "dagster/from_ui", "value": "true"}]  # tagsWithUIExecutionTags(): every UI launch has it
@@ -149,12 +151,15 @@ class DagsterDev:
         env: dict[str, str] | None = None,
         startup_timeout: float = 120,
         location: str = LOCATION,
+        sigint: signal.Handlers = signal.SIG_DFL,
     ):
         self.workspace = Path(workspace)
         self.home = Path(dagster_home)
         self.env = {**os.environ, **(env or {}), "DAGSTER_HOME": str(self.home)}
         self.startup_timeout = startup_timeout
         self.location = location
+        self.sigint = sigint  # SIGINT as a terminal (SIG_DFL) or a background job (SIG_IGN) would give it
+        self._processes = contextlib.ExitStack()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = self.home / "dagster-dev.log"
@@ -164,13 +169,17 @@ class DagsterDev:
     def __enter__(self) -> DagsterDev:
         command = [sys.executable, "-m", "octograph_pipeline.daemon", "dev", "-w", str(self.workspace)]
         with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, "--host", "127.0.0.1", "-p", str(self.port)],
-                cwd=self.home,  # as `make ui`: a dagster.yaml in the working directory would draw a warning
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+            self.process = self._processes.enter_context(
+                started(
+                    [*command, "--host", "127.0.0.1", "-p", str(self.port)],
+                    sigint=self.sigint,
+                    stop_signals=(signal.SIGINT, signal.SIGTERM),  # Ctrl-C first, as `make ui` is stopped
+                    grace=30,
+                    cwd=self.home,  # as `make ui`: a dagster.yaml in the working directory would draw a warning
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             )
         try:
             self._wait_until_ready()
@@ -183,16 +192,12 @@ class DagsterDev:
         self.stop()
 
     def stop(self) -> None:
-        """Ctrl-C for the whole group (the supervisor stops its children itself), then SIGTERM, then SIGKILL."""
+        """Ctrl-C for the whole group (the supervisor stops its children itself), then SIGTERM, then SIGKILL,
+        each until every process of the group (the webserver's code servers, the daemon's runs too) has exited."""
         if self.process is None:
             return
-        for sig, timeout in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=timeout)
-                break
         self.process = None
+        self._processes.close()
 
     def log_tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""

@@ -8,11 +8,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from octograph_pipeline import cli
 from octograph_pipeline.cli import main
 
-from .conftest import LONDON
+from .conftest import LONDON, freeze_now
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def household(recent_household, monkeypatch):
+    """`recent_household`, with the command's clock stopped at the simulator's "now": the days the command works
+    out from today (yesterday, tomorrow, `latest`) are the test's, even if it runs across midnight."""
+    simulator, _, _ = recent_household
+    freeze_now(monkeypatch, cli, simulator.clock())
+    return recent_household
 
 
 @pytest.mark.parametrize(
@@ -26,8 +36,8 @@ pytestmark = pytest.mark.integration
         (["--from-date=latest"], "no consumption stored in the last 30 days; back-fill from a fixed date first"),
     ],
 )
-def test_bad_arguments_exit_2_with_one_clear_error(recent_household, capsys, args, message):
-    _, config, _ = recent_household
+def test_bad_arguments_exit_2_with_one_clear_error(household, capsys, args, message):
+    _, config, _ = household
     assert main([f"--config-file={config}", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
@@ -38,8 +48,8 @@ def test_missing_config_file_exits_2(tmp_path, capsys):
     assert "nope.ini not found" in capsys.readouterr().err
 
 
-def test_backfill_then_latest_fetches_only_new_days(recent_household, capsys):
-    simulator, config, today = recent_household
+def test_backfill_then_latest_fetches_only_new_days(household, capsys):
+    simulator, config, today = household
     first = today - dt.timedelta(days=5)
     assert main([f"--config-file={config}", f"--from-date={first}", "--to-date=tomorrow"]) == 0
     out = capsys.readouterr().out
@@ -57,8 +67,8 @@ def test_backfill_then_latest_fetches_only_new_days(recent_household, capsys):
     assert simulator.request_counts["consumption"] == 3
 
 
-def test_a_failed_day_exits_1_and_is_named(recent_household, capsys):
-    simulator, config, today = recent_household
+def test_a_failed_day_exits_1_and_is_named(household, capsys):
+    simulator, config, today = household
     simulator.inject(500, count=50, path_contains="/consumption")
     yesterday = today - dt.timedelta(days=1)
     assert main([f"--config-file={config}", "--from-date=yesterday", "--to-date=yesterday"]) == 1
@@ -79,8 +89,8 @@ def test_the_installed_command(recent_household):
     assert done.returncode == 2 and "--to-date: 'never'" in done.stderr
 
 
-def test_latest_starts_from_the_meter_point_that_lags_most(recent_household, influx, capsys):
-    simulator, config, today = recent_household
+def test_latest_starts_from_the_meter_point_that_lags_most(household, influx, capsys):
+    simulator, config, today = household
     first, yesterday = today - dt.timedelta(days=5), today - dt.timedelta(days=1)
     assert main([f"--config-file={config}", f"--from-date={first}", "--to-date=yesterday"]) == 0
     # Gas for the last two days has not arrived yet.
@@ -94,7 +104,7 @@ def test_latest_starts_from_the_meter_point_that_lags_most(recent_household, inf
     assert f"octograph: {yesterday - dt.timedelta(days=2)} .. {yesterday}" in capsys.readouterr().out
 
 
-def test_unreachable_influxdb_exits_2(recent_household, make_config, capsys):
+def test_unreachable_influxdb_exits_2(household, make_config, capsys):
     config = make_config(influxdb={"url": "http://127.0.0.1:9"})
     assert main([f"--config-file={config}", "--from-date=latest"]) == 2
     assert (

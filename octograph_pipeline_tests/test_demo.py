@@ -3,7 +3,10 @@
 import datetime as dt
 import os
 import shlex
+import signal
 import socket
+import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -14,17 +17,25 @@ from octograph_pipeline.influx.local import LocalInfluxd, free_port
 from octograph_pipeline.influx.store import InfluxV1Store
 from octograph_pipeline.simulator import OctopusSimulator, serve
 
+from .conftest import freeze_now
+from .dagster_ui import DagsterDev
+from .processes import describe, group_members, wait_until_gone
+
+REPO = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.integration
 
 
 def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypatch, capsys):
     for name in ("DAGSTER_HOME", "OCTOGRAPH_CONFIG", demo.DEMO_KEY_ENV_VAR):
         monkeypatch.setenv(name, "")
+    now = dt.datetime.now(dt.UTC)
+    freeze_now(monkeypatch, demo, now)  # both runs and the test agree on yesterday, even across midnight
     stack = {"local": tmp_path, "influx_port": free_port(), "simulator_port": free_port()}
     assert demo.run(days=2, **stack) == 0
     assert demo.run(days=2, **stack) == 0
     output = capsys.readouterr().out
-    yesterday = dt.datetime.now(demo.TZ).date() - dt.timedelta(days=1)
+    yesterday = now.astimezone(demo.TZ).date() - dt.timedelta(days=1)
     table = output[output.rindex("measurement") : output.rindex("What the same half-hours")]
     for measurement in ("meter_consumption", "electricity_consumption", "gas_consumption", "electricity_pricing"):
         rows = [line for line in table.splitlines() if line.startswith(measurement + " ")]
@@ -110,8 +121,10 @@ def test_someone_elses_influxdb_on_the_demo_port_is_refused_and_left_untouched(t
         foreign.stop()
 
 
-def test_every_fault_command_make_ui_prints_works_on_the_simulator():
+def test_every_fault_command_make_ui_prints_works_on_the_simulator(monkeypatch):
     """Each curl line `make ui` prints, sent as curl would send it, sets what it says."""
+    now = dt.datetime.now(dt.UTC)
+    freeze_now(monkeypatch, demo, now)  # the day the printed command names is the test's, even across midnight
     simulator = OctopusSimulator()
     with serve(simulator) as api_prefix:
         root = api_prefix.removesuffix("/v1")
@@ -125,7 +138,7 @@ def test_every_fault_command_make_ui_prints_works_on_the_simulator():
             response = requests.post(url, data=body, timeout=5) if body else requests.get(url, timeout=5)
             assert response.status_code == 200, (command, response.text)
             seen.append((sorted(simulator.fail_days), simulator.reading_scale, simulator.error_rate))
-    day = dt.datetime.now(demo.TZ).date() - dt.timedelta(days=2)
+    day = now.astimezone(demo.TZ).date() - dt.timedelta(days=2)
     assert seen == [
         ([day], 1.0, 0.0),
         ([], 1.0, 0.0),
@@ -134,3 +147,23 @@ def test_every_fault_command_make_ui_prints_works_on_the_simulator():
         ([], 1.0, 0.0),
         ([], 1.0, 0.0),
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["terminal", "background job"])
+def test_one_sigterm_stops_the_ui_services_and_their_code_servers(tmp_path, config_file, sigint):
+    """`make ui`'s services (`python -m octograph_pipeline.daemon dev`: webserver, daemon, their code servers)
+    given one SIGTERM, as `kill PID` gives it, also when started with SIGINT ignored: the supervisor exits with
+    143 and every process of the group is gone within seconds (stopping them takes about 3 s here; a service
+    that ignored the supervisor's SIGINT would hold it 30 s, and an orphaned code server would stay longer)."""
+    home = tmp_path / "dagster_home"
+    demo.prepare_dagster_home(home)
+    env = {"OCTOGRAPH_CONFIG": str(config_file)}
+    with DagsterDev(REPO / "workspace.yaml", home, env, sigint=sigint) as dev:
+        services = group_members(dev.process.pid)
+        assert len(services) >= 4, describe(services)  # supervisor, webserver, daemon, code server(s)
+        signalled = time.monotonic()
+        dev.process.send_signal(signal.SIGTERM)
+        assert dev.process.wait(timeout=120) == 143, dev.log_tail()
+        left = wait_until_gone(dev.process, timeout=60)
+        assert not left and time.monotonic() - signalled < 20, describe(left) + dev.log_tail()

@@ -1,13 +1,16 @@
 """The compose stack, the image and the Dagster instance variants: validated with the real tools that exist
 here (no Docker engine runs on these machines, so the image is not built; its commands are run directly)."""
 
+import contextlib
 import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from dagster._core.instance.ref import InstanceRef
 from octograph_pipeline.influx.local import free_port
 
 from .conftest import skip_unless_ci
+from .processes import Lines, describe, group_members, ignores, running, started
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_SERVICES = {"influxdb", "grafana", "postgres", "code-location", "dagster-webserver", "dagster-daemon"}
@@ -127,31 +131,101 @@ def test_dockerfile_is_slim_locked_non_root_and_versioned():
     assert dockerfile_instruction("HEALTHCHECK")
 
 
-@pytest.mark.integration
-def test_the_image_commands_serve_the_code_location(config_file):
-    """The image's CMD and HEALTHCHECK, run here as they would run in the container."""
+def image_commands(port: int) -> tuple[list[str], list[str]]:
+    """The image's CMD (the code server, on 127.0.0.1:`port` here) and its HEALTHCHECK command, from this venv."""
     command = yaml.safe_load(dockerfile_instruction("CMD")[0])
     health = yaml.safe_load(re.sub(r"^.*CMD\s+", "", dockerfile_instruction("HEALTHCHECK")[0]))
-    port = str(free_port())
     venv_bin = Path(sys.executable).parent
     serve = [str(venv_bin / command[0]), *command[1:]]
     serve[serve.index("0.0.0.0")] = "127.0.0.1"
-    serve[serve.index("4000")] = port
+    serve[serve.index("4000")] = str(port)
     check = [str(venv_bin / health[0]), *health[1:]]
-    check[check.index("4000")] = port
+    check[check.index("4000")] = str(port)
+    return serve, check
+
+
+def wait_until_healthy(server: subprocess.Popen, check: list[str], env: dict, log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while subprocess.run(check, env=env, capture_output=True, timeout=60).returncode != 0:
+        assert server.poll() is None, log.read_text(errors="replace")[-2000:]
+        assert time.monotonic() < deadline, f"{shlex.join(check)} never succeeded"
+        time.sleep(1)
+
+
+@pytest.mark.integration
+def test_the_image_commands_serve_the_code_location(config_file, tmp_path):
+    """The image's CMD and HEALTHCHECK, run here as they would run in the container (SIGINT as a terminal or a
+    container gives it; the code server and the gRPC server it starts are stopped whatever happens)."""
+    serve, check = image_commands(free_port())
     env = {**os.environ, "OCTOGRAPH_CONFIG": str(config_file)}
-    server = subprocess.Popen(
-        serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while subprocess.run(check, env=env, capture_output=True, timeout=60).returncode != 0:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, f"{shlex.join(check)} never succeeded"
-            time.sleep(1)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    log = tmp_path / "code-server.log"
+    with log.open("wb") as output, started(serve, env=env, stdout=output, stderr=subprocess.STDOUT) as server:
+        wait_until_healthy(server, check, env, log)
+    assert not group_members(server.pid)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_image_commands_leave_no_process_when_sigterm_is_ignored(config_file, tmp_path):
+    """Under a parent that ignores SIGINT (a background job), Dagster's code server ignores SIGTERM too
+    (`setup_interrupt_handlers` gives SIGTERM SIGINT's handler), and so does the gRPC server it starts: the
+    tests' helper still ends the whole group, with SIGKILL once SIGTERM's grace is over."""
+    serve, check = image_commands(free_port())
+    env = {**os.environ, "OCTOGRAPH_CONFIG": str(config_file)}
+    log = tmp_path / "code-server.log"
+    with (
+        log.open("wb") as output,
+        started(serve, sigint=signal.SIG_IGN, grace=3, env=env, stdout=output, stderr=subprocess.STDOUT) as server,
+    ):
+        wait_until_healthy(server, check, env, log)
+        members = group_members(server.pid)  # `dagster code-server start` and the gRPC server it started
+        assert len(members) >= 2 and all(ignores(pid, signal.SIGTERM) for pid in members), describe(members)
+    assert not group_members(server.pid), describe(group_members(server.pid))
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_a_background_pytest_of_the_image_commands_leaves_no_process_behind(tmp_path):
+    """The issue's reproduction: pytest as a background job (SIGINT ignored, inherited by what it starts) runs
+    the image-command test. Afterwards no process it started is left: found by a marker in their environment,
+    which every descendant inherits, whatever its process group."""
+    marker = f"octograph-test-{uuid.uuid4().hex}"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:logging", "-p", "no:cacheprovider"]
+    command += [f"--basetemp={tmp_path / 'inner'}", f"{__file__}::test_the_image_commands_serve_the_code_location"]
+    env = {**os.environ, "OCTOGRAPH_TEST_MARKER": marker}
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    with started(command, sigint=signal.SIG_IGN, env=env, cwd=REPO, **pipes) as inner:
+        out, err = inner.communicate(timeout=300)
+    survivors = processes_with(marker)
+    described = describe(survivors)
+    for pid in survivors:  # ended here, so that a failure does not leave them running either
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not survivors, f"left running:\n{described}\n{out[-3000:]}"
+    assert inner.returncode == 0 and "1 passed" in out, out[-3000:] + err[-3000:]
+
+
+def test_a_stopped_leader_does_not_leave_its_children_running():
+    """The tests' process helper, on a leader that exits at SIGTERM and a child that ignores it (as Dagster's
+    servers do under a background job): it waits for the whole group, not the leader alone, then SIGKILLs it."""
+    child = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('ready', flush=True); "
+    child += "time.sleep(600)"
+    leader = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {child!r}]); time.sleep(600)"
+    with started([sys.executable, "-c", leader], grace=2, stdout=subprocess.PIPE, text=True) as process:
+        Lines(process.stdout).wait_for("ready", timeout=60)
+        (member,) = set(group_members(process.pid)) - {process.pid}
+        assert ignores(member, signal.SIGTERM)
+    assert process.returncode == -signal.SIGTERM and not running(member) and not group_members(process.pid)
+
+
+def processes_with(marker: str) -> list[int]:
+    """The running processes whose environment holds `marker`."""
+    found = []
+    for pid in map(int, filter(str.isdigit, os.listdir("/proc"))):
+        with contextlib.suppress(OSError):
+            if marker.encode() in Path(f"/proc/{pid}/environ").read_bytes() and running(pid):
+                found.append(pid)
+    return found
 
 
 @pytest.mark.integration

@@ -82,7 +82,7 @@ def numeric_column(draw, size: int):
     if kind == "Int64":
         values = st.integers(-(2**63), 2**63 - 1) | st.none()
         return pd.array(draw(st.lists(values, min_size=size, max_size=size)), dtype="Int64")
-    values = {"object": floats | missing, "float32": st.floats(width=32)}.get(kind, floats)
+    values = {"object": floats | missing, "float32": st.floats(width=32, allow_infinity=False)}.get(kind, floats)
     return np.array(draw(st.lists(values, min_size=size, max_size=size)), dtype=kind)
 
 

@@ -4,10 +4,8 @@ the screenshots (plus the rendered DOMs) kept under out/ui/, which git ignores a
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ import requests
 from octograph_pipeline.influx.local import free_port
 
 from .conftest import materialize_days
+from .processes import started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,20 +74,18 @@ def webserver(tmp_path, materialised, config_file) -> Iterator[str]:
     env.update(DAGSTER_HOME=str(materialised.home), OCTOGRAPH_CONFIG=str(config_file))
     log = tmp_path / "webserver.log"
     command = [str(REPO / ".venv" / "bin" / "dagster-webserver"), "-w", str(REPO / "workspace.yaml")]
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
+    with (
+        log.open("wb") as log_file,
+        started(
             [*command, "-h", "127.0.0.1", "-p", str(port)],
             cwd=materialised.home,  # not REPO: its dagster.yaml there would draw a warning
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+        ) as process,
+    ):
         wait_for_code_location(process, base, log)
         yield base
-    finally:
-        stop_process_group(process)
 
 
 def wait_for_code_location(process: subprocess.Popen, base: str, log: Path) -> None:
@@ -109,17 +106,6 @@ def wait_for_code_location(process: subprocess.Popen, base: str, log: Path) -> N
             last = repr(error)
         time.sleep(0.5)
     pytest.fail(f"the webserver did not load the four assets in {STARTUP_TIMEOUT} s (last: {last}):\n{tail(log)}")
-
-
-def stop_process_group(process: subprocess.Popen) -> None:
-    for sig, timeout in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def tail(path: Path, chars: int = 3000) -> str:
