@@ -7,13 +7,13 @@ PY := .venv/bin/python
 .PHONY: demo test ui lint format bench influxd venv clean
 
 demo: venv influxd ## Run the real pipeline on a local InfluxDB + simulated Octopus account, print a table
-	$(PY) -m octograph_pipeline.demo run
+	$(PY) -m octograph_pipeline.dev.demo run
 
 test: venv influxd ## The whole test suite (starts its own private InfluxDB and simulator)
 	$(PY) -m pytest
 
 ui: venv influxd ## Dagster UI (http://127.0.0.1:3000) on the demo stack; Ctrl-C stops everything
-	$(PY) -m octograph_pipeline.demo ui
+	$(PY) -m octograph_pipeline.dev.demo ui
 
 bench: venv influxd ## The performance report: a year through the CLI, the direct floor, a UI backfill, ... (< 10 min)
 	$(PY) -m benchmarks.report
@@ -39,5 +39,5 @@ $(UV):
 	@touch $@
 
 clean: ## Remove the virtualenv and all local state (InfluxDB data, DAGSTER_HOME)
-	-$(PY) -m octograph_pipeline.influx.local stop --dir .local/influxdb
+	-$(PY) -m octograph_pipeline.dev.influxd stop --dir .local/influxdb
 	rm -rf .venv .local

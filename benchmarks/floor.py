@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from octograph_pipeline import checks, frames
+from octograph_pipeline.clients.influx import open_store
+from octograph_pipeline.clients.kraken import KrakenClient
+from octograph_pipeline.clients.octopus import OctopusClient
 from octograph_pipeline.config import load_settings
-from octograph_pipeline.days import window as local_days_window
-from octograph_pipeline.influx.schema import ASSET_MEASUREMENTS, Asset
-from octograph_pipeline.influx.store import open_store
-from octograph_pipeline.octopus.client import OctopusClient
-from octograph_pipeline.octopus.graphql import KrakenClient
+from octograph_pipeline.core import checks, frames
+from octograph_pipeline.core.days import window as local_days_window
+from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, Asset
 
 
 def run(config_file: str, first: dt.date, last: dt.date) -> int:

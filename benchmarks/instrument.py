@@ -76,9 +76,9 @@ def dump() -> None:
 
 def install(dagster: bool) -> None:
     """Wraps the Octopus and InfluxDB transports and, with `dagster`, the asset bodies and the IO manager."""
-    from octograph_pipeline.influx import store
-    from octograph_pipeline.octopus.client import OctopusClient
-    from octograph_pipeline.octopus.graphql import KrakenClient
+    from octograph_pipeline.clients import influx as store
+    from octograph_pipeline.clients.kraken import KrakenClient
+    from octograph_pipeline.clients.octopus import OctopusClient
 
     if getattr(OctopusClient._get_json, "__wrapped__", None):
         return
@@ -92,7 +92,7 @@ def install(dagster: bool) -> None:
     if dagster:
         import dagster._core.execution.plan.execute_step as execute_step
 
-        from octograph_pipeline.influx.io_manager import InfluxIOManager
+        from octograph_pipeline.orchestration.io_manager import InfluxIOManager
 
         compute = execute_step.execute_core_compute
 

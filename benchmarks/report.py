@@ -68,8 +68,8 @@ class Stack:
     def config(self, name: str, start_date: dt.date = YEAR[0]) -> Path:
         """A demo config writing into a fresh database of its own; no tariff comparison, which the original
         script does not do either."""
-        from octograph_pipeline.demo import demo_config
-        from octograph_pipeline.influx.store import InfluxV1Store
+        from octograph_pipeline.clients.influx import InfluxV1Store
+        from octograph_pipeline.dev.demo import demo_config
 
         InfluxV1Store(self.influx_url, name).create_database()
         return demo_config(
@@ -101,9 +101,9 @@ class Stack:
 
 @contextmanager
 def bench_stack():
-    from octograph_pipeline import demo
-    from octograph_pipeline.influx.local import LocalInfluxd
-    from octograph_pipeline.simulator import OctopusSimulator, serve
+    from octograph_pipeline.dev import demo
+    from octograph_pipeline.dev.influxd import LocalInfluxd
+    from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 
     with tempfile.TemporaryDirectory(prefix="octograph-bench-") as tmp:
         influxd = LocalInfluxd(Path(tmp) / "influxdb").start()
@@ -269,8 +269,8 @@ def line_protocol_and_write_rates(stack: Stack) -> dict:
     """Points per second for building line protocol and for writing it, on a year of priced consumption."""
     import pandas as pd
 
-    from octograph_pipeline.influx.schema import ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION
-    from octograph_pipeline.influx.store import InfluxV1Store, frame_to_lines
+    from octograph_pipeline.clients.influx import InfluxV1Store, frame_to_lines
+    from octograph_pipeline.core.schema import ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION
 
     source = InfluxV1Store(stack.influx_url, "floor")
     start, end = (pd.Timestamp(day, tz=LONDON).tz_convert("UTC") for day in (YEAR[0], YEAR[1] + dt.timedelta(1)))
@@ -294,8 +294,8 @@ def line_protocol_and_write_rates(stack: Stack) -> dict:
 
 def same_points(stack: Stack, databases: list[str]) -> bool:
     """Whether these databases hold exactly the same points (every measurement, tag, field and time)."""
-    from octograph_pipeline.influx.schema import MEASUREMENTS
-    from octograph_pipeline.influx.store import InfluxV1Store
+    from octograph_pipeline.clients.influx import InfluxV1Store
+    from octograph_pipeline.core.schema import MEASUREMENTS
 
     def everything(database: str) -> list:
         store = InfluxV1Store(stack.influx_url, database)

@@ -21,8 +21,9 @@ import time
 import warnings
 from collections.abc import Sequence
 
-from . import dagster_home
-from .config import ConfigError, Settings, load_settings
+from octograph_pipeline.config import load_settings
+from octograph_pipeline.core.settings import ConfigError, Settings
+from octograph_pipeline.orchestration import dagster_home
 
 # pandas, requests and Dagster are imported where they are needed, inside main's guard: a Ctrl-C in the first
 # second (while they import) is then one line, not a traceback.
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def check_influxdb(settings: Settings) -> None:
     """One cheap query, so a wrong URL, password or bucket stops here rather than inside every run."""
-    from .influx.store import open_store
+    from octograph_pipeline.clients.influx import open_store
 
     with open_store(settings.influxdb) as store:
         store.check()
@@ -63,7 +64,7 @@ def check_influxdb(settings: Settings) -> None:
 def check_octopus(settings: Settings) -> None:
     """The account, read with the key: a rejected key, an unknown account or an unreachable API stops here
     (exit 2, nothing written) rather than failing every run. A transient error is left to the runs' retries."""
-    from .octopus.client import FinalError, OctopusClient, OctopusError
+    from octograph_pipeline.clients.octopus import FinalError, OctopusClient, OctopusError
 
     try:
         with OctopusClient.from_settings(settings) as client:
@@ -90,8 +91,8 @@ def parse_day(value: str, option: str, special: dict[str, dt.date]) -> dt.date |
 def latest_day(settings: Settings, today: dt.date) -> dt.date:
     """The day of the last reading stored in the last 30 days, for the meter point that lags most (gas often
     arrives later than electricity): it is fetched again, as it may be partial, and so is every day after."""
-    from . import days
-    from .influx.store import open_store
+    from octograph_pipeline.clients.influx import open_store
+    from octograph_pipeline.core import days
 
     since, until = days.window(today - dt.timedelta(days=LATEST_LOOKBACK_DAYS), today, settings.octopus.tz)
     with open_store(settings.influxdb) as store:
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .influx.store import InfluxError
+    from octograph_pipeline.clients.influx import InfluxError
 
     try:
         settings = load_settings(args.config_file)
@@ -171,11 +172,11 @@ def run(args: argparse.Namespace) -> int:
     dagster_home.batch_events()
 
     # Dagster is imported after the argument checks: a typo should not wait for it.
-    from . import runs
-    from .config import config_path
-    from .definitions import build_definitions
-    from .instance import InstanceFileError, open_instance
-    from .jobs import DaysRun, run_days
+    from octograph_pipeline.config import config_path
+    from octograph_pipeline.definitions import build_definitions
+    from octograph_pipeline.orchestration import runs
+    from octograph_pipeline.orchestration.instance import InstanceFileError, open_instance
+    from octograph_pipeline.orchestration.jobs import DaysRun, run_days
 
     try:
         home_instance = open_instance(home) if home else None
@@ -260,8 +261,8 @@ def report(
 ) -> int:
     """Each day's outcome, one line per failed run (its root cause), the steps' warnings, what a stop left
     undone; the exit code."""
-    from . import days
-    from .jobs import CONSUMPTION_JOB, PRICES_JOB
+    from octograph_pipeline.core import days
+    from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 
     for day in days.day_range(first, last):
         outcome = run.outcomes.get(day, {})

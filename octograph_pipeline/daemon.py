@@ -22,23 +22,15 @@ import subprocess
 import sys
 import time
 
-import dagster._daemon.controller as controller
-
-from . import dagster_home
+from octograph_pipeline.orchestration import compat, dagster_home
 
 BACKFILL_INTERVAL_SECONDS = 3
 
 
-def shorten_backfill_interval() -> None:
-    controller.DEFAULT_DAEMON_INTERVAL_SECONDS = BACKFILL_INTERVAL_SECONDS
-
-
 def run_daemon(args: list[str]) -> None:
     """`dagster-daemon ARGS` with the shorter backfill interval."""
-    from dagster._daemon.cli import cli
-
-    shorten_backfill_interval()
-    cli(args=args, prog_name="dagster-daemon", obj={})
+    compat.set_daemon_interval(BACKFILL_INTERVAL_SECONDS)
+    compat.run_daemon_cli(args)
 
 
 def dev(workspace: str, host: str, port: int) -> int:

@@ -6,12 +6,16 @@ import os
 
 import dagster as dg
 
-from .assets import IO_MANAGER_KEY, build_assets
-from .config import config_path, load_settings
-from .influx.io_manager import InfluxIOManager
-from .jobs import build_jobs
-from .resources import OctographConfig
-from .schedules import build_dead_runs_sensor, build_late_data_sensor, build_schedules
+from octograph_pipeline.config import config_path, load_settings
+from octograph_pipeline.orchestration.assets import IO_MANAGER_KEY, build_assets
+from octograph_pipeline.orchestration.io_manager import InfluxIOManager
+from octograph_pipeline.orchestration.jobs import build_jobs
+from octograph_pipeline.orchestration.resources import OctographConfig
+from octograph_pipeline.orchestration.schedules import (
+    build_dead_runs_sensor,
+    build_late_data_sensor,
+    build_schedules,
+)
 
 
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:

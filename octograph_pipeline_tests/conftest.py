@@ -21,13 +21,13 @@ import dagster as dg
 import pytest
 import requests
 
-from octograph_pipeline.days import window as local_days_window
+from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
+from octograph_pipeline.core.days import window as local_days_window
+from octograph_pipeline.core.schema import MEASUREMENTS
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx.local import LocalInfluxd
-from octograph_pipeline.influx.schema import MEASUREMENTS
-from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
-from octograph_pipeline.jobs import DaysRun, run_days
-from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
+from octograph_pipeline.dev.influxd import LocalInfluxd
+from octograph_pipeline.dev.simulator import OctopusSimulator, all_scenarios, serve
+from octograph_pipeline.orchestration.jobs import DaysRun, run_days
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "sk_test_pytest_0123456789"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from octograph_pipeline.influx.local import free_port
+from octograph_pipeline.dev.influxd import free_port
 
 from .processes import started
 
@@ -167,7 +167,14 @@ class DagsterDev:
         self.launched: dict[str, float] = {}  # backfill id -> when it was launched (time.time())
 
     def __enter__(self) -> DagsterDev:
-        command = [sys.executable, "-m", "octograph_pipeline.daemon", "dev", "-w", str(self.workspace)]
+        command = [
+            sys.executable,
+            "-m",
+            "octograph_pipeline.daemon",
+            "dev",
+            "-w",
+            str(self.workspace),
+        ]
         with self.log.open("ab") as log:
             self.process = self._processes.enter_context(
                 started(

@@ -9,11 +9,11 @@ import configparser
 import pandas as pd
 import pytest
 
-from octograph_pipeline import checks, frames
 from octograph_pipeline.config import parse_settings
-from octograph_pipeline.days import interval_starts, window
-from octograph_pipeline.influx import schema as s
-from octograph_pipeline.octopus.models import parse_account
+from octograph_pipeline.core import checks, frames
+from octograph_pipeline.core import schema as s
+from octograph_pipeline.core.days import interval_starts, window
+from octograph_pipeline.core.models import parse_account
 
 DAY = "2024-10-27"
 IMPORT, EXPORT = "1900000000001", "1900000000002"

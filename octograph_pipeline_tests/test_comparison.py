@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 
 from octograph_pipeline.cli import main
-from octograph_pipeline.config import ConfigError, load_settings
+from octograph_pipeline.config import load_settings
+from octograph_pipeline.core import schema
+from octograph_pipeline.core.models import parse_product
+from octograph_pipeline.core.settings import ConfigError
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.demo import demo_config
-from octograph_pipeline.influx import schema
-from octograph_pipeline.octopus.models import parse_product
-from octograph_pipeline.simulator import serve
+from octograph_pipeline.dev.demo import demo_config
+from octograph_pipeline.dev.simulator import serve
 
 from .conftest import LONDON, materialize_days, test_household_simulator
 from .test_households import rates, read

@@ -5,8 +5,9 @@ import datetime as dt
 
 import pytest
 
-from octograph_pipeline.config import ConfigError, load_settings, parse_settings
-from octograph_pipeline.influx.schema import INCLUDED_TAGS as AVAILABLE_TAGS
+from octograph_pipeline.config import load_settings, parse_settings
+from octograph_pipeline.core.schema import INCLUDED_TAGS as AVAILABLE_TAGS
+from octograph_pipeline.core.settings import ConfigError
 
 
 def parse(text: str):

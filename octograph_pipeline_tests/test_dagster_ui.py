@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from octograph_pipeline.demo import prepare_dagster_home
-from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.simulator import OctopusSimulator, gaps_household, serve
+from octograph_pipeline.clients.influx import InfluxV1Store
+from octograph_pipeline.dev.demo import prepare_dagster_home
+from octograph_pipeline.dev.simulator import OctopusSimulator, gaps_household, serve
 
 from .browser import Browser
 from .conftest import API_KEY, SIMULATOR_NOW, day_points, materialize_days, write_config

@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from octograph_pipeline.days import window as local_days_window
-from octograph_pipeline.influx import schema
-from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.clients.influx import InfluxV1Store
+from octograph_pipeline.core import schema
+from octograph_pipeline.core.days import window as local_days_window
+from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 
 from .conftest import API_KEY, LONDON, materialize_days, test_household_simulator, write_config
 

@@ -12,10 +12,10 @@ import dagster as dg
 import pytest
 import requests
 
-from octograph_pipeline import demo
-from octograph_pipeline.influx.local import LocalInfluxd, free_port
-from octograph_pipeline.influx.store import InfluxV1Store
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.clients.influx import InfluxV1Store
+from octograph_pipeline.dev import demo
+from octograph_pipeline.dev.influxd import LocalInfluxd, free_port
+from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 
 from .conftest import freeze_now
 from .dagster_ui import DagsterDev
@@ -98,7 +98,7 @@ def test_make_demo_while_make_ui_runs_says_to_stop_it_first(tmp_path, monkeypatc
     assert demo.main(["run"]) == 1
     error = capsys.readouterr().err.strip()
     assert error == (
-        f"python -m octograph_pipeline.demo run: `make ui` (pid {os.getppid()}) is using the demo stack: "
+        f"python -m octograph_pipeline.dev.demo run: `make ui` (pid {os.getppid()}) is using the demo stack: "
         "stop it first (Ctrl-C in its terminal)"
     )
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from dagster._core.instance.ref import InstanceRef
 
-from octograph_pipeline.influx.local import free_port
+from octograph_pipeline.dev.influxd import free_port
 
 from .conftest import skip_unless_ci
 from .processes import Lines, describe, group_members, ignores, running, started

@@ -5,9 +5,9 @@ import configparser
 
 import pandas as pd
 
-from octograph_pipeline import frames
 from octograph_pipeline.config import parse_settings
-from octograph_pipeline.octopus.models import parse_account
+from octograph_pipeline.core import frames
+from octograph_pipeline.core.models import parse_account
 
 ACCOUNT_JSON = {
     "number": "A-FRAME001",

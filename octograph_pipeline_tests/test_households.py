@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import requests
 
-from octograph_pipeline.days import window as local_days_window
+from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
+from octograph_pipeline.clients.octopus import OctopusClient
+from octograph_pipeline.core import schema
+from octograph_pipeline.core.days import window as local_days_window
+from octograph_pipeline.core.pricing import gas_volume_to_kwh, select_payment_method
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx import schema
-from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
-from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, DaysRun
-from octograph_pipeline.octopus.client import OctopusClient
-from octograph_pipeline.partitions import range_tags
-from octograph_pipeline.pricing import gas_volume_to_kwh, select_payment_method
-from octograph_pipeline.simulator import OctopusSimulator, all_scenarios, serve
+from octograph_pipeline.dev.simulator import OctopusSimulator, all_scenarios, serve
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB, DaysRun
+from octograph_pipeline.orchestration.partitions import range_tags
 
 from .conftest import API_KEY, LONDON, check_outcomes, materialize_days
 

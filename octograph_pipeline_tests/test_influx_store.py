@@ -9,15 +9,15 @@ from urllib.parse import parse_qs, urlsplit
 import pandas as pd
 import pytest
 
-from octograph_pipeline.influx import schema
-from octograph_pipeline.influx import store as store_module
-from octograph_pipeline.influx.store import (
+from octograph_pipeline.clients import influx as store_module
+from octograph_pipeline.clients.influx import (
     InfluxError,
     InfluxRefused,
     InfluxV1Store,
     InfluxV2Store,
     frame_to_lines,
 )
+from octograph_pipeline.core import schema
 
 DAY = pd.Timestamp("2024-06-11T23:00Z"), pd.Timestamp("2024-06-12T23:00Z")
 

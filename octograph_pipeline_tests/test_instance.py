@@ -1,10 +1,9 @@
 """The Dagster instances we ship: dagster.yaml's pooled SQLite event log, deploy/dagster.yaml's pooled PostgreSQL
 one (each event stored without opening a connection, and seen by every other process at once); a new, empty
-DAGSTER_HOME given the project's dagster.yaml; a daemon that polls backfills often."""
+DAGSTER_HOME given the project's dagster.yaml."""
 
 import contextlib
 import datetime as dt
-import logging
 import os
 import shutil
 import subprocess
@@ -14,8 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-import dagster._daemon.backfill as backfill_daemon
-import dagster._daemon.controller as controller
 import pytest
 from dagster._core.events import (
     AssetMaterializationPlannedData,
@@ -27,8 +24,9 @@ from dagster._core.events import (
 from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
-from octograph_pipeline import daemon, dagster_home
-from octograph_pipeline.instance import PooledPostgresEventLogStorage, PooledSqliteEventLogStorage
+from octograph_pipeline import daemon
+from octograph_pipeline.orchestration import dagster_home
+from octograph_pipeline.orchestration.instance import PooledPostgresEventLogStorage, PooledSqliteEventLogStorage
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -199,24 +197,6 @@ def test_the_daemon_gives_a_new_empty_home_the_projects_instance_settings(tmp_pa
     assert (tmp_path / "dagster.yaml").read_text() == (REPO / "dagster.yaml").read_text()
 
 
-def test_the_backfill_daemon_waits_our_interval_between_iterations(monkeypatch):
-    """Dagster 1.13 has no setting for it: the loop reads controller.DEFAULT_DAEMON_INTERVAL_SECONDS each time.
-    If a Dagster upgrade moves it, this fails rather than backfills quietly waiting 30 s a stage again."""
-    monkeypatch.setattr(controller, "DEFAULT_DAEMON_INTERVAL_SECONDS", controller.DEFAULT_DAEMON_INTERVAL_SECONDS)
-    daemon.shorten_backfill_interval()
-    waits = []
-
-    class Shutdown:
-        def wait(self, seconds):
-            waits.append(seconds)
-
-    monkeypatch.setattr(backfill_daemon, "execute_backfill_iteration", lambda *args, **kwargs: iter(()))
-    for _ in backfill_daemon.execute_backfill_iteration_loop(None, logging.getLogger(__name__), Shutdown()):
-        if waits:
-            break
-    assert 0 < waits[0] <= daemon.BACKFILL_INTERVAL_SECONDS < 30
-
-
 @pytest.mark.parametrize(("given", "expected"), [(None, "1000"), ("", "1000"), ("50", "50")])
 def test_events_are_batched_unless_the_environment_says_otherwise(monkeypatch, given, expected):
     if given is None:
@@ -225,3 +205,17 @@ def test_events_are_batched_unless_the_environment_says_otherwise(monkeypatch, g
         monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", given)
     dagster_home.batch_events()
     assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == expected
+
+
+def test_a_dagster_yaml_naming_the_storages_former_module_still_opens(tmp_path, monkeypatch):
+    """Homes given the project's dagster.yaml before the folders name `octograph_pipeline.instance`."""
+    home = tmp_path / "older_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    home.mkdir()
+    current = (REPO / "dagster.yaml").read_text()
+    assert "module: octograph_pipeline.orchestration.instance" in current
+    (home / "dagster.yaml").write_text(
+        current.replace("octograph_pipeline.orchestration.instance", "octograph_pipeline.instance")
+    )
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)

@@ -20,13 +20,14 @@ import pytest
 import requests
 
 from octograph_pipeline.cli import main
-from octograph_pipeline.config import ConfigError, load_settings
+from octograph_pipeline.clients import kraken as graphql
+from octograph_pipeline.clients.kraken import GraphQLUnavailable, KrakenAuthError, KrakenClient
+from octograph_pipeline.config import load_settings
+from octograph_pipeline.core import schema
+from octograph_pipeline.core.settings import ConfigError
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx import schema
-from octograph_pipeline.octopus import graphql
-from octograph_pipeline.octopus.graphql import GraphQLUnavailable, KrakenAuthError, KrakenClient
-from octograph_pipeline.simulator import OctopusSimulator, intelligent_household, serve
-from octograph_pipeline.simulator.household import Dispatch
+from octograph_pipeline.dev.simulator import OctopusSimulator, intelligent_household, serve
+from octograph_pipeline.dev.simulator.household import Dispatch
 
 from .conftest import API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
 from .test_households import rates, read

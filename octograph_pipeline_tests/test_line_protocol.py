@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from influxdb_client import Point, WritePrecision
 
-from octograph_pipeline.influx.schema import MEASUREMENT, MEASUREMENTS, TIME
-from octograph_pipeline.influx.store import NonFiniteValue, frame_to_lines
+from octograph_pipeline.clients.influx import NonFiniteValue, frame_to_lines
+from octograph_pipeline.core.schema import MEASUREMENT, MEASUREMENTS, TIME
 
 NAMES = sorted(MEASUREMENTS)
 NUMERIC_FIELDS = sorted({f for m in MEASUREMENTS.values() for f in m.fields})

@@ -9,7 +9,7 @@ import pytest
 import requests
 from urllib3.util.retry import Retry
 
-from octograph_pipeline.octopus.client import (
+from octograph_pipeline.clients.octopus import (
     CONNECT_RETRIES,
     ApiKeyRejected,
     ApiUnreachable,
@@ -19,7 +19,7 @@ from octograph_pipeline.octopus.client import (
     OctopusError,
     default_retry,
 )
-from octograph_pipeline.simulator import serve
+from octograph_pipeline.dev.simulator import serve
 
 from .conftest import ACCOUNT, API_KEY
 

@@ -8,14 +8,14 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from octograph_pipeline import resources
-from octograph_pipeline.assets import MAX_DAYS_PER_RUN
+from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
+from octograph_pipeline.clients.octopus import RATES_PAGE_SIZE
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier
-from octograph_pipeline.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
-from octograph_pipeline.octopus.client import RATES_PAGE_SIZE
-from octograph_pipeline.resources import OctographConfig
-from octograph_pipeline.simulator import OctopusSimulator, serve
+from octograph_pipeline.dev.simulator import OctopusSimulator, serve
+from octograph_pipeline.orchestration import resources
+from octograph_pipeline.orchestration.assets import MAX_DAYS_PER_RUN
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
+from octograph_pipeline.orchestration.resources import OctographConfig
 
 from .conftest import ACCOUNT, API_KEY, LONDON, day_points, materialize_days
 from .test_pipeline import all_points

@@ -6,12 +6,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from octograph_pipeline.days import window as local_days_window
+from octograph_pipeline.clients.influx import InfluxV1Store, frame_to_lines
+from octograph_pipeline.clients.octopus import OctopusClient
+from octograph_pipeline.core import schema
+from octograph_pipeline.core.days import window as local_days_window
+from octograph_pipeline.core.pricing import select_payment_method
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.influx import schema
-from octograph_pipeline.influx.store import InfluxV1Store, frame_to_lines
-from octograph_pipeline.octopus.client import OctopusClient
-from octograph_pipeline.pricing import select_payment_method
 
 from .conftest import API_KEY, LONDON, materialize_days
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from octograph_pipeline import days, pricing
-from octograph_pipeline.influx.schema import PRICE_COLUMNS
+from octograph_pipeline.core import days, pricing
+from octograph_pipeline.core.schema import PRICE_COLUMNS
 
 LONDON = ZoneInfo("Europe/London")
 

@@ -24,11 +24,11 @@ import dagster as dg
 import pytest
 import requests
 
+from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier, quote_string
+from octograph_pipeline.core import schema
 from octograph_pipeline.definitions import build_definitions
-from octograph_pipeline.demo import prepare_dagster_home
-from octograph_pipeline.influx import schema
-from octograph_pipeline.influx.local import LocalInfluxd
-from octograph_pipeline.influx.store import InfluxV1Store, quote_identifier, quote_string
+from octograph_pipeline.dev.demo import prepare_dagster_home
+from octograph_pipeline.dev.influxd import LocalInfluxd
 
 from .conftest import LONDON, materialize_days
 from .processes import Lines, group_members, started, wait_until_gone
@@ -458,7 +458,7 @@ def test_the_cli_prints_one_line_per_failure_and_the_detail_with_verbose(make_co
     assert lines[1] == "octograph: 1 day(s) failed: 2024-06-12; re-run them with --from-date/--to-date"
     assert len(lines) == 2  # nothing of Dagster's own log
     verbose = subprocess.run([*command, "--verbose"], env=env, capture_output=True, text=True, timeout=120)
-    assert verbose.returncode == 1 and 'octopus/client.py", line' in verbose.stderr  # the stack trace
+    assert verbose.returncode == 1 and 'clients/octopus.py", line' in verbose.stderr  # the stack trace
 
 
 @pytest.mark.parametrize(
@@ -683,7 +683,8 @@ def test_an_influxdb_user_who_may_not_write_is_found_before_anything_runs(
     [
         ("telemetry:\n  enabled: [false\n", "not valid YAML at line 3, column 1: expected ',' or ']'"),
         (
-            "event_log_storage:\n  module: octograph_pipeline.instance\n  class: NoSuchStorage\n  config: {}\n",
+            "event_log_storage:\n  module: octograph_pipeline.orchestration.instance\n  class: NoSuchStorage\n"
+            "  config: {}\n",
             "Couldn't find class NoSuchStorage in module when attempting to load the configurable class",
         ),
         (

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-from octograph_pipeline.simulator import (
+from octograph_pipeline.dev.simulator import (
     SCENARIOS,
     OctopusSimulator,
     all_scenarios,
@@ -18,7 +18,7 @@ from octograph_pipeline.simulator import (
     economy7_household,
     serve,
 )
-from octograph_pipeline.simulator.__main__ import scenario_households
+from octograph_pipeline.dev.simulator.__main__ import scenario_households
 
 KEY = "sk_test_demo"
 ACCOUNT = "A-DEMO0001"

@@ -1,6 +1,6 @@
 import pytest
 
-from octograph_pipeline.octopus.tariffs import parse_tariff_code
+from octograph_pipeline.core.tariffs import parse_tariff_code
 
 
 @pytest.mark.parametrize(

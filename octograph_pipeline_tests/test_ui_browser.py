@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 import requests
 
-from octograph_pipeline.influx.local import free_port
+from octograph_pipeline.dev.influxd import free_port
 
 from .conftest import materialize_days
 from .processes import started

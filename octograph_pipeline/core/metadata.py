@@ -1,0 +1,237 @@
+"""What each day's materialisation tells the UI: that day's numbers and small tables, worked out for every day of
+a window at once (a year's run attaches 366 of them, so no per-day pandas work). Pure: no Dagster here.
+
+Each function returns {partition key: {label: value}}; numbers are Python ints and floats, tables are
+`Markdown` text (the assets wrap those for Dagster), and every requested day gets an entry, zeros included.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from octograph_pipeline.core import days
+from octograph_pipeline.core import schema as s
+
+DayMetadata = dict[str, dict[str, object]]
+
+
+class Markdown(str):
+    """A markdown table for the UI (plain text otherwise)."""
+
+
+def markdown_by_day(table: pd.DataFrame, day: str = "day") -> dict[str, Markdown]:
+    """One markdown table per day from rows already aggregated per day (a `day` column), built in one pass."""
+    columns = [c for c in table.columns if c != day]
+    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
+    cells = [table[c].astype(str) for c in columns]
+    rows = "| " + cells[0].str.cat(cells[1:], sep=" | ") + " |"
+    return {key: Markdown(header + text) for key, text in rows.groupby(table[day]).agg("\n".join).items()}
+
+
+def _joined(values: pd.Series) -> str:
+    return ", ".join(sorted(set(values) - {""}))
+
+
+def _counts(points: pd.DataFrame, row_days: pd.Series, measurements) -> pd.DataFrame:
+    """Points per day of each of the asset's measurements."""
+    counts = pd.crosstab(row_days, points[s.MEASUREMENT])
+    return counts.reindex(columns=[m.name for m in measurements], fill_value=0)
+
+
+def _assemble(
+    partitions: list[str], per_day: pd.DataFrame, counts: pd.DataFrame, tables: dict, empty: dict
+) -> DayMetadata:
+    """Per requested day: the numbers of `per_day`'s row, points per measurement and the tables, or `empty`."""
+    records = per_day.to_dict("index")
+    result = {}
+    for day in partitions:
+        numbers = records.get(day)
+        entry = (
+            dict(empty)
+            if numbers is None
+            else {k: getattr(v, "item", lambda v=v: v)() for k, v in numbers.items()}
+        )
+        for name in counts.columns:
+            entry[f"points_{name}"] = int(counts.at[day, name]) if day in counts.index else 0
+        for label, by_day in tables.items():
+            if day in by_day:
+                entry[label] = by_day[day]
+        result[day] = entry
+    return result
+
+
+def _nothing(partitions: list[str], asset: str, empty: dict) -> DayMetadata:
+    """Every day of a window with nothing to show: zeros, and no points."""
+    zero_points = {f"points_{m.name}": 0 for m in s.ASSET_MEASUREMENTS[asset]}
+    return {day: {**empty, **zero_points} for day in partitions}
+
+
+def account(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Meters and the agreements in force each day."""
+    empty = {"meters": 0, "tariff_codes": ""}
+    if points.empty:
+        return _nothing(partitions, s.Asset.ACCOUNT, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    agreements = points.assign(day=day).drop_duplicates(["day", *s.METER_KEY, s.TARIFF_CODE_TAG])
+    per_day = agreements.groupby("day").agg(
+        meters=(s.METER_SERIAL_NUMBER, "size"), tariff_codes=(s.TARIFF_CODE_TAG, _joined)
+    )
+    table = agreements[["day", *s.METER_KEY, s.TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.ACCOUNT])
+    return _assemble(
+        partitions, per_day, counts, {"agreements": markdown_by_day(table)}, {"meters": 0, "tariff_codes": ""}
+    )
+
+
+def tariff_rates(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """The tariffs priced each day, with their lowest, mean and highest unit price and standing charge."""
+    if points.empty:
+        return _nothing(partitions, s.Asset.TARIFF_RATES, {"tariff_codes": ""})
+    day = days.keys(points[s.TIME], tz).rename("day")
+    prices = (
+        points.groupby([day, s.TARIFF_CODE_TAG])
+        .agg(
+            intervals=(s.TIME, "nunique"),
+            min_unit_p=(s.UNIT_PRICE["inc"], "min"),
+            mean_unit_p=(s.UNIT_PRICE["inc"], "mean"),
+            max_unit_p=(s.UNIT_PRICE["inc"], "max"),
+            standing_p_per_day=(s.STANDING_CHARGE["inc"], "mean"),
+        )
+        .round(3)
+        .reset_index()
+    )
+    per_day = prices.groupby("day").agg(tariff_codes=(s.TARIFF_CODE_TAG, _joined))
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.TARIFF_RATES])
+    return _assemble(partitions, per_day, counts, {"prices_inc_vat": markdown_by_day(prices)}, {})
+
+
+def _energy_by_kind(frame: pd.DataFrame) -> pd.DataFrame:
+    """kWh apart per kind of meter point, as its name says: electricity import, electricity export, gas."""
+    exported = frame[s.IS_EXPORT].astype(bool)
+    electricity = frame[s.FUEL] == "electricity"
+    kwh = frame[s.USAGE_KWH]
+    imported, exported_kwh, gas = s.ENERGY
+    return pd.DataFrame(
+        {
+            imported: kwh.where(electricity & ~exported, 0.0),
+            exported_kwh: kwh.where(electricity & exported, 0.0).abs(),
+            gas: kwh.where(frame[s.FUEL] == "gas", 0.0),
+        },
+        index=frame.index,
+    )
+
+
+ENERGY = list(s.ENERGY)
+
+
+def meter_consumption(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Intervals per day and the energy reported, import, export and gas apart (kWh); per meter, a table."""
+    empty = {"intervals": 0, **dict.fromkeys(ENERGY, 0.0)}
+    if points.empty:
+        return _nothing(partitions, s.Asset.METER_CONSUMPTION, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    per_meter = (
+        points.groupby([day, *s.METER_KEY])
+        .agg(intervals=(s.TIME, "size"), consumption=(s.CONSUMPTION, "sum"), kwh=(s.USAGE_KWH, "sum"))
+        .round(3)
+        .reset_index()
+    )
+    energy = _energy_by_kind(points).assign(day=day)
+    per_day = energy.groupby("day")[ENERGY].sum().round(3)
+    per_day.insert(0, "intervals", points.groupby(day).size())
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.METER_CONSUMPTION])
+    return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+
+
+def priced_consumption(
+    points: pd.DataFrame, details: pd.DataFrame, partitions: list[str], tz: ZoneInfo
+) -> DayMetadata:
+    """Per day: kWh of import, export and gas apart, the net cost with and without VAT in GBP (2 places; InfluxDB
+    holds pence), the tariffs; per meter, a table."""
+    empty = {"intervals": 0, **dict.fromkeys(ENERGY, 0.0), "tariff_codes": ""}
+    if details.empty:
+        return _nothing(partitions, s.Asset.PRICED_CONSUMPTION, empty)
+    day = days.keys(details[s.TIME], tz).rename("day")
+    totals = pd.concat([details, _energy_by_kind(details)], axis=1).assign(
+        day=day,
+        cost_inc_vat_gbp=details[s.TOTAL_COST["inc"]] / 100,
+        cost_exc_vat_gbp=details[s.TOTAL_COST["exc"]] / 100,
+    )
+    per_meter = totals.groupby(["day", s.FUEL, s.METER_POINT]).agg(
+        intervals=(s.TIME, "size"),
+        kwh=(s.USAGE_KWH, "sum"),
+        cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
+        tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+    )
+    per_meter = per_meter.round({"kwh": 3, "cost_inc_vat_gbp": 2}).reset_index()
+    per_day = totals.groupby("day").agg(
+        intervals=(s.TIME, "size"),
+        **{kind: (kind, "sum") for kind in ENERGY},
+        net_cost_inc_vat_gbp=("cost_inc_vat_gbp", "sum"),
+        net_cost_exc_vat_gbp=("cost_exc_vat_gbp", "sum"),
+        tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+    )
+    per_day = per_day.round({**dict.fromkeys(ENERGY, 3), "net_cost_inc_vat_gbp": 2, "net_cost_exc_vat_gbp": 2})
+    counts = _counts(points, days.keys(points[s.TIME], tz), s.ASSET_MEASUREMENTS[s.Asset.PRICED_CONSUMPTION])
+    return _assemble(partitions, per_day, counts, {"per_meter": markdown_by_day(per_meter)}, empty)
+
+
+def tariff_comparison(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day and meter point: each candidate's total against the actual one, and the cheapest of them."""
+    empty = {"cheapest": ""}
+    if points.empty:
+        return _nothing(partitions, s.Asset.TARIFF_COMPARISON, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    meter = (points[s.FUEL] + " " + points[s.METER_POINT]).where(
+        ~points[s.IS_EXPORT].astype(bool), "export " + points[s.METER_POINT]
+    )
+    totals = (
+        points.assign(day=day, meter=meter)
+        .groupby(["day", "meter", s.PRODUCT_CODE], sort=True)
+        .agg(
+            tariff_codes=(s.TARIFF_CODE_TAG, _joined),
+            total_inc_vat_gbp=(s.TOTAL_COST["inc"], "sum"),
+            saving_inc_vat_gbp=(s.SAVING["inc"], "sum"),
+        )
+        .reset_index()
+    )
+    totals[["total_inc_vat_gbp", "saving_inc_vat_gbp"]] = (
+        totals[["total_inc_vat_gbp", "saving_inc_vat_gbp"]] / 100
+    ).round(2)
+    totals = totals.sort_values(["day", "meter", "total_inc_vat_gbp"], kind="stable")
+    best = totals.drop_duplicates(["day", "meter"])
+    per_day = (
+        (best["meter"] + ": " + best[s.PRODUCT_CODE]).groupby(best["day"]).agg("; ".join).to_frame("cheapest")
+    )
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.TARIFF_COMPARISON])
+    return _assemble(partitions, per_day, counts, {"totals": markdown_by_day(totals)}, empty)
+
+
+def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day: half-hours and kWh of smart and bump charges, completed and planned."""
+    empty = {"smart_charge_slots": 0, "bump_charge_slots": 0, "kwh": 0.0}
+    if points.empty:
+        return _nothing(partitions, s.Asset.INTELLIGENT_DISPATCHES, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    smart = (points[s.DISPATCH_SOURCE] == s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
+    bump = (points[s.DISPATCH_SOURCE] != s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
+    per_day = (
+        pd.DataFrame(
+            {"smart_charge_slots": smart, "bump_charge_slots": bump, "kwh": points["kwh"].where(smart | bump, 0.0)}
+        )
+        .groupby(day)
+        .sum()
+    )
+    per_day["kwh"] = per_day["kwh"].round(3)
+    table = (
+        points.assign(day=day)
+        .groupby(["day", s.DISPATCH_STATUS, s.DISPATCH_SOURCE])
+        .agg(slots=(s.TIME, "size"), first=(s.TIME, "min"), kwh=("kwh", "sum"))
+        .reset_index()
+    )
+    table["kwh"] = table["kwh"].round(3)
+    table["first"] = table["first"].dt.tz_convert(tz).dt.strftime("%H:%M")
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.INTELLIGENT_DISPATCHES])
+    return _assemble(partitions, per_day, counts, {"dispatches": markdown_by_day(table)}, empty)

@@ -1,0 +1,453 @@
+"""The daily-partitioned assets: four in every configuration, `tariff_comparison` with a [comparison] section
+and `intelligent_dispatches` with `intelligent_mpan`. Thin: fetch, hand to pure functions in `frames`,
+`comparison` and `checks`, return.
+
+Every asset works on its run's partition *window* (one day or a range of days), so a range run makes one
+request per meter or tariff component for the whole range, not one per day.
+"""
+
+import contextlib
+import datetime as dt
+import re
+import warnings
+from collections.abc import Iterator
+from urllib.parse import unquote
+
+import dagster as dg
+import pandas as pd
+
+from octograph_pipeline.clients.influx import open_store
+from octograph_pipeline.clients.kraken import GraphQLUnavailable, KrakenAuthError
+from octograph_pipeline.clients.octopus import FinalError, OctopusError
+from octograph_pipeline.core import checks, comparison, days, frames, metadata
+from octograph_pipeline.core import schema as s
+from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, TIME, Asset
+from octograph_pipeline.core.settings import ConfigError, Settings
+from octograph_pipeline.orchestration import compat, runs
+from octograph_pipeline.orchestration.partitions import daily_partitions, utc_window
+from octograph_pipeline.orchestration.resources import OctographConfig
+from octograph_pipeline.orchestration.runs import no_retries
+
+IO_MANAGER_KEY = "influx_io_manager"
+# Tomorrow's Agile prices are published around 16:00, so prices (and the agreements they need) may run a
+# day ahead of today; consumption cannot be complete before the day is over.
+PRICES_END_OFFSET = 2
+CONSUMPTION_END_OFFSET = 0
+# A backfill runs up to a year per run: one (paginated) request per meter and per tariff component covers all
+# of it, and Dagster's per-run costs are paid once. A failed year re-runs in seconds.
+MAX_DAYS_PER_RUN = 366
+# Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
+# sensors never hammer the API at once.
+OCTOPUS_POOL = "octopus_api"
+# A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config: failing at
+# once; other Octopus errors (5xx, throttling, timeouts) go to the retry policy.
+NOT_RETRIED = (FinalError, ConfigError)
+# Dagster shows a check whose step failed as "Execution failed" (✗): that says nothing of the data.
+EXECUTION_FAILED_MEANS = (
+    '"Execution failed" means its step did not run (a fetch failed, say), not that the data failed the check: '
+    "each day keeps its last result, listed on the Checks tab."
+)
+
+
+# --- the asset bodies ---------------------------------------------------------------------------------------
+
+
+def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    start, end = utc_window(context.partition_time_window)
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
+        data = client.account(settings.octopus.account_number)
+    for problem in frames.uncovered_days(data, settings, start, end):
+        context.log.warning(f"{problem}: its usage there cannot be priced")
+    points = frames.account_points(data, settings, start, end)
+    if settings.octopus.intelligent_mpan:  # before anything of the run is written
+        require_intelligent_mpan(frames.agreement_segments(points, settings.octopus.tz), settings)
+    attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+def fetch_tariff_rates(
+    context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
+) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
+        # One request per tariff component for all the days and meters under that tariff.
+        points, problems = frames.rate_points(
+            frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
+        )
+    for problem in problems:
+        context.log.warning(problem)
+    attach_day_metadata(context, metadata.tariff_rates(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(context, settings, account=account)
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, settings))
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
+        points = frames.consumption_frame(segments, client.consumption, settings, units)
+    attach_day_metadata(context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz))
+    yield dg.Output(points)
+    yield from day_check_results(
+        context,
+        {
+            checks.COMPLETE_INTERVALS: checks.missing_intervals(points, segments, settings),
+            checks.NO_NEGATIVE_IMPORT: checks.negative_import(points, settings),
+        },
+    )
+
+
+def price_consumption(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+):
+    yield from priced(context, octograph, account, tariff_rates, meter_consumption)
+
+
+def price_consumption_with_dispatches(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+    intelligent_dispatches: pd.DataFrame,
+):
+    """With `intelligent_mpan`: its completed smart-charge half-hours cost the off-peak rate."""
+    yield from priced(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+
+
+def priced(context, octograph, account, tariff_rates, meter_consumption, dispatches: pd.DataFrame | None = None):
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(
+        context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
+    )
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    smart_slots = None
+    if dispatches is not None:
+        require_intelligent_mpan(segments, settings)
+        warn_days_without(context, Asset.INTELLIGENT_DISPATCHES, "smart charges there cost the usual rates")
+        smart_slots = off_peak_slots(context, settings, dispatches)
+    points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings, smart_slots)
+    attach_day_metadata(
+        context, metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
+    )
+    yield dg.Output(points)
+    yield from day_check_results(
+        context,
+        {
+            checks.EVERY_INTERVAL_PRICED: checks.unpriced_intervals(details, settings),
+            checks.STANDING_CHARGE_ONE_DAY: checks.standing_charge_mismatches(
+                details, tariff_rates, segments, settings
+            ),
+        },
+    )
+
+
+def off_peak_slots(context: dg.AssetExecutionContext, settings: Settings, dispatches: pd.DataFrame) -> pd.Series:
+    """The half-hours of the run's dispatches billed off-peak (`frames.smart_charge_slots`). The charge cap
+    counts from midday of the day before the first day, so that afternoon's stored slots are read too."""
+    start, _ = utc_window(context.partition_time_window)
+    first_day = start.tz_convert(settings.octopus.tz).date()
+    midday = pd.Timestamp(
+        dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(12)), tz=settings.octopus.tz
+    )
+    with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
+        earlier = store.read(
+            ASSET_MEASUREMENTS[Asset.INTELLIGENT_DISPATCHES],
+            midday.tz_convert("UTC"),
+            start,
+            settings.influxdb.additional_tags,
+        )
+    slots = pd.concat([frame for frame in (earlier, dispatches) if len(frame)] or [dispatches], ignore_index=True)
+    return frames.smart_charge_slots(slots, settings)
+
+
+def fetch_intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+    """Kraken serves completed dispatches for about 12 hours only: what earlier runs stored for the window is
+    kept, and what is served now is added (the schedule asks often enough that none is missed)."""
+    runs.begin_step(context)
+    settings = octograph.settings
+    start, end = utc_window(context.partition_time_window)
+    with no_retries(*NOT_RETRIED), octograph.kraken_client() as kraken:
+        fetched = frames.dispatch_points(kraken.dispatches(settings.octopus.account_number), start, end, settings)
+    with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
+        stored = store.read(
+            ASSET_MEASUREMENTS[Asset.INTELLIGENT_DISPATCHES], start, end, settings.influxdb.additional_tags
+        )
+    points = frames.kept_slots(stored, fetched)
+    attach_day_metadata(
+        context, metadata.intelligent_dispatches(points, context.partition_keys, settings.octopus.tz)
+    )
+    return points
+
+
+def compare_tariffs(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+) -> pd.DataFrame:
+    return compared(context, octograph, account, tariff_rates, meter_consumption)
+
+
+def compare_tariffs_with_dispatches(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    tariff_rates: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+    intelligent_dispatches: pd.DataFrame,
+) -> pd.DataFrame:
+    return compared(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+
+
+def compared(context, octograph, account, tariff_rates, meter_consumption, dispatches=None) -> pd.DataFrame:
+    runs.begin_step(context)
+    settings = octograph.settings
+    require_stored_inputs(
+        context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
+    )
+    segments = frames.agreement_segments(account, settings.octopus.tz)
+    smart_slots = None if dispatches is None else off_peak_slots(context, settings, dispatches)
+    with octopus_calls(context, settings), octograph.octopus_client() as client:
+        # One request per product, and one per component of each candidate tariff for the whole window.
+        points, problems = comparison.compare(
+            meter_consumption,
+            tariff_rates,
+            segments,
+            settings,
+            lambda code: client.product(code, settings.octopus.payment_method),
+            client.rates,
+            smart_slots,
+        )
+    for problem in problems:
+        context.log.warning(problem)
+    attach_day_metadata(context, metadata.tariff_comparison(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+# --- decorating them with what config decides -------------------------------------------------------------
+
+
+def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
+    """The asset bodies over the configured days (start date, time zone) with the configured retry policy."""
+    prices = daily_partitions(settings, PRICES_END_OFFSET)
+    consumption = daily_partitions(settings, CONSUMPTION_END_OFFSET)
+    retry_policy = dg.RetryPolicy(
+        max_retries=settings.pipeline.retries,
+        delay=settings.pipeline.retry_delay_seconds,
+        backoff=dg.Backoff.EXPONENTIAL,
+    )
+    # backfill_policy and partitioned checks are marked beta/preview; the warnings would greet every user at
+    # every load.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
+
+    def asset(name: str, description: str, partitions, asset_checks=(), calls_api=True):
+        return dg.asset(
+            name=name,
+            description=description,
+            partitions_def=partitions,
+            io_manager_key=IO_MANAGER_KEY,
+            backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
+            retry_policy=retry_policy if calls_api else None,
+            pool=OCTOPUS_POOL if calls_api else None,
+            group_name="octopus",
+            kinds={"python", "influxdb"},
+            metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
+            check_specs=[
+                dg.AssetCheckSpec(
+                    check.name,
+                    asset=name,
+                    description=f"{check.description} {EXECUTION_FAILED_MEANS}",
+                    partitions_def=partitions,
+                )
+                for check in asset_checks
+            ],
+        )
+
+    intelligent = settings.octopus.intelligent_mpan is not None
+    assets = [
+        asset(
+            Asset.ACCOUNT,
+            "Properties, meter points, meters and the agreement (tariff) in force each day.",
+            prices,
+        )(fetch_account),
+        asset(
+            Asset.TARIFF_RATES,
+            "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
+            prices,
+        )(fetch_tariff_rates),
+        asset(
+            Asset.METER_CONSUMPTION,
+            "What each meter reported per interval while it was ours, and its energy in kWh.",
+            consumption,
+            asset_checks=(checks.COMPLETE_INTERVALS, checks.NO_NEGATIVE_IMPORT),
+        )(fetch_meter_consumption),
+        asset(
+            Asset.PRICED_CONSUMPTION,
+            "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
+            consumption,
+            asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
+            calls_api=False,
+        )(price_consumption_with_dispatches if intelligent else price_consumption),
+    ]
+    if intelligent:
+        assets.append(
+            asset(
+                Asset.INTELLIGENT_DISPATCHES,
+                "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
+                prices,
+            )(fetch_intelligent_dispatches)
+        )
+    if settings.comparison.enabled:
+        assets.append(
+            asset(
+                Asset.TARIFF_COMPARISON,
+                "Each meter point's intervals priced on the [comparison] products, against the actual tariffs.",
+                consumption,
+            )(compare_tariffs_with_dispatches if intelligent else compare_tariffs)
+        )
+    return assets
+
+
+# --- helpers of the bodies ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def octopus_calls(context: dg.AssetExecutionContext, settings: Settings) -> Iterator[None]:
+    """Octopus errors that will not mend fail the step at once. Others go to the retry policy, each saying which
+    days its request covered; on the last attempt the step fails with that cause as its error, rather than
+    Dagster's "Exceeded max_retries" with the cause nested below it."""
+    try:
+        with no_retries(*NOT_RETRIED):
+            yield
+    except OctopusError as exc:
+        covered = days_of_request(str(exc), settings.octopus.tz)
+        message = f"{exc}" + (f" (the request covered {covered})" if covered else "")
+        if context.retry_number >= settings.pipeline.retries:
+            raise dg.Failure(description=message, allow_retries=False) from exc  # --verbose shows the stack
+        raise OctopusError(message) from exc
+
+
+def days_of_request(message: str, tz) -> str | None:
+    """The local days of the `period_from`..`period_to` a request's URL (in `message`) asked for, if any."""
+    found = dict(re.findall(r"(period_from|period_to)=([^&\s]+)", message))
+    if set(found) != {"period_from", "period_to"}:
+        return None
+    start, end = (pd.Timestamp(unquote(found[key])) for key in ("period_from", "period_to"))
+    first, last = days.keys(pd.Series([start, end - pd.Timedelta(seconds=1)]), tz)
+    return days.listing(days.day_range(dt.date.fromisoformat(first), dt.date.fromisoformat(last)))
+
+
+def day_check_results(context: dg.AssetExecutionContext, problems: dict[checks.Check, pd.DataFrame]) -> Iterator:
+    """Each check's result for each day of the run, with that day's problems (its rows of `day`) in the metadata.
+
+    In a run over several days Dagster's `AssetCheckResult` has no partition, so every day's check would read
+    *Skipped*; an `AssetCheckEvaluation` per day, against that day's materialisation, is recorded per day.
+    The `Output` tells Dagster the check ran."""
+    partitions = context.partition_keys
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=context.asset_key, asset_partitions=list(partitions)),
+        limit=len(partitions),
+    ).records
+    targets = {
+        record.partition_key: compat.AssetCheckEvaluationTargetMaterializationData(
+            storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+        )
+        for record in records
+        if record.run_id == context.run.run_id
+    }
+    outputs = {spec.name: output for output, spec in context.assets_def.check_specs_by_output_name.items()}
+    for check, found in problems.items():
+        yield dg.Output(None, output_name=outputs[check.name])
+        by_day = dict(tuple(found.groupby("day"))) if len(found) else {}
+        for day in partitions:
+            rows = by_day.get(day)
+            details = {} if rows is None else {"details": dg.MetadataValue.md(checks.markdown(rows))}
+            yield dg.AssetCheckEvaluation(
+                asset_key=context.asset_key,
+                check_name=check.name,
+                passed=rows is None,
+                metadata={"problems": 0 if rows is None else len(rows), **details},
+                target_materialization_data=targets.get(day),
+                severity=dg.AssetCheckSeverity.WARN if check.warning else dg.AssetCheckSeverity.ERROR,
+                partition=day,
+            )
+
+
+def reported_gas_units(context: dg.AssetExecutionContext, octograph: OctographConfig, serials: list[str]) -> dict:
+    """What Kraken says these gas meters report (m³ or kWh); without GraphQL access, nothing, with a warning
+    (the seed's rule then applies: SMETS1, kWh, unless `gas_meter_types` says otherwise)."""
+    if not serials:
+        return {}
+    with no_retries(*NOT_RETRIED):
+        try:
+            with octograph.kraken_client() as kraken:
+                return kraken.gas_meter_units(octograph.settings.octopus.account_number)
+        except (KrakenAuthError, GraphQLUnavailable) as exc:
+            context.log.warning(
+                f"gas units of {', '.join(serials)} unknown ({exc}): taken as kWh (SMETS1, the seed's rule); set "
+                "[octopus] gas_meter_types to say which report m³"
+            )
+            return {}
+
+
+def require_intelligent_mpan(segments: pd.DataFrame, settings: Settings) -> None:
+    """`intelligent_mpan` must be one of the account's import meter points in the window."""
+    mpan = settings.octopus.intelligent_mpan
+    imports = segments[(segments[s.FUEL] == "electricity") & ~segments[s.IS_EXPORT].astype(bool)][s.METER_POINT]
+    if len(segments) and mpan not in set(imports):
+        raise dg.Failure(
+            f"[octopus] intelligent_mpan: {mpan} is not an import meter point of this account "
+            f"(its import MPANs: {', '.join(sorted(set(imports))) or 'none'})",
+            allow_retries=False,
+        )
+
+
+def warn_days_without(context: dg.AssetExecutionContext, upstream: str, consequence: str) -> None:
+    """A warning naming the run's days `upstream` was never materialised for."""
+    done = context.instance.get_materialized_partitions(dg.AssetKey(upstream))
+    if missing := [day for day in context.partition_keys if day not in done]:
+        context.log.warning(f"{upstream} never materialised for {days.listing(missing)}: {consequence}")
+
+
+def require_stored_inputs(context: dg.AssetExecutionContext, settings: Settings, **inputs: pd.DataFrame) -> None:
+    """Fails the step, before anything is written, for days whose upstream assets hold no points and were never
+    materialised: pricing or reading nothing there would turn the day green without data. A day an upstream
+    asset did materialise with no points is truly empty (before moving in, a silent meter) and proceeds."""
+    partitions = context.partition_keys
+    missing = {}
+    for upstream, frame in inputs.items():
+        stored = set(days.keys(frame[TIME], settings.octopus.tz)) if len(frame) else set()
+        unstored = [day for day in partitions if day not in stored]
+        if unstored:
+            done = context.instance.get_materialized_partitions(dg.AssetKey(upstream))
+            if never := [day for day in unstored if day not in done]:
+                missing[upstream] = never
+    if missing:
+        what = "; ".join(f"{upstream} on {days.listing(never)}" for upstream, never in missing.items())
+        raise dg.Failure(
+            description=(
+                f"nothing stored upstream, as {what} never materialised: select {', '.join(missing)} too "
+                "(or every asset) for these days and materialise again"
+            ),
+            allow_retries=False,
+        )
+
+
+def attach_day_metadata(context: dg.AssetExecutionContext, per_day: metadata.DayMetadata) -> None:
+    """Each day's own numbers and tables on that day's materialisation, also in a run over many days."""
+    for day, values in per_day.items():
+        shown = {k: dg.MetadataValue.md(v) if isinstance(v, metadata.Markdown) else v for k, v in values.items()}
+        context.add_asset_metadata(shown, partition_key=day)
