@@ -102,7 +102,7 @@ def latest_day(settings: Settings, today: dt.date) -> dt.date:
             f"--from-date=latest: no consumption stored in the last {LATEST_LOOKBACK_DAYS} days; back-fill from "
             "a fixed date first, e.g. --from-date=2024-01-01"
         )
-    return min(last_readings.values()).tz_convert(settings.octopus.tz).date()
+    return days.local_date(min(last_readings.values()), settings.octopus.tz)
 
 
 def resolve_range(args: argparse.Namespace, settings: Settings, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from octograph_pipeline.clients.influx import InfluxError
+    from octograph_pipeline.core import days
 
     try:
         settings = load_settings(args.config_file)
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
         home = dagster_home.checked_home()
         check_influxdb(settings)
         check_octopus(settings)
-        today = dt.datetime.now(settings.octopus.tz).date()
+        today = days.today(settings.octopus.tz)
         first, last = resolve_range(args, settings, today)
     except (ConfigError, UsageError, InfluxError, dagster_home.DagsterHomeError) as exc:
         print(f"octograph: {exc}", file=sys.stderr)

@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import threading
-import types
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,6 +21,7 @@ import pytest
 import requests
 
 from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
+from octograph_pipeline.core import days
 from octograph_pipeline.core.days import window as local_days_window
 from octograph_pipeline.core.schema import MEASUREMENTS
 from octograph_pipeline.definitions import build_definitions
@@ -190,19 +190,11 @@ def recent_household(make_config, monkeypatch):
         yield simulator, make_config(octopus={"api_prefix": api}, pipeline=pipeline), today
 
 
-def freeze_now(monkeypatch, module, now: dt.datetime) -> None:
-    """`module`'s `dt.datetime.now()` (a module that does `import datetime as dt`) answers `now` for the rest of
-    the test: the days it works out from today's date are the ones the test expects, even when the test runs
-    across midnight. `now` must be aware."""
-
-    class FrozenDatetime(dt.datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return now.astimezone(tz) if tz is not None else now.astimezone().replace(tzinfo=None)
-
-    frozen = types.SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
-    frozen.datetime = FrozenDatetime
-    monkeypatch.setattr(module, "dt", frozen)
+def freeze_now(monkeypatch, now: dt.datetime) -> None:
+    """`days.today()`, the one way the package asks for today's date, answers `now`'s local date for the rest of
+    the test: the days worked out from today are the ones the test expects, even when it runs across midnight.
+    `now` must be aware."""
+    monkeypatch.setattr(days, "today", lambda tz: now.astimezone(tz).date())
 
 
 def skip_unless_ci(reason: str) -> None:

@@ -106,3 +106,11 @@ def test_the_architecture_page_and_the_readme_name_every_module():
     for module in modules():
         name = module.split("/")[-1]
         assert re.search(rf"^\s+{re.escape(name)}(\.py|/)\s", tree, re.MULTILINE), f"README tree lacks {module}"
+
+
+def test_only_days_works_out_local_dates_from_the_clock():
+    """One home for "today": `days.today()` (and `days.local_date()` for an instant)."""
+    for path in PACKAGE.rglob("*.py"):
+        if path != PACKAGE / "core" / "days.py":
+            clock_date = r"date\.today\(|\.now\([^)]*\)\.date\(\)|\.now\([^)]*\)\s*\.astimezone"
+            assert not re.search(clock_date, path.read_text()), path

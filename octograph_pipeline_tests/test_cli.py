@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from octograph_pipeline import cli
 from octograph_pipeline.cli import main
 
 from .conftest import LONDON, freeze_now
@@ -21,7 +20,7 @@ def household(recent_household, monkeypatch):
     """`recent_household`, with the command's clock stopped at the simulator's "now": the days the command works
     out from today (yesterday, tomorrow, `latest`) are the test's, even if it runs across midnight."""
     simulator, _, _ = recent_household
-    freeze_now(monkeypatch, cli, simulator.clock())
+    freeze_now(monkeypatch, simulator.clock())
     return recent_household
 
 

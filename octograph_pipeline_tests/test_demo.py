@@ -30,10 +30,10 @@ def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypa
     for name in ("DAGSTER_HOME", "OCTOGRAPH_CONFIG", demo.DEMO_KEY_ENV_VAR):
         monkeypatch.setenv(name, "")
     now = dt.datetime.now(dt.UTC)
-    freeze_now(monkeypatch, demo, now)  # both runs and the test agree on yesterday, even across midnight
+    freeze_now(monkeypatch, now)  # both runs and the test agree on yesterday, even across midnight
     stack = {"local": tmp_path, "influx_port": free_port(), "simulator_port": free_port()}
-    assert demo.run(days=2, **stack) == 0
-    assert demo.run(days=2, **stack) == 0
+    assert demo.run(day_count=2, **stack) == 0
+    assert demo.run(day_count=2, **stack) == 0
     output = capsys.readouterr().out
     yesterday = now.astimezone(demo.TZ).date() - dt.timedelta(days=1)
     table = output[output.rindex("measurement") : output.rindex("What the same half-hours")]
@@ -124,7 +124,7 @@ def test_someone_elses_influxdb_on_the_demo_port_is_refused_and_left_untouched(t
 def test_every_fault_command_make_ui_prints_works_on_the_simulator(monkeypatch):
     """Each curl line `make ui` prints, sent as curl would send it, sets what it says."""
     now = dt.datetime.now(dt.UTC)
-    freeze_now(monkeypatch, demo, now)  # the day the printed command names is the test's, even across midnight
+    freeze_now(monkeypatch, now)  # the day the printed command names is the test's, even across midnight
     simulator = OctopusSimulator()
     with serve(simulator) as api_prefix:
         root = api_prefix.removesuffix("/v1")

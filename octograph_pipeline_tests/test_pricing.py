@@ -313,3 +313,10 @@ def test_the_charge_cap_period_runs_from_local_midday_on_a_clock_change_day():
     local = ["2024-10-26 11:30", "2024-10-26 12:00", "2024-10-27 11:30", "2024-10-27 12:00"]
     slots = pd.Series(pd.DatetimeIndex(local).tz_localize(LONDON).tz_convert("UTC"))
     assert pricing.within_charge_cap(slots, 0.5, LONDON).tolist() == [True, True, False, True]
+
+
+def test_the_local_date_of_an_instant_and_today():
+    late = pd.Timestamp("2024-06-11T23:30Z")  # 00:30 BST on the 12th
+    assert days.local_date(late, LONDON) == dt.date(2024, 6, 12)
+    assert days.local_date(late.to_pydatetime(), LONDON) == dt.date(2024, 6, 12)
+    assert days.today(LONDON) in {dt.datetime.now(LONDON).date() + dt.timedelta(days=n) for n in (-1, 0)}

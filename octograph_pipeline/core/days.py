@@ -13,6 +13,16 @@ import pandas as pd
 GAS_DAY_STARTS = pd.Timedelta(hours=5)  # the UK gas day runs 05:00-05:00 local time
 
 
+def local_date(moment: dt.datetime | pd.Timestamp, tz: ZoneInfo) -> dt.date:
+    """The local date an aware instant falls on."""
+    return moment.astimezone(tz).date() if isinstance(moment, dt.datetime) else moment.tz_convert(tz).date()
+
+
+def today(tz: ZoneInfo) -> dt.date:
+    """Today's local date, by the clock."""
+    return dt.datetime.now(tz).date()
+
+
 def midnight(day: dt.date, tz: ZoneInfo) -> pd.Timestamp:
     """The UTC instant at which `day` begins in `tz`."""
     return pd.Timestamp(dt.datetime.combine(day, dt.time(), tz)).tz_convert("UTC")

@@ -59,7 +59,7 @@ def demo_config(
 ) -> Path:
     """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1), comparing tariffs unless
     `comparison` is False; without `gas_meter_types`, the gas units come from Kraken, as by default."""
-    start_date = start_date or dt.date.today() - dt.timedelta(days=90)
+    start_date = start_date or days.today(TZ) - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         f"""# Written by `make demo` / `make ui`: the local InfluxDB 1.x and the Octopus simulator.
@@ -148,7 +148,7 @@ def local_stack(
         require_free(influx_port, "the demo's InfluxDB", "OCTOGRAPH_DEMO_INFLUX_PORT")
     require_free(simulator_port, "the simulated Octopus API", "OCTOGRAPH_DEMO_SIMULATOR_PORT")
     influxd.start()
-    today = dt.datetime.now(TZ).date()
+    today = days.today(TZ)
     # The household switched to Agile three days ago, so the demo week shows a tariff change.
     simulator = OctopusSimulator(
         seed=1,
@@ -179,15 +179,15 @@ def prepare_dagster_home(home: Path) -> None:
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
 
 
-def run(days: int = DEMO_DAYS, **stack) -> int:
-    """Materialises the last `days` complete days in one Dagster run and prints what InfluxDB now holds."""
+def run(day_count: int = DEMO_DAYS, **stack) -> int:
+    """Materialises the last `day_count` complete days in one Dagster run and prints what InfluxDB now holds."""
     import dagster as dg
 
     from octograph_pipeline.definitions import build_definitions
 
     with claim(stack.get("local") or LOCAL, "make demo"), local_stack(**stack) as (config, _):
-        last = dt.datetime.now(TZ).date() - dt.timedelta(days=1)
-        first = last - dt.timedelta(days=days - 1)
+        last = days.today(TZ) - dt.timedelta(days=1)
+        first = last - dt.timedelta(days=day_count - 1)
         defs = build_definitions(config)
         print(f"Materialising {first} .. {last} (one run per job) into DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
         result = run_days(
@@ -292,7 +292,7 @@ def ui() -> int:
 
 
 def rehearsal_help(port: int, simulator: str) -> str:
-    day = (dt.datetime.now(TZ).date() - dt.timedelta(days=2)).isoformat()
+    day = (days.today(TZ) - dt.timedelta(days=2)).isoformat()
     return f"""Dagster UI: http://127.0.0.1:{port}   simulated Octopus API: {simulator}/v1
 To rehearse a failed day, make the API fail for it, backfill, then lift the fault and re-execute:
   curl -X POST {simulator}/_simulator/faults -d '{{"fail_days": ["{day}"]}}'

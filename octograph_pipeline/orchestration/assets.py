@@ -156,7 +156,7 @@ def off_peak_slots(context: dg.AssetExecutionContext, settings: Settings, dispat
     """The half-hours of the run's dispatches billed off-peak (`frames.smart_charge_slots`). The charge cap
     counts from midday of the day before the first day, so that afternoon's stored slots are read too."""
     start, _ = utc_window(context.partition_time_window)
-    first_day = start.tz_convert(settings.octopus.tz).date()
+    first_day = days.local_date(start, settings.octopus.tz)
     midday = pd.Timestamp(
         dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(12)), tz=settings.octopus.tz
     )

@@ -44,7 +44,7 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         ),
     )
     def agile_prices(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        today = context.scheduled_execution_time.astimezone(settings.octopus.tz).date()
+        today = local_days.local_date(context.scheduled_execution_time, settings.octopus.tz)
         return dg.RunRequest(tags=range_tags(today.isoformat(), (today + dt.timedelta(days=1)).isoformat()))
 
     if settings.octopus.intelligent_mpan is None:
@@ -61,7 +61,7 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         ),
     )
     def intelligent_dispatches(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        today = context.scheduled_execution_time.astimezone(settings.octopus.tz).date()
+        today = local_days.local_date(context.scheduled_execution_time, settings.octopus.tz)
         days = (today - dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=1)).isoformat()
         return dg.RunRequest(asset_selection=[dg.AssetKey(Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days))
 
