@@ -327,13 +327,14 @@ def dispatch_points(
             )
             status = s.COMPLETED if dispatch.completed else "planned"
             rows.append(
-                {s.TIME: slot, s.DISPATCH_SOURCE: dispatch.source, s.DISPATCH_STATUS: status, "kwh": share}
+                {s.TIME: slot, s.DISPATCH_SOURCE: dispatch.source, s.DISPATCH_STATUS: status, s.SLOT_KWH: share}
             )
     if not rows:
         return empty_points()
-    slots = pd.DataFrame(rows).groupby([s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS], as_index=False)["kwh"].sum()
+    key = [s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS]
+    slots = pd.DataFrame(rows).groupby(key, as_index=False)[s.SLOT_KWH].sum()
     tags = {s.MEASUREMENT: s.INTELLIGENT_SLOTS.name, **settings.influxdb.additional_tags}
-    return slots.assign(intelligent_slot=1.0, **tags)
+    return slots.assign(**{s.SLOT_FLAG: 1.0}, **tags)
 
 
 def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
@@ -347,6 +348,13 @@ def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
     return both.drop_duplicates(key, keep="last").sort_values(key).reset_index(drop=True)
 
 
+def billed_as_smart_charges(slots: pd.DataFrame) -> pd.Series:
+    """Which stored slots are completed smart charges (see `smart_charge_slots`), before the charge cap."""
+    source, done = slots[s.DISPATCH_SOURCE], slots[s.DISPATCH_STATUS] == s.COMPLETED
+    bumped = slots[s.TIME].isin(slots.loc[source == s.BUMP_CHARGE, s.TIME])
+    return done & ((source == s.SMART_CHARGE) | ((source == s.UNKNOWN_SOURCE) & ~bumped))
+
+
 def smart_charge_slots(slots: pd.DataFrame, settings: Settings) -> pd.Series:
     """The half-hours billed at the off-peak rate: those of completed smart-charge dispatches, wherever the car
     was (`meta.location` is not stored: the supplier's half-hourly billing shows it does not decide the rate), and
@@ -355,10 +363,7 @@ def smart_charge_slots(slots: pd.DataFrame, settings: Settings) -> pd.Series:
     `intelligent_charge_cap_hours` per midday-to-midday period (Octopus's charge cap), the earliest first."""
     if slots.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
-    source, done = slots[s.DISPATCH_SOURCE], slots[s.DISPATCH_STATUS] == s.COMPLETED
-    bumped = slots[s.TIME].isin(slots.loc[source == s.BUMP_CHARGE, s.TIME])
-    smart = done & ((source == s.SMART_CHARGE) | ((source == s.UNKNOWN_SOURCE) & ~bumped))
-    times = slots.loc[smart, s.TIME].drop_duplicates().sort_values().reset_index(drop=True)
+    times = slots.loc[billed_as_smart_charges(slots), s.TIME].drop_duplicates().sort_values(ignore_index=True)
     octopus = settings.octopus
     return times[pricing.within_charge_cap(times, octopus.intelligent_charge_cap_hours, octopus.tz)]
 

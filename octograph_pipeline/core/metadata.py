@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from octograph_pipeline.core import days
+from octograph_pipeline.core import days, frames
 from octograph_pipeline.core import schema as s
 
 DayMetadata = dict[str, dict[str, object]]
@@ -78,7 +78,7 @@ def account(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMet
     per_day = agreements.groupby("day").agg(
         meters=(s.METER_SERIAL_NUMBER, "size"), tariff_codes=(s.TARIFF_CODE_TAG, _joined)
     )
-    table = agreements[["day", *s.METER_KEY, s.TARIFF_CODE_TAG, "agreement_valid_from", "agreement_valid_to"]]
+    table = agreements[["day", *s.METER_KEY, s.TARIFF_CODE_TAG, s.AGREEMENT_FROM, s.AGREEMENT_TO]]
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.ACCOUNT])
     return _assemble(
         partitions, per_day, counts, {"agreements": markdown_by_day(table)}, {"meters": 0, "tariff_codes": ""}
@@ -215,11 +215,15 @@ def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: Zone
     if points.empty:
         return _nothing(partitions, s.Asset.INTELLIGENT_DISPATCHES, empty)
     day = days.keys(points[s.TIME], tz).rename("day")
-    smart = (points[s.DISPATCH_SOURCE] == s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
-    bump = (points[s.DISPATCH_SOURCE] != s.SMART_CHARGE) & (points[s.DISPATCH_STATUS] == s.COMPLETED)
+    smart = frames.billed_as_smart_charges(points)
+    bump = (points[s.DISPATCH_STATUS] == s.COMPLETED) & ~smart
     per_day = (
         pd.DataFrame(
-            {"smart_charge_slots": smart, "bump_charge_slots": bump, "kwh": points["kwh"].where(smart | bump, 0.0)}
+            {
+                "smart_charge_slots": smart,
+                "bump_charge_slots": bump,
+                "kwh": points[s.SLOT_KWH].where(smart | bump, 0.0),
+            }
         )
         .groupby(day)
         .sum()
@@ -228,7 +232,7 @@ def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: Zone
     table = (
         points.assign(day=day)
         .groupby(["day", s.DISPATCH_STATUS, s.DISPATCH_SOURCE])
-        .agg(slots=(s.TIME, "size"), first=(s.TIME, "min"), kwh=("kwh", "sum"))
+        .agg(slots=(s.TIME, "size"), first=(s.TIME, "min"), kwh=(s.SLOT_KWH, "sum"))
         .reset_index()
     )
     table["kwh"] = table["kwh"].round(3)

@@ -103,7 +103,8 @@ GAS_CONSUMPTION = Measurement("gas_consumption", fields=(USAGE_KWH, *COST_COLUMN
 # measurement and field), tagged with the dispatch's source (smart-charge, bump-charge) and status.
 DISPATCH_SOURCE, DISPATCH_STATUS = "source", "status"
 SMART_CHARGE, BUMP_CHARGE, UNKNOWN_SOURCE, COMPLETED = "smart-charge", "bump-charge", "unknown", "completed"
-INTELLIGENT_SLOTS = Measurement("intelligent_slots", fields=("intelligent_slot", "kwh"))
+SLOT_FLAG, SLOT_KWH = "intelligent_slot", "kwh"  # 1 per half-hour a dispatch touches; its share of the energy
+INTELLIGENT_SLOTS = Measurement("intelligent_slots", fields=(SLOT_FLAG, SLOT_KWH))
 # `tariff_comparison`: per meter point and interval, the cost on each candidate product and on the actual tariffs.
 TARIFF_COMPARISON = Measurement("tariff_comparison", fields=(*COST_COLUMNS, *SAVING.values()))
 
