@@ -312,13 +312,15 @@ class InfluxStore:
         return {one["tags"][METER_POINT]: pd.Timestamp(one["values"][0][0], unit="s", tz="UTC") for one in series}
 
     def daily_totals(
-        self, measurement: Measurement, aggregates: Iterable[str], start: pd.Timestamp, end: pd.Timestamp, tz
+        self, measurement: Measurement, counted: str, summed: str, start: pd.Timestamp, end: pd.Timestamp, tz
     ) -> pd.DataFrame:
-        """Per local day of [start, end): the InfluxQL aggregates (e.g. `sum(usage_kwh)`), one column each."""
-        columns = list(aggregates)
+        """Per local day of [start, end): how many points hold the field `counted` (`points`), and the sum of
+        `summed` (`total`)."""
+        columns = ["points", "total"]
         series = self.query(
-            f"SELECT {', '.join(columns)} FROM {self._source(measurement.name)} WHERE "
-            f"{window_condition(start, end, {})} GROUP BY time(1d) fill(none) tz({quote_string(tz.key)})"
+            f"SELECT count({quote_identifier(counted)}), sum({quote_identifier(summed)}) FROM "
+            f"{self._source(measurement.name)} WHERE {window_condition(start, end, {})} "
+            f"GROUP BY time(1d) fill(none) tz({quote_string(tz.key)})"
         )
         rows = series[0]["values"] if series else []
         frame = pd.DataFrame(rows, columns=["day", *columns])

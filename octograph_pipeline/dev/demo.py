@@ -228,13 +228,13 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     lines = [f"{'measurement':<24} {'day':<10} " + " ".join(f"{h:>10}" for h in heading)]
     with open_store(settings.influxdb) as store:
         for measurement, (counted, energy, cost) in SUMMARY.items():
-            aggregates = [f"count({counted})", *([f"sum({COST}) / 100"] if cost else [])]
-            totals = store.daily_totals(measurement, aggregates, start, end, TZ).set_index("day")
+            totals = store.daily_totals(measurement, counted, COST if cost else counted, start, end, TZ)
+            totals = totals.set_index("day")
             kwh = store.daily_energy(measurement, start, end, TZ, {}) if energy else None
             for day, row in totals.iterrows():
-                cells = [f"{int(row.iloc[0])}"]
+                cells = [f"{int(row['points'])}"]
                 cells += [f"{kwh.at[day, kind]:.3f}" if kwh is not None else "" for kind in schema.ENERGY]
-                cells.append(f"{row.iloc[1]:.2f}" if cost else "")
+                cells.append(f"{row['total'] / 100:.2f}" if cost else "")  # pence -> £
                 lines.append(f"{measurement.name:<24} {day} " + " ".join(f"{c:>10}" for c in cells))
     return "\n".join(lines)
 
