@@ -32,7 +32,12 @@ from octograph_pipeline.clients.octopus import (
     configured_retry,
     default_retry,
 )
-from octograph_pipeline.core.models import Dispatch, parse_completed_dispatch, parse_planned_dispatch
+from octograph_pipeline.core.models import (
+    Dispatch,
+    parse_completed_dispatch,
+    parse_gas_meter_units,
+    parse_planned_dispatch,
+)
 from octograph_pipeline.core.settings import Settings
 
 TOKEN_SECONDS = 3600
@@ -124,14 +129,7 @@ class KrakenClient:
 
     def gas_meter_units(self, account_number: str) -> dict[str, str]:
         """Gas meter serial number -> what it reports, "m3" or "kWh" (from `consumptionUnits`)."""
-        account = self.query(GAS_METER_UNITS, accountNumber=account_number)["account"] or {}
-        return {
-            meter["serialNumber"]: _unit(meter.get("consumptionUnits"))
-            for prop in account.get("properties") or []
-            for point in prop.get("gasMeterPoints") or []
-            for meter in point.get("meters") or []
-            if meter.get("serialNumber")
-        }
+        return parse_gas_meter_units(self.query(GAS_METER_UNITS, accountNumber=account_number)["account"] or {})
 
     def dispatches(self, account_number: str) -> list[Dispatch]:
         """Completed dispatches (Kraken serves about the last 12 hours) and every device's planned ones (none
@@ -248,8 +246,3 @@ def _error(errors: list[dict]) -> KrakenError:
     if THROTTLED in codes:
         return KrakenError(f"the Octopus GraphQL API kept throttling this client ({said}); try again later", codes)
     return KrakenError(f"the Octopus GraphQL API answered with errors: {said}", codes)
-
-
-def _unit(reported: str | None) -> str:
-    """Kraken's `consumptionUnits` ("m³", or "kWh") as this project names units."""
-    return "kWh" if (reported or "").strip().lower() == "kwh" else "m3"

@@ -175,3 +175,15 @@ def parse_planned_dispatch(row: dict) -> Dispatch:
     """A `flexPlannedDispatches` row: `type` SMART, BOOST or TEST; `energyAddedKwh` a string."""
     source = PLANNED_SOURCES.get(str(row.get("type")), str(row.get("type") or "unknown").lower())
     return Dispatch(_utc(row["start"]), _utc(row["end"]), float(row.get("energyAddedKwh") or 0), source, False)
+
+
+def parse_gas_meter_units(account: dict) -> dict[str, str]:
+    """Kraken's `account { properties { gasMeterPoints { meters { serialNumber consumptionUnits } } } }`: each gas
+    meter's serial number -> what it reports, "m3" (Kraken's "m³") or "kWh"."""
+    return {
+        meter["serialNumber"]: "kWh" if (meter.get("consumptionUnits") or "").strip().lower() == "kwh" else "m3"
+        for prop in account.get("properties") or []
+        for point in prop.get("gasMeterPoints") or []
+        for meter in point.get("meters") or []
+        if meter.get("serialNumber")
+    }
