@@ -177,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     from octograph_pipeline.definitions import build_definitions
     from octograph_pipeline.orchestration import runs
     from octograph_pipeline.orchestration.instance import InstanceFileError, open_instance
-    from octograph_pipeline.orchestration.jobs import DaysRun, run_days
+    from octograph_pipeline.orchestration.runs import DaysRun, run_days
 
     try:
         home_instance = open_instance(home) if home else None

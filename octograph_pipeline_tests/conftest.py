@@ -27,7 +27,7 @@ from octograph_pipeline.core.schema import MEASUREMENTS
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.influxd import LocalInfluxd
 from octograph_pipeline.dev.simulator import OctopusSimulator, all_scenarios, serve
-from octograph_pipeline.orchestration.jobs import DaysRun, run_days
+from octograph_pipeline.orchestration.runs import DaysRun, run_days
 
 REPO = Path(__file__).resolve().parent.parent
 API_KEY = "sk_test_pytest_0123456789"

@@ -17,8 +17,9 @@ from octograph_pipeline.core.days import window as local_days_window
 from octograph_pipeline.core.pricing import gas_volume_to_kwh, select_payment_method
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator import OctopusSimulator, all_scenarios, serve
-from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB, DaysRun
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 from octograph_pipeline.orchestration.partitions import range_tags
+from octograph_pipeline.orchestration.runs import DaysRun
 
 from .conftest import API_KEY, LONDON, check_outcomes, materialize_days
 

@@ -13,9 +13,10 @@ from octograph_pipeline.clients.octopus import RATES_PAGE_SIZE
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 from octograph_pipeline.orchestration import resources
-from octograph_pipeline.orchestration.assets import MAX_DAYS_PER_RUN
-from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB, run_days
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
+from octograph_pipeline.orchestration.partitions import MAX_DAYS_PER_RUN
 from octograph_pipeline.orchestration.resources import OctographConfig
+from octograph_pipeline.orchestration.runs import run_days
 
 from .conftest import ACCOUNT, API_KEY, LONDON, day_points, materialize_days
 from .test_pipeline import all_points

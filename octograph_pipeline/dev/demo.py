@@ -28,7 +28,7 @@ from octograph_pipeline.config import load_settings
 from octograph_pipeline.core import days, schema
 from octograph_pipeline.dev.influxd import LocalInfluxd
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
-from octograph_pipeline.orchestration.jobs import run_days
+from octograph_pipeline.orchestration.runs import run_days
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL = REPO / ".local"

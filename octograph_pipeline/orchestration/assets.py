@@ -24,7 +24,7 @@ from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, TIME, Asset
 from octograph_pipeline.core.settings import ConfigError, Settings
 from octograph_pipeline.orchestration import compat, runs
-from octograph_pipeline.orchestration.partitions import daily_partitions, utc_window
+from octograph_pipeline.orchestration.partitions import MAX_DAYS_PER_RUN, daily_partitions, utc_window
 from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import no_retries
 
@@ -33,9 +33,6 @@ IO_MANAGER_KEY = "influx_io_manager"
 # day ahead of today; consumption cannot be complete before the day is over.
 PRICES_END_OFFSET = 2
 CONSUMPTION_END_OFFSET = 0
-# A backfill runs up to a year per run: one (paginated) request per meter and per tariff component covers all
-# of it, and Dagster's per-run costs are paid once. A failed year re-runs in seconds.
-MAX_DAYS_PER_RUN = 366
 # Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
 # sensors never hammer the API at once.
 OCTOPUS_POOL = "octopus_api"

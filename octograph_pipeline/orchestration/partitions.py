@@ -9,6 +9,10 @@ from octograph_pipeline.core.settings import Settings
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
+# A backfill runs up to a year per run: one (paginated) request per meter and per tariff component covers all
+# of it, and Dagster's per-run costs are paid once. A failed year re-runs in seconds.
+MAX_DAYS_PER_RUN = 366
+
 
 def range_tags(first: str, last: str) -> dict[str, str]:
     return {RANGE_START_TAG: first, RANGE_END_TAG: last}
