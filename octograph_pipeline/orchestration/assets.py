@@ -49,7 +49,7 @@ EXECUTION_FAILED_MEANS = (
 # --- the asset bodies ---------------------------------------------------------------------------------------
 
 
-def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
     runs.begin_step(context)
     settings = octograph.settings
     start, end = utc_window(context.partition_time_window)
@@ -64,7 +64,7 @@ def fetch_account(context: dg.AssetExecutionContext, octograph: OctographConfig)
     return points
 
 
-def fetch_tariff_rates(
+def tariff_rates(
     context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
 ) -> pd.DataFrame:
     runs.begin_step(context)
@@ -80,7 +80,7 @@ def fetch_tariff_rates(
     return points
 
 
-def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
+def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
     runs.begin_step(context)
     settings = octograph.settings
     require_stored_inputs(context, settings, account=account)
@@ -99,17 +99,17 @@ def fetch_meter_consumption(context: dg.AssetExecutionContext, octograph: Octogr
     )
 
 
-def price_consumption(
+def priced_consumption(
     context: dg.AssetExecutionContext,
     octograph: OctographConfig,
     account: pd.DataFrame,
     tariff_rates: pd.DataFrame,
     meter_consumption: pd.DataFrame,
 ):
-    yield from priced(context, octograph, account, tariff_rates, meter_consumption)
+    yield from _priced_consumption(context, octograph, account, tariff_rates, meter_consumption)
 
 
-def price_consumption_with_dispatches(
+def priced_consumption_with_dispatches(
     context: dg.AssetExecutionContext,
     octograph: OctographConfig,
     account: pd.DataFrame,
@@ -118,10 +118,14 @@ def price_consumption_with_dispatches(
     intelligent_dispatches: pd.DataFrame,
 ):
     """With `intelligent_mpan`: its completed smart-charge half-hours cost the off-peak rate."""
-    yield from priced(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+    yield from _priced_consumption(
+        context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches
+    )
 
 
-def priced(context, octograph, account, tariff_rates, meter_consumption, dispatches: pd.DataFrame | None = None):
+def _priced_consumption(
+    context, octograph, account, tariff_rates, meter_consumption, dispatches: pd.DataFrame | None = None
+):
     runs.begin_step(context)
     settings = octograph.settings
     require_stored_inputs(
@@ -168,7 +172,7 @@ def off_peak_slots(context: dg.AssetExecutionContext, settings: Settings, dispat
     return frames.smart_charge_slots(slots, settings)
 
 
-def fetch_intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
+def intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
     """Kraken serves completed dispatches for about 12 hours only: what earlier runs stored for the window is
     kept, and what is served now is added (the schedule asks often enough that none is missed)."""
     runs.begin_step(context)
@@ -187,17 +191,17 @@ def fetch_intelligent_dispatches(context: dg.AssetExecutionContext, octograph: O
     return points
 
 
-def compare_tariffs(
+def tariff_comparison(
     context: dg.AssetExecutionContext,
     octograph: OctographConfig,
     account: pd.DataFrame,
     tariff_rates: pd.DataFrame,
     meter_consumption: pd.DataFrame,
 ) -> pd.DataFrame:
-    return compared(context, octograph, account, tariff_rates, meter_consumption)
+    return _tariff_comparison(context, octograph, account, tariff_rates, meter_consumption)
 
 
-def compare_tariffs_with_dispatches(
+def tariff_comparison_with_dispatches(
     context: dg.AssetExecutionContext,
     octograph: OctographConfig,
     account: pd.DataFrame,
@@ -205,10 +209,12 @@ def compare_tariffs_with_dispatches(
     meter_consumption: pd.DataFrame,
     intelligent_dispatches: pd.DataFrame,
 ) -> pd.DataFrame:
-    return compared(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
+    return _tariff_comparison(context, octograph, account, tariff_rates, meter_consumption, intelligent_dispatches)
 
 
-def compared(context, octograph, account, tariff_rates, meter_consumption, dispatches=None) -> pd.DataFrame:
+def _tariff_comparison(
+    context, octograph, account, tariff_rates, meter_consumption, dispatches=None
+) -> pd.DataFrame:
     runs.begin_step(context)
     settings = octograph.settings
     require_stored_inputs(
@@ -279,25 +285,25 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             Asset.ACCOUNT,
             "Properties, meter points, meters and the agreement (tariff) in force each day.",
             prices,
-        )(fetch_account),
+        )(account),
         asset(
             Asset.TARIFF_RATES,
             "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
             prices,
-        )(fetch_tariff_rates),
+        )(tariff_rates),
         asset(
             Asset.METER_CONSUMPTION,
             "What each meter reported per interval while it was ours, and its energy in kWh.",
             consumption,
             asset_checks=(checks.COMPLETE_INTERVALS, checks.NO_NEGATIVE_IMPORT),
-        )(fetch_meter_consumption),
+        )(meter_consumption),
         asset(
             Asset.PRICED_CONSUMPTION,
             "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
             consumption,
             asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
             calls_api=False,
-        )(price_consumption_with_dispatches if intelligent else price_consumption),
+        )(priced_consumption_with_dispatches if intelligent else priced_consumption),
     ]
     if intelligent:
         assets.append(
@@ -305,7 +311,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 Asset.INTELLIGENT_DISPATCHES,
                 "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
                 prices,
-            )(fetch_intelligent_dispatches)
+            )(intelligent_dispatches)
         )
     if settings.comparison.enabled:
         assets.append(
@@ -313,7 +319,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                 Asset.TARIFF_COMPARISON,
                 "Each meter point's intervals priced on the [comparison] products, against the actual tariffs.",
                 consumption,
-            )(compare_tariffs_with_dispatches if intelligent else compare_tariffs)
+            )(tariff_comparison_with_dispatches if intelligent else tariff_comparison)
         )
     return assets
 
