@@ -10,31 +10,26 @@ import shutil
 import subprocess
 import threading
 import uuid
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-import dagster as dg
 import pytest
-import requests
 
-from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
-from octograph_pipeline.core import days
-from octograph_pipeline.core.days import window as local_days_window
-from octograph_pipeline.core.schema import MEASUREMENTS
-from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.clients.influx import InfluxV1Store
 from octograph_pipeline.dev.influxd import LocalInfluxd
 from octograph_pipeline.dev.simulator import OctopusSimulator, all_scenarios, serve
-from octograph_pipeline.orchestration.runs import DaysRun, run_days
 
-REPO = Path(__file__).resolve().parent.parent
-API_KEY = "sk_test_pytest_0123456789"
-ACCOUNT = "A-TEST0001"
-# A fixed "now" after every day the tests use, so the simulator's data never depends on the real date.
-LONDON = ZoneInfo("Europe/London")
-SIMULATOR_NOW = dt.datetime(2024, 12, 1, 12, 0, tzinfo=dt.UTC)
+from .helpers import (
+    ACCOUNT,
+    API_KEY,
+    LONDON,
+    REPO,
+    SIMULATOR_NOW,
+    FailingWrites,
+    household_simulator,
+    skip_unless_ci,
+    write_config,
+)
 
 
 @pytest.fixture(scope="session")
@@ -54,24 +49,9 @@ def influx(influxd) -> InfluxV1Store:
     store.close()
 
 
-def test_household_simulator() -> OctopusSimulator:
-    """The tests' default household: from 2024-01-01, on Agile from 2024-10-01, "now" fixed at SIMULATOR_NOW."""
-    return OctopusSimulator(
-        seed=7,
-        account_number=ACCOUNT,
-        api_key=API_KEY,
-        start_date=dt.date(2024, 1, 1),
-        agile_from=dt.date(2024, 10, 1),
-        clock=lambda: SIMULATOR_NOW,
-    )
-
-
-test_household_simulator.__test__ = False  # a helper, not a test
-
-
 @pytest.fixture
 def simulator() -> OctopusSimulator:
-    return test_household_simulator()
+    return household_simulator()
 
 
 @pytest.fixture
@@ -79,27 +59,6 @@ def octopus_api(simulator) -> str:
     """The simulator's API prefix, e.g. http://127.0.0.1:PORT/v1."""
     with serve(simulator) as api_prefix:
         yield api_prefix
-
-
-def write_config(path: Path, influx: InfluxV1Store, api_prefix: str, **options: dict[str, str]) -> Path:
-    """A seed-format INI file; `options` are extra sections, e.g. octopus={"resolution_minutes": "60"}."""
-    sections = {
-        "influxdb": {"api_version": "1", "url": influx.url, "bucket": influx.database},
-        "octopus": {
-            "account_number": ACCOUNT,
-            "api_prefix": api_prefix,
-            "api_key_env_var": "OCTOGRAPH_TEST_OCTOPUS_API_KEY",
-        },
-        "pipeline": {"start_date": "2024-01-01"},
-    }
-    for section, values in options.items():
-        sections.setdefault(section, {}).update(values)
-    text = "".join(
-        f"[{name}]\n" + "".join(f"{key} = {value}\n" for key, value in values.items()) + "\n"
-        for name, values in sections.items()
-    )
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
@@ -115,12 +74,6 @@ def make_config(tmp_path, influx, octopus_api, monkeypatch):
 @pytest.fixture
 def config_file(make_config) -> Path:
     return make_config()
-
-
-def materialize_days(config_file: Path, first: str, last: str | None = None, **kwargs) -> DaysRun:
-    """Materialises all four assets for one day or, as single runs, for the range first..last."""
-    instance = kwargs.pop("instance", None) or dg.DagsterInstance.ephemeral()
-    return run_days(build_definitions(config_file), first, last, instance=instance, **kwargs)
 
 
 @pytest.fixture
@@ -143,33 +96,6 @@ def household_config(tmp_path, influx, households_api, monkeypatch):
     return make
 
 
-@dataclass
-class CheckOutcome:
-    """A check over the days of a run: passed on every day? which days? the failing days' problem tables."""
-
-    days: dict[str, bool]
-    details: str
-    severity: object = None
-
-    @property
-    def passed(self) -> bool:
-        return all(self.days.values())
-
-
-def check_outcomes(run: DaysRun) -> dict[str, CheckOutcome]:
-    """The asset check evaluations of a run, one per check and day, by check name (a later run's day wins)."""
-    outcomes: dict[str, CheckOutcome] = {}
-    for event in run.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            outcome = outcomes.setdefault(evaluation.check_name, CheckOutcome({}, ""))
-            outcome.days[evaluation.partition] = evaluation.passed
-            outcome.severity = evaluation.severity
-            if "details" in evaluation.metadata:
-                outcome.details += evaluation.metadata["details"].value + "\n"
-    return outcomes
-
-
 @pytest.fixture
 def recent_household(make_config, monkeypatch):
     """The default household served up to now (real time), partitions from 20 days ago, no DAGSTER_HOME.
@@ -188,21 +114,6 @@ def recent_household(make_config, monkeypatch):
     with serve(simulator) as api:
         pipeline = {"start_date": (today - dt.timedelta(days=20)).isoformat(), "retries": "0", "api_retries": "0"}
         yield simulator, make_config(octopus={"api_prefix": api}, pipeline=pipeline), today
-
-
-def freeze_now(monkeypatch, now: dt.datetime) -> None:
-    """`days.today()`, the one way the package asks for today's date, answers `now`'s local date for the rest of
-    the test: the days worked out from today are the ones the test expects, even when it runs across midnight.
-    `now` must be aware."""
-    monkeypatch.setattr(days, "today", lambda tz: now.astimezone(tz).date())
-
-
-def skip_unless_ci(reason: str) -> None:
-    """Skips a test this machine cannot run, except in CI (CI=true), where a required test that cannot run
-    fails: a green CI must not hide a missing install step."""
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"required in CI, but cannot run here: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -239,31 +150,6 @@ def chromium() -> str:
     return path
 
 
-class FailingWrites(BaseHTTPRequestHandler):
-    """InfluxDB behind a proxy whose /write answers 500 (everything else is passed through)."""
-
-    def _proxy(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        if urlsplit(self.path).path == "/write":
-            status, payload, version = 500, b'{"error":"engine: cache maximum memory size exceeded"}', "1.6.7"
-        else:
-            upstream = requests.request(self.command, self.server.upstream + self.path, data=body, timeout=30)
-            status, payload = upstream.status_code, upstream.content
-            version = upstream.headers["X-Influxdb-Version"]
-        self.send_response(status)
-        self.send_header("X-Influxdb-Version", version)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = _proxy
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def failing_writes(influxd):
     """The URL of a proxy to the session's InfluxDB that fails every write."""
@@ -272,18 +158,3 @@ def failing_writes(influxd):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-
-
-def day_points(store: InfluxV1Store, day: str) -> list[tuple]:
-    """Every point of one local day, all measurements, as sorted comparable tuples."""
-    start, end = local_days_window(dt.date.fromisoformat(day), dt.date.fromisoformat(day), LONDON)
-    points = []
-    for name in MEASUREMENTS:
-        query = (
-            f"SELECT * FROM {quote_identifier(name)} WHERE time >= '{start.isoformat()}' "
-            f"AND time < '{end.isoformat()}' GROUP BY *"
-        )
-        for series in store.query(query):
-            tags = tuple(sorted(series.get("tags", {}).items()))
-            points += [(name, tags, tuple(row)) for row in series["values"]]
-    return sorted(points, key=repr)

@@ -10,7 +10,7 @@ import pytest
 
 from octograph_pipeline.cli import main
 
-from .conftest import LONDON, freeze_now
+from .helpers import LONDON, freeze_now
 
 pytestmark = pytest.mark.integration
 

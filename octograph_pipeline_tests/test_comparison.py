@@ -19,8 +19,7 @@ from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.demo import demo_config
 from octograph_pipeline.dev.simulator import serve
 
-from .conftest import LONDON, materialize_days, test_household_simulator
-from .test_households import rates, read
+from .helpers import LONDON, household_simulator, materialize_days, rates, read
 
 # 21-27 October 2024: Agile import (since 1 October), fixed export, SMETS2 gas; the 27th has 50 half-hours.
 FIRST, LAST = "2024-10-21", "2024-10-27"
@@ -117,7 +116,7 @@ def test_products_missing_for_the_region_or_the_period_are_skipped_with_a_warnin
 
 
 def test_one_request_per_product_and_rate_component_for_the_whole_run(make_config, influx):
-    simulator = test_household_simulator()
+    simulator = household_simulator()
     with serve(simulator) as api:
         config = make_config(
             octopus={"api_prefix": api},

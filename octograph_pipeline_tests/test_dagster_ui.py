@@ -21,8 +21,8 @@ from octograph_pipeline.dev.demo import prepare_dagster_home
 from octograph_pipeline.dev.simulator import OctopusSimulator, gaps_household, serve
 
 from .browser import Browser
-from .conftest import API_KEY, SIMULATOR_NOW, day_points, materialize_days, write_config
 from .dagster_ui import DagsterDev, timing_breakdown
+from .helpers import API_KEY, SIMULATOR_NOW, day_points, materialize_days, write_config
 from .test_ui_browser import render
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

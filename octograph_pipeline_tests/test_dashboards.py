@@ -23,7 +23,7 @@ from octograph_pipeline.core import schema
 from octograph_pipeline.core.days import window as local_days_window
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 
-from .conftest import API_KEY, LONDON, materialize_days, test_household_simulator, write_config
+from .helpers import API_KEY, LONDON, household_simulator, materialize_days, write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD_DIR = ROOT / "grafana" / "dashboards"
@@ -287,7 +287,7 @@ def week(influxd, tmp_path_factory) -> Week:
     store.create_database()
     # The household charges a car on Intelligent Octopus (its dispatches' slots have a panel), and Kraken still
     # serves the week's completed dispatches.
-    plain = test_household_simulator()
+    plain = household_simulator()
     household = dataclasses.replace(plain.household, ev_mpan=IMPORT_MPAN, device_id="ev-dashboards")
     simulator = OctopusSimulator(api_key=API_KEY, households=[household], clock=plain.clock)
     simulator.graphql.completed_hours = 24 * 60

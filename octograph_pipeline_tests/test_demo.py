@@ -17,8 +17,8 @@ from octograph_pipeline.dev import demo
 from octograph_pipeline.dev.influxd import LocalInfluxd, free_port
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 
-from .conftest import freeze_now
 from .dagster_ui import DagsterDev
+from .helpers import freeze_now
 from .processes import describe, group_members, wait_until_gone
 
 REPO = Path(__file__).resolve().parent.parent

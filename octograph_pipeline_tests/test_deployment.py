@@ -19,7 +19,7 @@ from dagster._core.instance.ref import InstanceRef
 
 from octograph_pipeline.dev.influxd import free_port
 
-from .conftest import skip_unless_ci
+from .helpers import skip_unless_ci
 from .processes import Lines, describe, group_members, ignores, running, started
 
 REPO = Path(__file__).resolve().parent.parent
@@ -234,7 +234,7 @@ def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_fil
     on a real PostgreSQL server."""
     import dagster as dg
 
-    from .conftest import materialize_days
+    from .helpers import materialize_days
 
     for name, value in postgres.items():
         monkeypatch.setenv(name, value)

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
-from octograph_pipeline.clients.influx import InfluxV1Store, quote_identifier
+from octograph_pipeline.clients.influx import quote_identifier
 from octograph_pipeline.clients.octopus import OctopusClient
 from octograph_pipeline.core import schema
 from octograph_pipeline.core.days import window as local_days_window
@@ -21,27 +21,11 @@ from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 from octograph_pipeline.orchestration.partitions import range_tags
 from octograph_pipeline.orchestration.runs import DaysRun
 
-from .conftest import API_KEY, LONDON, check_outcomes, materialize_days
+from .helpers import API_KEY, LONDON, check_outcomes, materialize_days, rates, read, window
 
 pytestmark = pytest.mark.integration
 
 METER_TAGS = {"included_tags": "electricity_mpan,gas_mprn,meter_serial_number"}
-
-
-def window(day: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    date = dt.date.fromisoformat(day)
-    return local_days_window(date, date, LONDON)
-
-
-def read(influx: InfluxV1Store, measurement, day: str, last: str | None = None, **tags) -> pd.DataFrame:
-    start, _ = window(day)
-    _, end = window(last or day)
-    return influx.read([measurement], start, end, tags)
-
-
-def rates(api: str, tariff: str, component: str, day: str) -> pd.DataFrame:
-    with OctopusClient(api, API_KEY) as client:
-        return select_payment_method(client.rates(tariff, component, *window(day)), "DIRECT_DEBIT")
 
 
 def api_readings(api: str, fuel: str, point: str, serial: str, day: str, last: str | None = None) -> pd.Series:

@@ -29,9 +29,7 @@ from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator import OctopusSimulator, intelligent_household, serve
 from octograph_pipeline.dev.simulator.household import Dispatch
 
-from .conftest import API_KEY, LONDON, SIMULATOR_NOW, materialize_days, write_config
-from .test_households import rates, read
-from .test_pipeline import all_points
+from .helpers import API_KEY, LONDON, SIMULATOR_NOW, all_points, materialize_days, rates, read, write_config
 
 pytestmark = pytest.mark.integration
 

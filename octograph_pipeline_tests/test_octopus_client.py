@@ -21,7 +21,7 @@ from octograph_pipeline.clients.octopus import (
 )
 from octograph_pipeline.dev.simulator import serve
 
-from .conftest import ACCOUNT, API_KEY
+from .helpers import ACCOUNT, API_KEY
 
 IMPORT_MPAN, EXPORT_MPAN, SERIAL = "1900000000001", "1900000000002", "21E0000001"
 # A BST day: 2024-06-12 local is [2024-06-11T23:00Z, 2024-06-12T23:00Z).

@@ -18,8 +18,7 @@ from octograph_pipeline.orchestration.partitions import MAX_DAYS_PER_RUN
 from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import run_days
 
-from .conftest import ACCOUNT, API_KEY, LONDON, day_points, materialize_days
-from .test_pipeline import all_points
+from .helpers import ACCOUNT, API_KEY, LONDON, all_points, day_points, materialize_days
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ from octograph_pipeline.core.days import window as local_days_window
 from octograph_pipeline.core.pricing import select_payment_method
 from octograph_pipeline.definitions import build_definitions
 
-from .conftest import API_KEY, LONDON, materialize_days
+from .helpers import API_KEY, LONDON, all_points, materialize_days
 
 pytestmark = pytest.mark.integration
 
@@ -24,16 +24,6 @@ TAGGED = {
         "additional_tags": "location=Home",
     }
 }
-
-
-def all_points(influx: InfluxV1Store) -> list[tuple]:
-    """Every point of every measurement, as sorted comparable tuples."""
-    points = []
-    for name in schema.MEASUREMENTS:
-        for series in influx.query(f'SELECT * FROM "{name}" GROUP BY *'):
-            tags = tuple(sorted(series.get("tags", {}).items()))
-            points += [(name, tags, json.dumps(row)) for row in series["values"]]
-    return sorted(points)
 
 
 def count_by(influx: InfluxV1Store, measurement: str, field: str, tag: str, day: str) -> dict[str, int]:

@@ -30,9 +30,8 @@ from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.demo import prepare_dagster_home
 from octograph_pipeline.dev.influxd import LocalInfluxd
 
-from .conftest import LONDON, materialize_days
+from .helpers import LONDON, all_points, materialize_days
 from .processes import Lines, group_members, started, wait_until_gone
-from .test_pipeline import all_points
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -19,7 +19,7 @@ import requests
 
 from octograph_pipeline.dev.influxd import free_port
 
-from .conftest import materialize_days
+from .helpers import materialize_days
 from .processes import started
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
