@@ -38,11 +38,15 @@ from dagster._core.utils import make_new_run_id
 from sqlalchemy import event as sa_event
 from sqlalchemy.pool import Pool
 
+from octograph_pipeline.core import checks
+from octograph_pipeline.core.schema import Asset
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB
+
 REPO = Path(__file__).resolve().parent.parent
 BATCH_SIZE = 100  # DAGSTER_EVENT_BATCH_SIZE for the "batch size" columns
 ROUNDS = 3  # each row is timed in 3 rounds of n / 3 events; the median round is reported
 
-JOB, STEP, CHECK = "octopus_consumption", "priced_consumption", "every_interval_priced"
+JOB, STEP, CHECK = CONSUMPTION_JOB, Asset.PRICED_CONSUMPTION, checks.EVERY_INTERVAL_PRICED.name
 ASSET = dg.AssetKey(STEP)
 DAYS = dg.DailyPartitionsDefinition(start_date="2020-01-01")
 # Like our materialisation metadata: counts, a float, a window and a small markdown table.
