@@ -7,10 +7,11 @@ request per meter or tariff component for the whole range, not one per day.
 """
 
 import contextlib
+import dataclasses
 import datetime as dt
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 
 import dagster as dg
@@ -242,10 +243,69 @@ def _tariff_comparison(
 # --- decorating them with what config decides -------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """What an asset is, apart from its body: its description, its days (prices run a day ahead), its checks,
+    and whether it calls the Octopus API (then it is retried and takes the `octopus_api` pool)."""
+
+    description: str
+    ahead: bool = False
+    asset_checks: tuple[checks.Check, ...] = ()
+    calls_api: bool = True
+
+
+DECLARED = {
+    Asset.ACCOUNT: Declared(
+        "Properties, meter points, meters and the agreement (tariff) in force each day.", ahead=True
+    ),
+    Asset.TARIFF_RATES: Declared(
+        "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.", ahead=True
+    ),
+    Asset.METER_CONSUMPTION: Declared(
+        "What each meter reported per interval while it was ours, and its energy in kWh.",
+        asset_checks=(checks.COMPLETE_INTERVALS, checks.NO_NEGATIVE_IMPORT),
+    ),
+    Asset.PRICED_CONSUMPTION: Declared(
+        "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
+        asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
+        calls_api=False,
+    ),
+    Asset.INTELLIGENT_DISPATCHES: Declared(
+        "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
+        ahead=True,
+    ),
+    Asset.TARIFF_COMPARISON: Declared(
+        "Each meter point's intervals priced on the [comparison] products, against the actual tariffs."
+    ),
+}
+
+
+def bodies(settings: Settings) -> dict[str, Callable]:
+    """The assets this config has, and their bodies: `intelligent_dispatches` and the dispatch-aware pricing
+    with `intelligent_mpan`, `tariff_comparison` with a `[comparison]` section."""
+    intelligent = settings.octopus.intelligent_mpan is not None
+    chosen = {
+        Asset.ACCOUNT: account,
+        Asset.TARIFF_RATES: tariff_rates,
+        Asset.METER_CONSUMPTION: meter_consumption,
+        Asset.PRICED_CONSUMPTION: priced_consumption_with_dispatches if intelligent else priced_consumption,
+        Asset.INTELLIGENT_DISPATCHES: intelligent_dispatches if intelligent else None,
+        Asset.TARIFF_COMPARISON: (
+            (tariff_comparison_with_dispatches if intelligent else tariff_comparison)
+            if settings.comparison.enabled
+            else None
+        ),
+    }
+    return {name: body for name, body in chosen.items() if body is not None}
+
+
 def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
-    """The asset bodies over the configured days (start date, time zone) with the configured retry policy."""
-    prices = daily_partitions(settings, PRICES_END_OFFSET)
-    consumption = daily_partitions(settings, CONSUMPTION_END_OFFSET)
+    """Each body decorated with its declaration and what config decides: the days (start date, time zone) and
+    the retry policy."""
+    partitions = {
+        True: daily_partitions(settings, PRICES_END_OFFSET),
+        False: daily_partitions(settings, CONSUMPTION_END_OFFSET),
+    }
     retry_policy = dg.RetryPolicy(
         max_retries=settings.pipeline.retries,
         delay=settings.pipeline.retry_delay_seconds,
@@ -256,15 +316,16 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
     warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
     warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*AssetCheckSpec.*")
 
-    def asset(name: str, description: str, partitions, asset_checks=(), calls_api=True):
+    def decorated(name: str, body: Callable) -> dg.AssetsDefinition:
+        declared, days = DECLARED[name], partitions[DECLARED[name].ahead]
         return dg.asset(
             name=name,
-            description=description,
-            partitions_def=partitions,
+            description=declared.description,
+            partitions_def=days,
             io_manager_key=IO_MANAGER_KEY,
             backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
-            retry_policy=retry_policy if calls_api else None,
-            pool=OCTOPUS_POOL if calls_api else None,
+            retry_policy=retry_policy if declared.calls_api else None,
+            pool=OCTOPUS_POOL if declared.calls_api else None,
             group_name="octopus",
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
@@ -273,55 +334,13 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
                     check.name,
                     asset=name,
                     description=f"{check.description} {EXECUTION_FAILED_MEANS}",
-                    partitions_def=partitions,
+                    partitions_def=days,
                 )
-                for check in asset_checks
-            ],
-        )
+                for check in declared.asset_checks
+            ],  # fmt: skip
+        )(body)
 
-    intelligent = settings.octopus.intelligent_mpan is not None
-    assets = [
-        asset(
-            Asset.ACCOUNT,
-            "Properties, meter points, meters and the agreement (tariff) in force each day.",
-            prices,
-        )(account),
-        asset(
-            Asset.TARIFF_RATES,
-            "Unit rates (p/kWh) and daily standing charges (p/day) per interval of every agreement.",
-            prices,
-        )(tariff_rates),
-        asset(
-            Asset.METER_CONSUMPTION,
-            "What each meter reported per interval while it was ours, and its energy in kWh.",
-            consumption,
-            asset_checks=(checks.COMPLETE_INTERVALS, checks.NO_NEGATIVE_IMPORT),
-        )(meter_consumption),
-        asset(
-            Asset.PRICED_CONSUMPTION,
-            "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
-            consumption,
-            asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
-            calls_api=False,
-        )(priced_consumption_with_dispatches if intelligent else priced_consumption),
-    ]
-    if intelligent:
-        assets.append(
-            asset(
-                Asset.INTELLIGENT_DISPATCHES,
-                "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
-                prices,
-            )(intelligent_dispatches)
-        )
-    if settings.comparison.enabled:
-        assets.append(
-            asset(
-                Asset.TARIFF_COMPARISON,
-                "Each meter point's intervals priced on the [comparison] products, against the actual tariffs.",
-                consumption,
-            )(tariff_comparison_with_dispatches if intelligent else tariff_comparison)
-        )
-    return assets
+    return [decorated(name, body) for name, body in bodies(settings).items()]
 
 
 # --- helpers of the bodies ----------------------------------------------------------------------------------
