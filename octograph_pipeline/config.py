@@ -74,75 +74,14 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
 
 def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> Settings:
     """Typed settings from a parsed INI file; relative file options are relative to `base_dir`."""
-    influx = _Section(parser, "influxdb")
-    octopus = _Section(parser, "octopus")
-    pipeline = _Section(parser, "pipeline")
-    comparison = _Section(parser, "comparison")
+    influx, octopus, pipeline, comparison = (
+        _Section(parser, name) for name in ("influxdb", "octopus", "pipeline", "comparison")
+    )
     settings = Settings(
-        influxdb=InfluxSettings(
-            url=influx.url("url", InfluxSettings.url),
-            org=influx.text("org", InfluxSettings.org),
-            bucket=influx.text("bucket", InfluxSettings.bucket),
-            token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
-            api_version=influx.choice("api_version", InfluxSettings.api_version, (1, 2), int),
-            included_tags=influx.subset("included_tags", schema.INCLUDED_TAGS),
-            additional_tags=influx.tags("additional_tags"),
-        ),
-        octopus=OctopusSettings(
-            account_number=octopus.account_number("account_number"),
-            timezone=octopus.timezone("timezone", OctopusSettings.timezone),
-            payment_method=octopus.choice(
-                "payment_method", OctopusSettings.payment_method, PAYMENT_METHODS, str.upper
-            ),
-            unit_rate_low_start=octopus.time_of_day("unit_rate_low_start", OctopusSettings.unit_rate_low_start),
-            unit_rate_low_end=octopus.time_of_day("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
-            unit_rate_low_timezone=octopus.timezone("unit_rate_low_timezone", None),
-            gas_meter_types=octopus.mapping("gas_meter_types", allowed_values=GAS_METER_TYPES),
-            volume_correction_factor=octopus.number(
-                "volume_correction_factor", OctopusSettings.volume_correction_factor, *VOLUME_CORRECTION_RANGE
-            ),
-            calorific_value=octopus.number("calorific_value", OctopusSettings.calorific_value, *CALORIFIC_RANGE),
-            calorific_value_file=octopus.raw("calorific_value_file"),
-            calorific_values=octopus.calorific_values("calorific_value_file", base_dir),
-            resolution_minutes=octopus.choice(
-                "resolution_minutes", OctopusSettings.resolution_minutes, RESOLUTIONS, int
-            ),
-            api_prefix=octopus.url("api_prefix", OctopusSettings.api_prefix),
-            api_key_env_var=octopus.text("api_key_env_var", OctopusSettings.api_key_env_var),
-            enable_cache=octopus.boolean("enable_cache", OctopusSettings.enable_cache),
-            cache_dir=octopus.text("cache_dir", user_cache_dir()),
-            included_meters=octopus.items("included_meters"),
-            intelligent_mpan=octopus.mpan("intelligent_mpan"),
-            intelligent_off_peak_start=octopus.time_of_day(
-                "intelligent_off_peak_start", OctopusSettings.intelligent_off_peak_start
-            ),
-            intelligent_charge_cap_hours=octopus.number(
-                "intelligent_charge_cap_hours", OctopusSettings.intelligent_charge_cap_hours, *CHARGE_CAP_RANGE
-            ),
-        ),
-        pipeline=PipelineSettings(
-            start_date=pipeline.date("start_date", PipelineSettings.start_date),
-            lookback_days=pipeline.whole("lookback_days", PipelineSettings.lookback_days, 1, 60),
-            late_data_retry_hours=pipeline.whole(
-                "late_data_retry_hours", PipelineSettings.late_data_retry_hours, 1, 168
-            ),
-            retries=pipeline.whole("retries", PipelineSettings.retries, 0, 10),
-            retry_delay_seconds=pipeline.whole(
-                "retry_delay_seconds", PipelineSettings.retry_delay_seconds, 0, 3600
-            ),
-            api_retries=pipeline.whole("api_retries", PipelineSettings.api_retries, 0, 20),
-            api_backoff_seconds=pipeline.number(
-                "api_backoff_seconds", PipelineSettings.api_backoff_seconds, *API_BACKOFF_RANGE
-            ),
-            api_retry_budget_seconds=pipeline.whole(
-                "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
-            ),
-        ),
-        comparison=ComparisonSettings(
-            products=comparison.product_codes("products"),
-            export_products=comparison.product_codes("export_products"),
-            gas_products=comparison.product_codes("gas_products"),
-        ),
+        influxdb=_influxdb(influx),
+        octopus=_octopus(octopus, base_dir),
+        pipeline=_pipeline(pipeline),
+        comparison=_comparison(comparison),
     )
     for section in (influx, octopus, pipeline, comparison):
         section.reject_unknown()
@@ -158,6 +97,80 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
     if settings.octopus.unit_rate_low_start == settings.octopus.unit_rate_low_end:
         raise ConfigError("[octopus] unit_rate_low_end: equals unit_rate_low_start, leaving no night-rate window")
     return settings
+
+
+def _influxdb(influx: _Section) -> InfluxSettings:
+    return InfluxSettings(
+        url=influx.url("url", InfluxSettings.url),
+        org=influx.text("org", InfluxSettings.org),
+        bucket=influx.text("bucket", InfluxSettings.bucket),
+        token_env_var=influx.text("token_env_var", InfluxSettings.token_env_var),
+        api_version=influx.choice("api_version", InfluxSettings.api_version, (1, 2), int),
+        included_tags=influx.subset("included_tags", schema.INCLUDED_TAGS),
+        additional_tags=influx.tags("additional_tags"),
+    )
+
+
+def _octopus(octopus: _Section, base_dir: Path) -> OctopusSettings:
+    return OctopusSettings(
+        account_number=octopus.account_number("account_number"),
+        timezone=octopus.timezone("timezone", OctopusSettings.timezone),
+        payment_method=octopus.choice(
+            "payment_method", OctopusSettings.payment_method, PAYMENT_METHODS, str.upper
+        ),
+        unit_rate_low_start=octopus.time_of_day("unit_rate_low_start", OctopusSettings.unit_rate_low_start),
+        unit_rate_low_end=octopus.time_of_day("unit_rate_low_end", OctopusSettings.unit_rate_low_end),
+        unit_rate_low_timezone=octopus.timezone("unit_rate_low_timezone", None),
+        gas_meter_types=octopus.mapping("gas_meter_types", allowed_values=GAS_METER_TYPES),
+        volume_correction_factor=octopus.number(
+            "volume_correction_factor", OctopusSettings.volume_correction_factor, *VOLUME_CORRECTION_RANGE
+        ),
+        calorific_value=octopus.number("calorific_value", OctopusSettings.calorific_value, *CALORIFIC_RANGE),
+        calorific_value_file=octopus.raw("calorific_value_file"),
+        calorific_values=octopus.calorific_values("calorific_value_file", base_dir),
+        resolution_minutes=octopus.choice(
+            "resolution_minutes", OctopusSettings.resolution_minutes, RESOLUTIONS, int
+        ),
+        api_prefix=octopus.url("api_prefix", OctopusSettings.api_prefix),
+        api_key_env_var=octopus.text("api_key_env_var", OctopusSettings.api_key_env_var),
+        enable_cache=octopus.boolean("enable_cache", OctopusSettings.enable_cache),
+        cache_dir=octopus.text("cache_dir", user_cache_dir()),
+        included_meters=octopus.items("included_meters"),
+        intelligent_mpan=octopus.mpan("intelligent_mpan"),
+        intelligent_off_peak_start=octopus.time_of_day(
+            "intelligent_off_peak_start", OctopusSettings.intelligent_off_peak_start
+        ),
+        intelligent_charge_cap_hours=octopus.number(
+            "intelligent_charge_cap_hours", OctopusSettings.intelligent_charge_cap_hours, *CHARGE_CAP_RANGE
+        ),
+    )
+
+
+def _pipeline(pipeline: _Section) -> PipelineSettings:
+    return PipelineSettings(
+        start_date=pipeline.date("start_date", PipelineSettings.start_date),
+        lookback_days=pipeline.whole("lookback_days", PipelineSettings.lookback_days, 1, 60),
+        late_data_retry_hours=pipeline.whole(
+            "late_data_retry_hours", PipelineSettings.late_data_retry_hours, 1, 168
+        ),
+        retries=pipeline.whole("retries", PipelineSettings.retries, 0, 10),
+        retry_delay_seconds=pipeline.whole("retry_delay_seconds", PipelineSettings.retry_delay_seconds, 0, 3600),
+        api_retries=pipeline.whole("api_retries", PipelineSettings.api_retries, 0, 20),
+        api_backoff_seconds=pipeline.number(
+            "api_backoff_seconds", PipelineSettings.api_backoff_seconds, *API_BACKOFF_RANGE
+        ),
+        api_retry_budget_seconds=pipeline.whole(
+            "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
+        ),
+    )
+
+
+def _comparison(comparison: _Section) -> ComparisonSettings:
+    return ComparisonSettings(
+        products=comparison.product_codes("products"),
+        export_products=comparison.product_codes("export_products"),
+        gas_products=comparison.product_codes("gas_products"),
+    )
 
 
 class _Section:
