@@ -33,10 +33,12 @@ def run(config_file: str, first: dt.date, last: dt.date) -> int:
                 units = kraken.gas_meter_units(settings.octopus.account_number)
         consumption = frames.consumption_frame(segments, client.consumption, settings, units)
     priced, details = frames.priced_points(consumption, prices, segments, settings)
-    checks.missing_intervals(consumption, segments, settings)
-    checks.negative_import(consumption, settings)
-    checks.unpriced_intervals(details, settings)
-    checks.standing_charge_mismatches(details, prices, segments, settings)
+    checks.missing_intervals(consumption, segments, settings.octopus.tz, settings.octopus.resolution_minutes)
+    checks.negative_import(consumption, settings.octopus.tz)
+    checks.unpriced_intervals(details, settings.octopus.tz)
+    checks.standing_charge_mismatches(
+        details, prices, segments, settings.octopus.tz, settings.octopus.resolution_minutes
+    )
     outputs = {
         Asset.ACCOUNT: account,
         Asset.TARIFF_RATES: prices,

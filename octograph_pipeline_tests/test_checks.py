@@ -21,6 +21,11 @@ TARIFF, EXPORT_TARIFF = "E-1R-VAR-22-11-01-C", "E-1R-OUTGOING-FIX-12M-19-05-13-C
 UNIT_PENCE, STANDING_PENCE, EXPORT_PENCE = 25.0, 48.0, 15.0
 
 
+def grid(settings) -> tuple:
+    """The time zone and resolution the checks take."""
+    return settings.octopus.tz, settings.octopus.resolution_minutes
+
+
 def meter_point(mpan: str, serial: str, tariff: str, is_export: bool) -> dict:
     agreement = {"tariff_code": tariff, "valid_from": "2024-01-01T00:00:00Z", "valid_to": None}
     return {"mpan": mpan, "is_export": is_export, "meters": [{"serial_number": serial}], "agreements": [agreement]}
@@ -100,15 +105,15 @@ def without(frame: pd.DataFrame, meter_point: str, *local_times: str) -> pd.Data
 def test_the_day_has_50_half_hours_and_the_good_frames_pass_every_check(segments, prices, consumption, settings):
     assert len(consumption) == 2 * 50
     details = frames.priced_points(consumption, prices, segments, settings)[1]
-    assert checks.missing_intervals(consumption, segments, settings).empty
-    assert checks.negative_import(consumption, settings).empty
-    assert checks.unpriced_intervals(details, settings).empty
-    assert checks.standing_charge_mismatches(details, prices, segments, settings).empty
+    assert checks.missing_intervals(consumption, segments, *grid(settings)).empty
+    assert checks.negative_import(consumption, settings.octopus.tz).empty
+    assert checks.unpriced_intervals(details, settings.octopus.tz).empty
+    assert checks.standing_charge_mismatches(details, prices, segments, *grid(settings)).empty
 
 
 def test_missing_intervals_names_the_meter_point_the_day_and_the_half_hours(segments, consumption, settings):
     short = without(consumption, IMPORT, "12:00", "12:30")
-    problems = checks.missing_intervals(short, segments, settings)
+    problems = checks.missing_intervals(short, segments, *grid(settings))
     assert problems.to_dict("records") == [
         {
             "meter": f"electricity {IMPORT}",
@@ -121,7 +126,8 @@ def test_missing_intervals_names_the_meter_point_the_day_and_the_half_hours(segm
 
 
 def test_a_meter_point_with_no_readings_at_all_is_missing_every_interval(segments, consumption, settings):
-    problems = checks.missing_intervals(consumption[consumption[s.METER_POINT] != EXPORT], segments, settings)
+    without_export = consumption[consumption[s.METER_POINT] != EXPORT]
+    problems = checks.missing_intervals(without_export, segments, *grid(settings))
     assert problems[["meter", "expected", "reported"]].to_dict("records") == [
         {"meter": f"electricity {EXPORT}", "expected": 50, "reported": 0}
     ]
@@ -131,7 +137,7 @@ def test_negative_usage_is_a_problem_on_an_import_meter_only(consumption, settin
     negative = consumption.copy()
     negative.loc[negative.index[:3], "usage_kwh"] = -0.2  # import meter: three bad intervals
     negative.loc[negative[s.METER_POINT] == EXPORT, "usage_kwh"] = -0.1  # export: fine
-    problems = checks.negative_import(negative, settings)
+    problems = checks.negative_import(negative, settings.octopus.tz)
     assert len(problems) == 3
     assert set(problems["meter"]) == {f"electricity {IMPORT} / S-IMPORT"}
     assert problems["interval"].iloc[0] == "2024-10-27 00:00:00+01:00"
@@ -142,7 +148,7 @@ def test_unpriced_intervals_names_the_meter_tariff_and_half_hours(segments, pric
     local = prices[s.TIME].dt.tz_convert("Europe/London").dt.strftime("%H:%M")
     gap = prices[~((prices[s.TARIFF_CODE_TAG] == TARIFF) & local.isin(["18:00", "18:30"]))]
     details = frames.priced_points(consumption, gap, segments, settings)[1]
-    problems = checks.unpriced_intervals(details, settings)
+    problems = checks.unpriced_intervals(details, settings.octopus.tz)
     assert problems.to_dict("records") == [
         {
             "meter": f"electricity {IMPORT} / S-IMPORT",
@@ -161,7 +167,7 @@ def test_standing_charges_must_add_up_to_one_days_charge(segments, prices, consu
     }
     overcharged = details.copy()
     overcharged.loc[overcharged[s.METER_POINT] == IMPORT, "standing_charge_cost_exc_vat_pence"] *= 2
-    problems = checks.standing_charge_mismatches(overcharged, prices, segments, settings)
+    problems = checks.standing_charge_mismatches(overcharged, prices, segments, *grid(settings))
     assert problems.to_dict("records") == [
         {"meter": f"electricity {IMPORT}", "day": DAY, "charged_pence": 96.0, "expected_pence": 48.0}
     ]
@@ -171,8 +177,8 @@ def test_a_day_with_readings_missing_is_left_to_the_completeness_check(segments,
     short = without(consumption, IMPORT, "12:00")
     details = frames.priced_points(short, prices, segments, settings)[1]
     assert details.loc[details[s.METER_POINT] == IMPORT, "standing_charge_cost_exc_vat_pence"].sum() < 48
-    assert checks.standing_charge_mismatches(details, prices, segments, settings).empty
-    assert len(checks.missing_intervals(short, segments, settings)) == 1
+    assert checks.standing_charge_mismatches(details, prices, segments, *grid(settings)).empty
+    assert len(checks.missing_intervals(short, segments, *grid(settings))) == 1
 
 
 def test_only_the_completeness_check_is_a_warning():

@@ -7,13 +7,13 @@ with the meter and the intervals named.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from octograph_pipeline.core import days
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.frames import price_lookup, with_columns
-from octograph_pipeline.core.settings import Settings
 
 MAX_LISTED = 12
 
@@ -40,15 +40,14 @@ STANDING_CHARGE_ONE_DAY = Check(
 )
 
 
-def _clock_times(times: pd.Series, settings: Settings) -> str:
-    shown = ", ".join(times.dt.tz_convert(settings.octopus.tz).dt.strftime("%H:%M").head(MAX_LISTED))
+def _clock_times(times: pd.Series, tz: ZoneInfo) -> str:
+    shown = ", ".join(times.dt.tz_convert(tz).dt.strftime("%H:%M").head(MAX_LISTED))
     return shown + (f" (+{len(times) - MAX_LISTED} more)" if len(times) > MAX_LISTED else "")
 
 
-def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def expected_intervals(segments: pd.DataFrame, tz: ZoneInfo, resolution: int) -> pd.DataFrame:
     """Every interval each meter point should report: those of its agreement segments (tenancy included),
     with the segment (its start and tariff) each belongs to."""
-    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     rows = [
         pd.DataFrame(
             {
@@ -70,15 +69,17 @@ def expected_intervals(segments: pd.DataFrame, settings: Settings) -> pd.DataFra
     return pd.concat(rows, ignore_index=True)
 
 
-def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def missing_intervals(
+    consumption: pd.DataFrame, segments: pd.DataFrame, tz: ZoneInfo, resolution: int
+) -> pd.DataFrame:
     """Per meter point and local day, the expected intervals (46/48/50 half-hours in London) not reported
     by any of its meters (a replaced meter's serials together cover the point)."""
     columns = ["meter", "day", "expected", "reported", "missing_intervals"]
-    expected = expected_intervals(segments, settings)
+    expected = expected_intervals(segments, tz, resolution)
     present = with_columns(consumption, s.POINT_KEY)[[*s.POINT_KEY, s.TIME]].drop_duplicates()
     present[s.TIME] = present[s.TIME].astype(expected[s.TIME].dtype)
     merged = expected.merge(present, on=[*s.POINT_KEY, s.TIME], how="left", indicator=True)
-    merged["day"] = days.keys(merged[s.TIME], settings.octopus.tz)
+    merged["day"] = days.keys(merged[s.TIME], tz)
     merged["missing"] = merged["_merge"] == "left_only"
     per_day = merged.groupby([*s.POINT_KEY, "day"], sort=True)["missing"].agg(["size", "sum"])
     short = per_day[per_day["sum"] > 0]
@@ -91,18 +92,18 @@ def missing_intervals(consumption: pd.DataFrame, segments: pd.DataFrame, setting
             "day": [day for *_, day in short.index],
             "expected": short["size"].to_numpy(),
             "reported": (short["size"] - short["sum"]).to_numpy(),
-            "missing_intervals": [_clock_times(missing.get_group(key), settings) for key in short.index],
+            "missing_intervals": [_clock_times(missing.get_group(key), tz) for key in short.index],
         },
         columns=columns,
     )
 
 
-def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def negative_import(consumption: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     """Import meters cannot run backwards: a negative reading is a data error, not export."""
     if consumption.empty:
         return pd.DataFrame(columns=["meter", "day", "interval", s.USAGE_KWH])
     bad = consumption[~consumption[s.IS_EXPORT].astype(bool) & (consumption[s.USAGE_KWH] < 0)]
-    local = bad[s.TIME].dt.tz_convert(settings.octopus.tz)
+    local = bad[s.TIME].dt.tz_convert(tz)
     return pd.DataFrame(
         {
             "meter": bad[s.FUEL] + " " + bad[s.METER_POINT] + " / " + bad[s.METER_SERIAL_NUMBER],
@@ -113,19 +114,19 @@ def negative_import(consumption: pd.DataFrame, settings: Settings) -> pd.DataFra
     ).reset_index(drop=True)
 
 
-def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+def unpriced_intervals(details: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     """Consumption intervals with no unit rate or standing charge, per meter and day."""
     columns = ["meter", "day", "tariff_code", "unpriced_intervals"]
     if details.empty:
         return pd.DataFrame(columns=columns)
     bad = details[details[s.TOTAL_COST["exc"]].isna()]
-    bad = bad.assign(day=days.keys(bad[s.TIME], settings.octopus.tz))
+    bad = bad.assign(day=days.keys(bad[s.TIME], tz))
     problems = [
         {
             "meter": f"{key[0]} {key[1]} / {key[2]}",
             "day": day,
             "tariff_code": ", ".join(sorted(set(group[s.TARIFF_CODE_TAG]))),
-            "unpriced_intervals": _clock_times(group[s.TIME].sort_values(), settings),
+            "unpriced_intervals": _clock_times(group[s.TIME].sort_values(), tz),
         }
         for (*key, day), group in bad.groupby([*s.METER_KEY, "day"])
     ]
@@ -133,18 +134,17 @@ def unpriced_intervals(details: pd.DataFrame, settings: Settings) -> pd.DataFram
 
 
 def standing_charge_mismatches(
-    details: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, settings: Settings
+    details: pd.DataFrame, prices: pd.DataFrame, segments: pd.DataFrame, tz: ZoneInfo, resolution: int
 ) -> pd.DataFrame:
     """Per meter point and day, standing charge costs must add up to the day's charge for the time under
     each agreement (one whole day's charge when a single tariff covered the day).
 
     Days with readings still missing are left to `complete_intervals` (a warning: late data is normal);
     their charge is short by the missing intervals' share until the readings arrive and the day is re-run."""
-    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
-    intervals = expected_intervals(segments, settings)
+    intervals = expected_intervals(segments, tz, resolution)
     if intervals.empty or details.empty:
         return pd.DataFrame(columns=["meter", "day", "charged_pence", "expected_pence"])
-    intervals["day"] = days.keys(intervals[s.TIME], settings.octopus.tz)
+    intervals["day"] = days.keys(intervals[s.TIME], tz)
     standing = price_lookup(prices)[s.STANDING_CHARGE["exc"]]
     intervals["daily"] = standing.reindex(
         pd.MultiIndex.from_frame(intervals[[s.TARIFF_CODE_TAG, s.TIME]])
@@ -157,13 +157,13 @@ def standing_charge_mismatches(
     )
     segment["expected"] = segment["daily"] * segment["count"] / segment["per_day"]
     expected = segment.reset_index().groupby([*s.POINT_KEY, "day"])["expected"].sum(min_count=1)
-    charged = details.groupby([*s.POINT_KEY, days.keys(details[s.TIME], settings.octopus.tz).rename("day")])[
+    charged = details.groupby([*s.POINT_KEY, days.keys(details[s.TIME], tz).rename("day")])[
         s.STANDING_CHARGE_COST["exc"]
     ].sum(min_count=1)
     both = pd.concat({"charged_pence": charged, "expected_pence": expected}, axis=1).fillna(0.0)
     due = intervals.groupby([*s.POINT_KEY, "day"]).size()
     reported = details.drop_duplicates([*s.POINT_KEY, s.TIME])
-    got = reported.groupby([*s.POINT_KEY, days.keys(reported[s.TIME], settings.octopus.tz).rename("day")]).size()
+    got = reported.groupby([*s.POINT_KEY, days.keys(reported[s.TIME], tz).rename("day")]).size()
     complete = got.reindex(due.index, fill_value=0) >= due
     both = both[complete.reindex(both.index, fill_value=True)]
     bad = both[(both["charged_pence"] - both["expected_pence"]).abs() > 1e-6]

@@ -84,8 +84,9 @@ def tariff_rates(
 def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
     runs.begin_step(context)
     settings = octograph.settings
+    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     require_stored_inputs(context, settings, account=account)
-    segments = frames.agreement_segments(account, settings.octopus.tz)
+    segments = frames.agreement_segments(account, tz)
     units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, settings))
     with octopus_calls(context, settings), octograph.octopus_client() as client:
         points = frames.consumption_frame(segments, client.consumption, settings, units)
@@ -94,8 +95,8 @@ def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographCon
     yield from day_check_results(
         context,
         {
-            checks.COMPLETE_INTERVALS: checks.missing_intervals(points, segments, settings),
-            checks.NO_NEGATIVE_IMPORT: checks.negative_import(points, settings),
+            checks.COMPLETE_INTERVALS: checks.missing_intervals(points, segments, tz, resolution),
+            checks.NO_NEGATIVE_IMPORT: checks.negative_import(points, tz),
         },
     )
 
@@ -129,6 +130,7 @@ def _priced_consumption(
 ):
     runs.begin_step(context)
     settings = octograph.settings
+    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     require_stored_inputs(
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
     )
@@ -146,9 +148,9 @@ def _priced_consumption(
     yield from day_check_results(
         context,
         {
-            checks.EVERY_INTERVAL_PRICED: checks.unpriced_intervals(details, settings),
+            checks.EVERY_INTERVAL_PRICED: checks.unpriced_intervals(details, tz),
             checks.STANDING_CHARGE_ONE_DAY: checks.standing_charge_mismatches(
-                details, tariff_rates, segments, settings
+                details, tariff_rates, segments, tz, resolution
             ),
         },
     )

@@ -104,7 +104,9 @@ def incomplete_days(settings: Settings, days: list[dt.date]) -> set[dt.date]:
     with open_store(settings.influxdb) as store:
         account = store.read([ACCOUNT_METERS], start, end, tags)
         consumption = store.read([METER_CONSUMPTION], start, end, tags)
-    problems = checks.missing_intervals(consumption, frames.agreement_segments(account, tz), settings)
+    problems = checks.missing_intervals(
+        consumption, frames.agreement_segments(account, tz), tz, settings.octopus.resolution_minutes
+    )
     return {dt.date.fromisoformat(day) for day in problems["day"]}
 
 
