@@ -17,16 +17,9 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
-# The SQLite event log that `storage: sqlite` gives, subclassed to keep its connection open (`instance`): there
-# is no public class, and our subclass replaces its `_engine` and `_connect`.
-from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
-    ConsolidatedSqliteEventLogStorage,
-)
-
 __all__ = [
     "UNFINISHED_STATUSES",
     "AssetCheckEvaluationTargetMaterializationData",
-    "ConsolidatedSqliteEventLogStorage",
     "daemon_interval",
     "free_pool_slots",
     "pool_holders",
@@ -36,6 +29,21 @@ __all__ = [
 ]
 
 WRITTEN_FOR = "1.13."  # the Dagster versions these were read against
+
+
+def __getattr__(name: str):
+    """`ConsolidatedSqliteEventLogStorage`, imported when first asked for: the SQLite event log that `storage:
+    sqlite` gives, subclassed to keep its connection open (`instance`); there is no public class, and our
+    subclass replaces its `_engine` and `_connect`. Lazily, because it imports SQLAlchemy (a third of a second)
+    and only the instance's storage needs it, not every process that loads the definitions."""
+    if name == "ConsolidatedSqliteEventLogStorage":
+        from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
+            ConsolidatedSqliteEventLogStorage,
+        )
+
+        return ConsolidatedSqliteEventLogStorage
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Runs that have not ended. `dg.DagsterRunStatus` is public, the set is not (`NOT_FINISHED_STATUSES`).
 UNFINISHED_STATUSES = (
