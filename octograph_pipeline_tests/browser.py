@@ -16,7 +16,8 @@ from websockets.sync.client import connect
 
 from .processes import stop_group
 
-FLAGS = [
+# Headless Chromium as every test runs it: quiet (no network of its own), as root in CI, one window size.
+HEADLESS = [
     "--headless",
     "--no-sandbox",  # root in CI
     "--disable-gpu",
@@ -27,8 +28,8 @@ FLAGS = [
     "--disable-sync",
     "--hide-scrollbars",
     "--window-size=1400,1000",
-    "--remote-debugging-port=0",
 ]
+FLAGS = [*HEADLESS, "--remote-debugging-port=0"]  # driven over the DevTools protocol
 
 
 class BrowserError(AssertionError):

@@ -180,3 +180,23 @@ def read(influx: InfluxV1Store, measurement, day: str, last: str | None = None, 
 def rates(api: str, tariff: str, component: str, day: str) -> pd.DataFrame:
     with OctopusClient(api, API_KEY) as client:
         return select_payment_method(client.rates(tariff, component, *window(day)), "DIRECT_DEBIT")
+
+
+def api_readings(
+    api: str, fuel: str, point: str, serial: str, start: pd.Timestamp, end: pd.Timestamp
+) -> pd.Series:
+    """A meter's readings over [start, end) as the API itself reports them (one plain GET, not the pipeline's
+    client): each interval's reading (kWh, or m³ for a SMETS2 gas meter) by its start in UTC, oldest first."""
+    response = requests.get(
+        f"{api}/{fuel}-meter-points/{point}/meters/{serial}/consumption/",
+        params={"period_from": start.isoformat(), "period_to": end.isoformat(), "page_size": 25000},
+        auth=(API_KEY, ""),
+        timeout=30,
+    )
+    response.raise_for_status()
+    body = response.json()
+    assert body["next"] is None
+    readings = {
+        pd.Timestamp(row["interval_start"]).tz_convert("UTC"): row["consumption"] for row in body["results"]
+    }
+    return pd.Series(readings, dtype=float).sort_index()

@@ -8,7 +8,6 @@ import logging
 import dagster as dg
 import pandas as pd
 import pytest
-import requests
 
 from octograph_pipeline.clients.influx import quote_identifier
 from octograph_pipeline.clients.octopus import OctopusClient
@@ -21,6 +20,7 @@ from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 from octograph_pipeline.orchestration.partitions import range_tags
 from octograph_pipeline.orchestration.runs import DaysRun
 
+from . import helpers
 from .helpers import API_KEY, LONDON, check_outcomes, materialize_days, rates, read, window
 
 pytestmark = pytest.mark.integration
@@ -29,23 +29,8 @@ METER_TAGS = {"included_tags": "electricity_mpan,gas_mprn,meter_serial_number"}
 
 
 def api_readings(api: str, fuel: str, point: str, serial: str, day: str, last: str | None = None) -> pd.Series:
-    """A meter's readings over local days as the API itself reports them (one plain GET, not the pipeline's
-    client): each interval's reading (kWh, or m³ for a SMETS2 gas meter) by its start in UTC."""
-    start, _ = window(day)
-    _, end = window(last or day)
-    response = requests.get(
-        f"{api}/{fuel}-meter-points/{point}/meters/{serial}/consumption/",
-        params={"period_from": start.isoformat(), "period_to": end.isoformat(), "page_size": 25000},
-        auth=(API_KEY, ""),
-        timeout=30,
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert body["next"] is None
-    readings = {
-        pd.Timestamp(row["interval_start"]).tz_convert("UTC"): row["consumption"] for row in body["results"]
-    }
-    return pd.Series(readings, dtype=float).sort_index()
+    """A meter's readings over local days as the API itself reports them (see `helpers.api_readings`)."""
+    return helpers.api_readings(api, fuel, point, serial, window(day)[0], window(last or day)[1])
 
 
 def by_time(points: pd.DataFrame, column: str) -> dict:

@@ -6,7 +6,6 @@ import time
 
 import pandas as pd
 import pytest
-import requests
 from urllib3.util.retry import Retry
 
 from octograph_pipeline.clients.octopus import (
@@ -21,6 +20,7 @@ from octograph_pipeline.clients.octopus import (
 )
 from octograph_pipeline.dev.simulator import serve
 
+from . import helpers
 from .helpers import ACCOUNT, API_KEY
 
 IMPORT_MPAN, EXPORT_MPAN, SERIAL = "1900000000001", "1900000000002", "21E0000001"
@@ -33,19 +33,10 @@ def fast_retry(total: int = 4) -> Retry:
 
 
 def api_readings(api_prefix: str, mpan: str, serial: str) -> list[tuple[pd.Timestamp, float]]:
-    """The day's half-hourly readings as the API itself lists them (one plain GET, not through the client): each
-    interval's start in UTC and its kWh, oldest first."""
-    response = requests.get(
-        f"{api_prefix}/electricity-meter-points/{mpan}/meters/{serial}/consumption/",
-        params={"period_from": DAY_START.isoformat(), "period_to": DAY_END.isoformat(), "page_size": 100},
-        auth=(API_KEY, ""),
-        timeout=10,
-    )
-    response.raise_for_status()
-    body = response.json()
-    assert body["next"] is None and body["count"] == 48
-    rows = [(pd.Timestamp(row["interval_start"]).tz_convert("UTC"), row["consumption"]) for row in body["results"]]
-    return sorted(rows)
+    """The day's half-hourly readings as the API itself lists them: (start in UTC, kWh), oldest first."""
+    rows = list(helpers.api_readings(api_prefix, "electricity", mpan, serial, DAY_START, DAY_END).items())
+    assert len(rows) == 48
+    return rows
 
 
 def readings(frame: pd.DataFrame) -> list[tuple[pd.Timestamp, float]]:

@@ -19,6 +19,7 @@ import requests
 
 from octograph_pipeline.dev.influxd import free_port
 
+from .browser import HEADLESS
 from .helpers import materialize_days
 from .processes import started
 
@@ -148,17 +149,8 @@ def render(chromium: str, tmp_path: Path, url: str, name: str, problems: Callabl
         screenshot.unlink(missing_ok=True)
         command = [
             chromium,
-            "--headless",
-            "--no-sandbox",  # root in CI
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
+            *HEADLESS,
             f"--user-data-dir={tmp_path / f'chromium-{name}-{attempt}'}",
-            "--window-size=1400,1000",
             f"--virtual-time-budget={budget}",
             "--dump-dom",
             f"--screenshot={screenshot}",
