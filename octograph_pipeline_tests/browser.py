@@ -94,14 +94,25 @@ class Browser:
     def text(self) -> str:
         return self.evaluate("document.body ? document.body.innerText : ''") or ""
 
-    def click_text(self, text: str, tag: str = "button", timeout: float = 60) -> None:
+    def click_text(self, text: str, tag: str = "button", timeout: float = 60, until_gone: bool = False) -> None:
         """Clicks the first visible, enabled `tag` element whose text starts with `text` (a count may follow, as
-        in "Materialize selected (4)…"), once there is one."""
+        in "Materialize selected (4)…"), once there is one. With `until_gone`, clicks again until the element
+        has gone: a dialog that is still loading can re-render and forget a click (a slow CI machine did)."""
         finder = (
             f"[...document.querySelectorAll({json.dumps(tag)})].find(e => e.innerText.trim().startsWith("
             f"{json.dumps(text)}) && !e.disabled && e.offsetParent !== null)"
         )
-        self._click(finder, f"a {tag} reading {text!r}", timeout)
+        what = f"a {tag} reading {text!r}"
+        self._click(finder, what, timeout)
+        deadline = time.monotonic() + timeout
+        while until_gone and self.evaluate(f"!!({finder})"):
+            if time.monotonic() > deadline:
+                raise BrowserError(
+                    f"{what} was still there {timeout} s after clicks; the page: {self.text()[:2000]}"
+                )
+            time.sleep(1)
+            if self.evaluate(f"!!({finder})"):
+                self._click(finder, what, timeout)
 
     def click_selector(self, selector: str, what: str, timeout: float = 60) -> None:
         self._click(f"document.querySelector({json.dumps(selector)})", what, timeout)

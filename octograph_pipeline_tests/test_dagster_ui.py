@@ -286,7 +286,7 @@ def test_the_readmes_backfill_steps_clicked_in_chromium(dagster_ui, influx, chro
         browser.wait_for("!!document.querySelector('[data-testid=\"checkbox-account\"]')", "the Catalog's assets")
         browser.click_selector("thead input[type=checkbox], input[type=checkbox]:not([data-testid])", "select all")
         browser.click_text("Materialize selected")
-        browser.click_text("Show all partitions")
+        browser.click_text("Show all partitions", until_gone=True)
         browser.type_into("[role=dialog] input[type=text]", f"[{DAYS[0]}...{DAYS[-1]}]", "the partitions field")
         browser.press_enter()
         browser.click_text("Launch backfill")
@@ -325,7 +325,7 @@ def test_the_readmes_rematerialise_one_day_clicked_in_chromium(dagster_ui, influ
     with Browser(chromium) as browser:
         browser.open(f"{dagster_ui.url}/asset-groups/octopus")
         browser.click_text("Materialize all")
-        browser.click_text("Show all partitions")
+        browser.click_text("Show all partitions", until_gone=True)
         browser.type_into("[role=dialog] input[type=text]", DAYS[1], "the partitions field")
         browser.press_enter()
         browser.click_text("Launch backfill")
