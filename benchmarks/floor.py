@@ -21,24 +21,25 @@ from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, Asset
 def run(config_file: str, first: dt.date, last: dt.date) -> int:
     """Materialises first..last without Dagster; returns the number of points written."""
     settings = load_settings(config_file)
-    tz = settings.octopus.tz
+    octopus, tags, rules = settings.octopus, settings.influxdb.point_tags, settings.octopus.price_rules
+    tz, resolution = octopus.tz, octopus.resolution_minutes
     start, end = local_days_window(first, last, tz)
     with OctopusClient.from_settings(settings) as client:
-        account = frames.account_points(client.account(settings.octopus.account_number), settings, start, end)
+        account = frames.account_points(
+            client.account(octopus.account_number), start, end, tz, tags, octopus.included_meters
+        )
         segments = frames.agreement_segments(account, tz)
-        prices, _ = frames.rate_points(segments, client.rates, settings)
-        units = {}
-        if frames.gas_meters_to_ask(segments, settings):  # as meter_consumption: Kraken says m³ or kWh
+        prices, _ = frames.rate_points(segments, client.rates, rules, tags)
+        gas, units = octopus.gas_conversion, {}
+        if frames.gas_meters_to_ask(segments, gas.meter_types):  # as meter_consumption: Kraken says m³ or kWh
             with KrakenClient.from_settings(settings) as kraken:
-                units = kraken.gas_meter_units(settings.octopus.account_number)
-        consumption = frames.consumption_frame(segments, client.consumption, settings, units)
-    priced, details = frames.priced_points(consumption, prices, segments, settings)
-    checks.missing_intervals(consumption, segments, settings.octopus.tz, settings.octopus.resolution_minutes)
-    checks.negative_import(consumption, settings.octopus.tz)
-    checks.unpriced_intervals(details, settings.octopus.tz)
-    checks.standing_charge_mismatches(
-        details, prices, segments, settings.octopus.tz, settings.octopus.resolution_minutes
-    )
+                units = kraken.gas_meter_units(octopus.account_number)
+        consumption = frames.consumption_frame(segments, client.consumption, tz, resolution, gas, tags, units)
+    priced, details = frames.priced_points(consumption, prices, segments, rules, tags)
+    checks.missing_intervals(consumption, segments, tz, resolution)
+    checks.negative_import(consumption, tz)
+    checks.unpriced_intervals(details, tz)
+    checks.standing_charge_mismatches(details, prices, segments, tz, resolution)
     outputs = {
         Asset.ACCOUNT: account,
         Asset.TARIFF_RATES: prices,

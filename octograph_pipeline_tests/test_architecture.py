@@ -114,3 +114,16 @@ def test_only_days_works_out_local_dates_from_the_clock():
         if path != PACKAGE / "core" / "days.py":
             clock_date = r"date\.today\(|\.now\([^)]*\)\.date\(\)|\.now\([^)]*\)\s*\.astimezone"
             assert not re.search(clock_date, path.read_text()), path
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "core").glob("*.py")), ids=lambda path: path.name)
+def test_the_cores_functions_take_what_they_use_not_the_whole_settings(path):
+    """A pure function takes the time zone, the price rules or the tags it uses (`settings.PriceRules`,
+    `PointTags`, `GasConversion`), so a reader sees what decides its result."""
+    whole = {"Settings", "OctopusSettings", "InfluxSettings", "PipelineSettings"}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and path.name != "settings.py":
+            for argument in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
+                annotation = ast.unparse(argument.annotation) if argument.annotation else ""
+                named = set(re.findall(r"\w+", annotation))
+                assert not named & whole, f"{path.name}: {node.name}({argument.arg}: {annotation})"

@@ -14,6 +14,7 @@ from octograph_pipeline.core import checks, frames
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.days import interval_starts, window
 from octograph_pipeline.core.models import parse_account
+from octograph_pipeline.core.settings import PointTags
 
 DAY = "2024-10-27"
 IMPORT, EXPORT = "1900000000001", "1900000000002"
@@ -24,6 +25,11 @@ UNIT_PENCE, STANDING_PENCE, EXPORT_PENCE = 25.0, 48.0, 15.0
 def grid(settings) -> tuple:
     """The time zone and resolution the checks take."""
     return settings.octopus.tz, settings.octopus.resolution_minutes
+
+
+def priced(consumption, prices, segments, settings) -> pd.DataFrame:
+    """`priced_points`' per-meter details, which the checks read."""
+    return frames.priced_points(consumption, prices, segments, settings.octopus.price_rules, PointTags())[1]
 
 
 def meter_point(mpan: str, serial: str, tariff: str, is_export: bool) -> dict:
@@ -61,7 +67,9 @@ def settings():
 @pytest.fixture(scope="module")
 def segments(settings):
     start, end = window(pd.Timestamp(DAY).date(), pd.Timestamp(DAY).date(), settings.octopus.tz)
-    return frames.agreement_segments(frames.account_points(ACCOUNT, settings, start, end), settings.octopus.tz)
+    return frames.agreement_segments(
+        frames.account_points(ACCOUNT, start, end, settings.octopus.tz, PointTags()), settings.octopus.tz
+    )
 
 
 def published(tariff_code: str, component: str, *_period) -> pd.DataFrame:
@@ -81,7 +89,7 @@ def published(tariff_code: str, component: str, *_period) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def prices(segments, settings):
-    points, problems = frames.rate_points(segments, published, settings)
+    points, problems = frames.rate_points(segments, published, settings.octopus.price_rules, PointTags())
     assert problems == []
     return points
 
@@ -92,7 +100,8 @@ def consumption(segments, settings):
     read = lambda fuel, point, serial, start, end, resolution: pd.DataFrame(  # noqa: E731
         {"interval_start": interval_starts(start, end, resolution, settings.octopus.tz), "consumption": 0.5}
     )
-    return frames.consumption_frame(segments, read, settings)
+    tz, resolution = grid(settings)
+    return frames.consumption_frame(segments, read, tz, resolution, settings.octopus.gas_conversion, PointTags())
 
 
 def without(frame: pd.DataFrame, meter_point: str, *local_times: str) -> pd.DataFrame:
@@ -104,7 +113,7 @@ def without(frame: pd.DataFrame, meter_point: str, *local_times: str) -> pd.Data
 
 def test_the_day_has_50_half_hours_and_the_good_frames_pass_every_check(segments, prices, consumption, settings):
     assert len(consumption) == 2 * 50
-    details = frames.priced_points(consumption, prices, segments, settings)[1]
+    details = priced(consumption, prices, segments, settings)
     assert checks.missing_intervals(consumption, segments, *grid(settings)).empty
     assert checks.negative_import(consumption, settings.octopus.tz).empty
     assert checks.unpriced_intervals(details, settings.octopus.tz).empty
@@ -147,7 +156,7 @@ def test_negative_usage_is_a_problem_on_an_import_meter_only(consumption, settin
 def test_unpriced_intervals_names_the_meter_tariff_and_half_hours(segments, prices, consumption, settings):
     local = prices[s.TIME].dt.tz_convert("Europe/London").dt.strftime("%H:%M")
     gap = prices[~((prices[s.TARIFF_CODE_TAG] == TARIFF) & local.isin(["18:00", "18:30"]))]
-    details = frames.priced_points(consumption, gap, segments, settings)[1]
+    details = priced(consumption, gap, segments, settings)
     problems = checks.unpriced_intervals(details, settings.octopus.tz)
     assert problems.to_dict("records") == [
         {
@@ -160,7 +169,7 @@ def test_unpriced_intervals_names_the_meter_tariff_and_half_hours(segments, pric
 
 
 def test_standing_charges_must_add_up_to_one_days_charge(segments, prices, consumption, settings):
-    details = frames.priced_points(consumption, prices, segments, settings)[1]
+    details = priced(consumption, prices, segments, settings)
     assert details.groupby(s.METER_POINT)["standing_charge_cost_exc_vat_pence"].sum().round(9).to_dict() == {
         IMPORT: STANDING_PENCE,
         EXPORT: STANDING_PENCE,
@@ -175,7 +184,7 @@ def test_standing_charges_must_add_up_to_one_days_charge(segments, prices, consu
 
 def test_a_day_with_readings_missing_is_left_to_the_completeness_check(segments, prices, consumption, settings):
     short = without(consumption, IMPORT, "12:00")
-    details = frames.priced_points(short, prices, segments, settings)[1]
+    details = priced(short, prices, segments, settings)
     assert details.loc[details[s.METER_POINT] == IMPORT, "standing_charge_cost_exc_vat_pence"].sum() < 48
     assert checks.standing_charge_mismatches(details, prices, segments, *grid(settings)).empty
     assert len(checks.missing_intervals(short, segments, *grid(settings))) == 1

@@ -1,13 +1,13 @@
 """Account JSON -> typed records -> agreements and points, without I/O: tenancy, gaps between agreements,
 meter filters."""
 
-import configparser
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from octograph_pipeline.config import parse_settings
 from octograph_pipeline.core import frames
 from octograph_pipeline.core.models import parse_account
+from octograph_pipeline.core.settings import PointTags
 
 ACCOUNT_JSON = {
     "number": "A-FRAME001",
@@ -47,14 +47,11 @@ ACCOUNT_JSON = {
 ACCOUNT = parse_account(ACCOUNT_JSON, "A-FRAME001")
 
 
-def settings(**octopus):
-    parser = configparser.ConfigParser()
-    parser.read_dict({"octopus": {"account_number": "A-FRAME001", **octopus}})
-    return parse_settings(parser)
+LONDON = ZoneInfo("Europe/London")
 
 
 def test_agreements_stop_at_move_out():
-    agreements = list(frames.meter_agreements(ACCOUNT, settings()))
+    agreements = list(frames.meter_agreements(ACCOUNT))
     assert [(a["meter_serial_number"], a["tariff_code"][5:10]) for a in agreements] == [
         ("S1", "VAR-2"),
         ("S1", "AGILE"),
@@ -67,7 +64,7 @@ def test_agreements_stop_at_move_out():
 
 def test_points_per_day_and_meter_within_the_tenancy():
     start, end = pd.Timestamp("2024-06-10T23:00Z"), pd.Timestamp("2024-06-16T23:00Z")  # 11th..16th
-    points = frames.account_points(ACCOUNT, settings(included_meters="S1"), start, end)
+    points = frames.account_points(ACCOUNT, start, end, LONDON, PointTags(), included_meters=["S1"])
     days = points["time"].dt.tz_convert("Europe/London").dt.day.tolist()
     assert days == [11, 13, 14]  # none on the gap day 12th, none after moving out on the 15th
     assert set(points["meter_serial_number"]) == {"S1"}
@@ -76,7 +73,7 @@ def test_points_per_day_and_meter_within_the_tenancy():
 
 def test_a_day_without_agreement_is_reported():
     start, end = pd.Timestamp("2024-06-10T23:00Z"), pd.Timestamp("2024-06-16T23:00Z")
-    assert frames.uncovered_days(ACCOUNT, settings(), start, end) == [
+    assert frames.uncovered_days(ACCOUNT, start, end, LONDON) == [
         "electricity meter point 100 has no agreement on 2024-06-12"
     ]
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 from octograph_pipeline.core import days, frames
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.models import Product
-from octograph_pipeline.core.settings import ComparisonSettings, Settings
+from octograph_pipeline.core.settings import ComparisonSettings, PointTags, PriceRules
 from octograph_pipeline.core.tariffs import parse_tariff_code
 
 # product code -> the product's tariffs for the configured payment method, or None if there is no such product
@@ -51,7 +52,9 @@ def compare(
     consumption: pd.DataFrame,
     prices: pd.DataFrame,
     segments: pd.DataFrame,
-    settings: Settings,
+    products: ComparisonSettings,
+    rules: PriceRules,
+    tags: PointTags,
     product: ProductLookup,
     rates: frames.RatesLookup,
     smart_slots: pd.Series | None = None,
@@ -62,11 +65,11 @@ def compare(
     Intelligent Octopus smart-charge half-hours (`smart_slots`) cost the off-peak rate on the actual tariffs, as
     in `priced_consumption`, and on candidate Intelligent products (`INTELLI-...`), not on others."""
     product = functools.cache(product)  # a product asked for import and gas (Tracker) is fetched once
-    actual = _per_point(frames.priced_points(consumption, prices, segments, settings, smart_slots)[1])
+    actual = _per_point(frames.priced_points(consumption, prices, segments, rules, tags, smart_slots)[1])
     actual = actual[actual[s.TOTAL_COST["exc"]].notna()]
     parts, warnings = [actual.assign(**{s.PRODUCT_CODE: s.ACTUAL})], []
     actual_totals = actual.groupby([*POINT, s.TIME])[[*s.TOTAL_COST.values()]].sum()
-    for candidate in candidates(settings.comparison):
+    for candidate in candidates(products):
         meter_segments = segments[
             (segments[s.FUEL] == candidate.fuel) & (segments[s.IS_EXPORT].astype(bool) == candidate.is_export)
         ]
@@ -84,10 +87,10 @@ def compare(
         ]
         if candidate_segments.empty:
             continue
-        candidate_prices, _ = frames.rate_points(candidate_segments, rates, settings)
+        candidate_prices, _ = frames.rate_points(candidate_segments, rates, rules, tags)
         slots = smart_slots if candidate.product_code.startswith(INTELLIGENT_PRODUCTS) else None
-        details = frames.priced_points(consumption, candidate_prices, candidate_segments, settings, slots)[1]
-        points, unpriced = _complete_days(_per_point(details), settings)
+        details = frames.priced_points(consumption, candidate_prices, candidate_segments, rules, tags, slots)[1]
+        points, unpriced = _complete_days(_per_point(details), rules.tz)
         warnings += [
             f"{candidate.product_code}: no prices for {meter} on {days.listing(day_keys)}; not compared there"
             for meter, day_keys in unpriced.items()
@@ -97,8 +100,8 @@ def compare(
     saving = actual_totals.reindex(pd.MultiIndex.from_frame(compared[[*POINT, s.TIME]])).to_numpy()
     for column, vat in zip(saving.T, s.VAT, strict=True):
         compared[s.SAVING[vat]] = column - compared[s.TOTAL_COST[vat]].to_numpy()
-    tags = {s.MEASUREMENT: s.TARIFF_COMPARISON.name, **settings.influxdb.additional_tags}
-    return compared.assign(**tags).reset_index(drop=True), warnings
+    compared = compared.assign(**{s.MEASUREMENT: s.TARIFF_COMPARISON.name}, **tags.additional)
+    return compared.reset_index(drop=True), warnings
 
 
 def _on_candidate(meter_segments: pd.DataFrame, offer: Product) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
@@ -125,10 +128,10 @@ def _per_point(details: pd.DataFrame) -> pd.DataFrame:
     return grouped.sum(min_count=1).reset_index()
 
 
-def _complete_days(points: pd.DataFrame, settings: Settings) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+def _complete_days(points: pd.DataFrame, tz: ZoneInfo) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """A candidate's points on the days it priced every interval of a meter point; the other days, by meter.
     (A partly priced day would look cheaper than it is.)"""
-    day = days.keys(points[s.TIME], settings.octopus.tz)
+    day = days.keys(points[s.TIME], tz)
     unpriced = (
         points[s.TOTAL_COST["exc"]].isna().groupby([points[s.FUEL], points[s.METER_POINT], day]).transform("any")
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -16,7 +16,7 @@ import pandas as pd
 from octograph_pipeline.core import days, pricing
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.models import Account, Agreement, Dispatch
-from octograph_pipeline.core.settings import Settings
+from octograph_pipeline.core.settings import GasConversion, PointTags, PriceRules
 from octograph_pipeline.core.tariffs import STANDING_CHARGES, parse_tariff_code
 
 HALF_HOUR = pd.Timedelta(minutes=30)
@@ -44,10 +44,10 @@ def _frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 # --- account ---------------------------------------------------------------------------------------------
 
 
-def meter_agreements(account: Account, settings: Settings) -> Iterator[dict]:
+def meter_agreements(account: Account, included_meters: Collection[str] = ()) -> Iterator[dict]:
     """Every (meter, agreement) of the account with the tags later assets need; `included_meters` filters by
     serial number. Validity stays in `valid_from`/`valid_to` (UTC, clipped to the tenancy)."""
-    included = set(settings.octopus.included_meters)
+    included = set(included_meters)
     for prop in account.properties:
         property_tags = {
             s.PROPERTY_ID: prop.id,
@@ -70,28 +70,35 @@ def meter_agreements(account: Account, settings: Settings) -> Iterator[dict]:
                     }
 
 
-def account_points(account: Account, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+def account_points(
+    account: Account,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    tz: ZoneInfo,
+    tags: PointTags,
+    included_meters: Collection[str] = (),
+) -> pd.DataFrame:
     """One point per local day, meter and agreement in force that day, stamped at the later of the
     agreement's start and the day's, carrying everything later assets need to know about the meter.
 
     Per-day points make the result independent of how days are grouped into runs."""
-    windows = days.day_windows(start, end, settings.octopus.tz)
+    windows = days.day_windows(start, end, tz)
     rows = []
-    for tags in meter_agreements(account, settings):
-        agreement: Agreement = tags.pop("agreement")
+    for meter_tags in meter_agreements(account, included_meters):
+        agreement: Agreement = meter_tags.pop("agreement")
         for day_start, day_end in windows:
             if agreement.in_force(day_start, day_end):
                 rows.append(
                     {
                         s.MEASUREMENT: s.ACCOUNT_METERS.name,
                         s.TIME: max(day_start, agreement.valid_from or day_start),
-                        **tags,
-                        **settings.influxdb.additional_tags,
+                        **meter_tags,
+                        **tags.additional,
                         s.AGREEMENT_FROM: _iso(agreement.valid_from),
                         s.AGREEMENT_TO: _iso(agreement.valid_to),
                     }
                 )
-    return _frame(rows, [*ACCOUNT_COLUMNS, *settings.influxdb.additional_tags])
+    return _frame(rows, [*ACCOUNT_COLUMNS, *tags.additional])
 
 
 def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -125,11 +132,12 @@ def agreement_segments(account: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
     return merged.sort_values([s.TIME, *s.METER_KEY], kind="stable").reset_index(drop=True)
 
 
-def uncovered_days(account: Account, settings: Settings, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
+def uncovered_days(
+    account: Account, start: pd.Timestamp, end: pd.Timestamp, tz: ZoneInfo, included_meters: Collection[str] = ()
+) -> list[str]:
     """Meter-point days inside a tenancy with no agreement at all: priced as nothing, so worth a warning."""
-    tz = settings.octopus.tz
     windows = days.day_windows(start, end, tz)
-    included = set(settings.octopus.included_meters)
+    included = set(included_meters)
     problems = []
     for prop in account.properties:
         for point in prop.meter_points:
@@ -156,7 +164,7 @@ def meters(account: pd.DataFrame) -> pd.DataFrame:
     return account.drop_duplicates(s.METER_KEY).reset_index(drop=True)
 
 
-def seed_tags(meter: pd.Series, settings: Settings, tariff_code: str) -> dict[str, str]:
+def seed_tags(meter: pd.Series, tags: PointTags, tariff_code: str) -> dict[str, str]:
     """The seed's tags for one meter: `tariff_code`, the configured `included_tags`, `additional_tags`."""
     available = {
         s.ACCOUNT_NUMBER: meter[s.ACCOUNT_NUMBER],
@@ -166,26 +174,28 @@ def seed_tags(meter: pd.Series, settings: Settings, tariff_code: str) -> dict[st
         s.METER_SERIAL_NUMBER: meter[s.METER_SERIAL_NUMBER],
         s.AGREEMENT_TARIFF_CODE: tariff_code,
     }
-    tags = {tag: available[tag] for tag in settings.influxdb.included_tags}
-    return {s.TARIFF_CODE_TAG: tariff_code, **tags, **settings.influxdb.additional_tags}
+    included = {tag: available[tag] for tag in tags.included}
+    return {s.TARIFF_CODE_TAG: tariff_code, **included, **tags.additional}
 
 
 # --- meter_consumption -----------------------------------------------------------------------------------
 
 
-def gas_is_volume(settings: Settings, serial_number: str, reported_units: Mapping[str, str] | None = None) -> bool:
-    """Whether a gas meter reports m³: as `gas_meter_types` says (the seed's SMETS2 = m³, SMETS1 = kWh), else as
+def gas_is_volume(
+    meter_types: Mapping[str, str], serial_number: str, reported_units: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a gas meter reports m³: as `meter_types` says (the seed's SMETS2 = m³, SMETS1 = kWh), else as
     Kraken's `consumptionUnits` says (`reported_units`), else the seed's default, SMETS1 (kWh)."""
-    configured = settings.octopus.gas_meter_types.get(serial_number)
+    configured = meter_types.get(serial_number)
     if configured:
         return configured == "SMETS2"
     return (reported_units or {}).get(serial_number) == "m3"
 
 
-def gas_meters_to_ask(segments: pd.DataFrame, settings: Settings) -> list[str]:
-    """Gas meters whose unit `gas_meter_types` does not give: Kraken is asked what they report."""
+def gas_meters_to_ask(segments: pd.DataFrame, meter_types: Mapping[str, str]) -> list[str]:
+    """Gas meters whose unit `meter_types` (`gas_meter_types`) does not give: Kraken is asked what they report."""
     gas = segments[segments[s.FUEL] == "gas"][s.METER_SERIAL_NUMBER].drop_duplicates()
-    return sorted(serial for serial in gas if serial not in settings.octopus.gas_meter_types)
+    return sorted(serial for serial in gas if serial not in meter_types)
 
 
 # (fuel, meter point, serial number, period_from, period_to, resolution_minutes) -> readings, as the client's
@@ -193,7 +203,13 @@ Readings = Callable[[str, str, str, pd.Timestamp, pd.Timestamp, int], pd.DataFra
 
 
 def consumption_frame(
-    segments: pd.DataFrame, read: Readings, settings: Settings, reported_units: Mapping[str, str] | None = None
+    segments: pd.DataFrame,
+    read: Readings,
+    tz: ZoneInfo,
+    resolution_minutes: int,
+    gas: GasConversion,
+    tags: PointTags,
+    reported_units: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every meter's readings while it was ours: one `read` per meter, over all of its segments at once; gas in
     m³ or kWh as `gas_is_volume` decides with `reported_units`."""
@@ -206,22 +222,29 @@ def consumption_frame(
             meter[s.METER_SERIAL_NUMBER],
             meter_segments["segment_start"].min(),
             meter_segments["segment_end"].max(),
-            settings.octopus.resolution_minutes,
+            resolution_minutes,
         )
-        volume = meter[s.FUEL] == "gas" and gas_is_volume(settings, meter[s.METER_SERIAL_NUMBER], reported_units)
-        parts.append(consumption_points(meter, within_agreements(readings, meter_segments), settings, volume))
+        serial = meter[s.METER_SERIAL_NUMBER]
+        m3_to_kwh = (
+            gas if meter[s.FUEL] == "gas" and gas_is_volume(gas.meter_types, serial, reported_units) else None
+        )
+        readings = within_agreements(readings, meter_segments)
+        parts.append(consumption_points(meter, readings, tz, tags, m3_to_kwh))
     return pd.concat(parts, ignore_index=True) if parts else empty_points()
 
 
-def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Settings, volume: bool) -> pd.DataFrame:
-    """The meter's readings as reported, plus their energy in kWh (m³ converted with each day's CV)."""
-    octopus = settings.octopus
+def consumption_points(
+    meter: pd.Series, readings: pd.DataFrame, tz: ZoneInfo, tags: PointTags, m3_to_kwh: GasConversion | None
+) -> pd.DataFrame:
+    """The meter's readings as reported, plus their energy in kWh: readings in m³ (`m3_to_kwh` given) converted
+    with each day's calorific value."""
     usage_kwh = readings["consumption"]  # the API's name
+    volume = m3_to_kwh is not None
     if volume:
         calorific_value = pricing.calorific_value_by_interval(
-            readings["interval_start"], octopus.tz, octopus.calorific_values, octopus.calorific_value
+            readings["interval_start"], tz, m3_to_kwh.calorific_values, m3_to_kwh.calorific_value
         )
-        usage_kwh = pricing.gas_volume_to_kwh(usage_kwh, octopus.volume_correction_factor, calorific_value)
+        usage_kwh = pricing.gas_volume_to_kwh(usage_kwh, m3_to_kwh.volume_correction_factor, calorific_value)
     frame = pd.DataFrame(
         {
             s.MEASUREMENT: s.METER_CONSUMPTION.name,
@@ -229,7 +252,7 @@ def consumption_points(meter: pd.Series, readings: pd.DataFrame, settings: Setti
             s.ACCOUNT_NUMBER: meter[s.ACCOUNT_NUMBER],
             **{tag: meter[tag] for tag in s.METER_KEY},
             s.UNIT: "m3" if volume else "kWh",
-            **settings.influxdb.additional_tags,
+            **tags.additional,
             s.CONSUMPTION: readings["consumption"],
             s.USAGE_KWH: usage_kwh,
         }
@@ -245,10 +268,9 @@ TariffRates = Callable[[str, str], pd.DataFrame]
 RatesLookup = Callable[[str, str, pd.Timestamp, pd.Timestamp], pd.DataFrame]
 
 
-def unit_rates_at(starts: pd.Series, tariff_code: str, rates: TariffRates, settings: Settings) -> pd.DataFrame:
+def unit_rates_at(starts: pd.Series, tariff_code: str, rates: TariffRates, rules: PriceRules) -> pd.DataFrame:
     """Unit rate in force at each half-hour; two-register (Economy 7) tariffs take the night rate inside
-    [unit_rate_low_start, unit_rate_low_end) in unit_rate_low_timezone and the day rate outside it."""
-    octopus = settings.octopus
+    [low_rate_start, low_rate_end) in low_rate_tz and the day rate outside it."""
 
     def in_force(component: str) -> pd.DataFrame:
         return pricing.rate_in_force(starts, rates(tariff_code, component))
@@ -259,12 +281,14 @@ def unit_rates_at(starts: pd.Series, tariff_code: str, rates: TariffRates, setti
         return in_force(standard)
     day, night = tariff.unit_rate_components
     low = pricing.in_low_rate_window(
-        starts, octopus.unit_rate_low_start, octopus.unit_rate_low_end, octopus.low_rate_tz
+        starts, rules.low_rate_start, rules.low_rate_end, rules.low_rate_tz or rules.tz
     )
     return in_force(day).where(~low, in_force(night))
 
 
-def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) -> tuple[pd.DataFrame, list[str]]:
+def rate_points(
+    segments: pd.DataFrame, rates: RatesLookup, rules: PriceRules, tags: PointTags
+) -> tuple[pd.DataFrame, list[str]]:
     """Prices in force at every interval of every agreement segment, tagged as the seed tags them, and a
     warning for each stretch without a published unit rate (such intervals get no point, not a made-up price).
 
@@ -272,13 +296,13 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
     worked out per half-hour; at a coarser resolution an interval's unit price is the mean of its half-hours'
     prices, which is the exact price for usage spread evenly over the interval.
     """
-    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
+    tz, resolution = rules.tz, rules.resolution_minutes
     spans = segments.groupby(s.TARIFF_CODE_TAG).agg(start=("segment_start", "min"), end=("segment_end", "max"))
 
     @functools.cache
     def tariff_rates(tariff_code: str, component: str) -> pd.DataFrame:
         rows = rates(tariff_code, component, *spans.loc[tariff_code, ["start", "end"]])
-        return pricing.select_payment_method(rows, settings.octopus.payment_method)
+        return pricing.select_payment_method(rows, rules.payment_method)
 
     frames, warnings = [], []
     for _, meter in segments.iterrows():
@@ -286,7 +310,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
         half_hours = pd.Series(days.interval_starts(meter["segment_start"], meter["segment_end"], 30, tz))
         if half_hours.empty:
             continue
-        unit = unit_rates_at(half_hours, tariff_code, tariff_rates, settings)
+        unit = unit_rates_at(half_hours, tariff_code, tariff_rates, rules)
         prices = pricing.tariff_prices(half_hours, unit, tariff_rates(tariff_code, STANDING_CHARGES))
         prices[s.TIME] = days.interval_of(half_hours, resolution, tz)
         if resolution > 30:
@@ -299,7 +323,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
             )
         frames.append(
             prices[~unpriced].assign(
-                **{s.MEASUREMENT: s.PRICING_BY_FUEL[meter[s.FUEL]].name}, **seed_tags(meter, settings, tariff_code)
+                **{s.MEASUREMENT: s.PRICING_BY_FUEL[meter[s.FUEL]].name}, **seed_tags(meter, tags, tariff_code)
             )
         )
     if not frames:
@@ -313,7 +337,7 @@ def rate_points(segments: pd.DataFrame, rates: RatesLookup, settings: Settings) 
 
 
 def dispatch_points(
-    dispatches: list[Dispatch], start: pd.Timestamp, end: pd.Timestamp, settings: Settings
+    dispatches: list[Dispatch], start: pd.Timestamp, end: pd.Timestamp, tags: PointTags
 ) -> pd.DataFrame:
     """One point per half-hour of [start, end) a dispatch touches, with its share of the dispatch's kWh, by
     source (smart-charge, bump-charge) and status (completed, planned)."""
@@ -333,8 +357,7 @@ def dispatch_points(
         return empty_points()
     key = [s.TIME, s.DISPATCH_SOURCE, s.DISPATCH_STATUS]
     slots = pd.DataFrame(rows).groupby(key, as_index=False)[s.SLOT_KWH].sum()
-    tags = {s.MEASUREMENT: s.INTELLIGENT_SLOTS.name, **settings.influxdb.additional_tags}
-    return slots.assign(**{s.SLOT_FLAG: 1.0}, **tags)
+    return slots.assign(**{s.MEASUREMENT: s.INTELLIGENT_SLOTS.name, s.SLOT_FLAG: 1.0}, **tags.additional)
 
 
 def kept_slots(stored: pd.DataFrame, fetched: pd.DataFrame) -> pd.DataFrame:
@@ -355,17 +378,16 @@ def billed_as_smart_charges(slots: pd.DataFrame) -> pd.Series:
     return done & ((source == s.SMART_CHARGE) | ((source == s.UNKNOWN_SOURCE) & ~bumped))
 
 
-def smart_charge_slots(slots: pd.DataFrame, settings: Settings) -> pd.Series:
+def smart_charge_slots(slots: pd.DataFrame, rules: PriceRules) -> pd.Series:
     """The half-hours billed at the off-peak rate: those of completed smart-charge dispatches, wherever the car
     was (`meta.location` is not stored: the supplier's half-hourly billing shows it does not decide the rate), and
     of completed dispatches without a source (Kraken documents `meta.source` for planned ones only; public
     clients count them as smart charges) unless a bump charge was planned for that half-hour. At most
-    `intelligent_charge_cap_hours` per midday-to-midday period (Octopus's charge cap), the earliest first."""
+    `charge_cap_hours` per midday-to-midday period (Octopus's charge cap), the earliest first."""
     if slots.empty:
         return pd.Series(dtype="datetime64[ns, UTC]")
     times = slots.loc[billed_as_smart_charges(slots), s.TIME].drop_duplicates().sort_values(ignore_index=True)
-    octopus = settings.octopus
-    return times[pricing.within_charge_cap(times, octopus.intelligent_charge_cap_hours, octopus.tz)]
+    return times[pricing.within_charge_cap(times, rules.charge_cap_hours, rules.tz)]
 
 
 # --- priced_consumption ----------------------------------------------------------------------------------
@@ -394,7 +416,8 @@ def priced_points(
     consumption: pd.DataFrame,
     prices: pd.DataFrame,
     segments: pd.DataFrame,
-    settings: Settings,
+    rules: PriceRules,
+    tags: PointTags,
     smart_slots: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Usage × unit price + standing charge per interval for every meter; export usage and cost negative.
@@ -404,7 +427,7 @@ def priced_points(
     Returns the points to write and the same intervals per meter (`s.METER_KEY` columns, tariff, usage, costs)
     for checks and metadata, which need to know the meter even when no tag names it.
     """
-    tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
+    tz, resolution = rules.tz, rules.resolution_minutes
     price_table = price_lookup(prices)
     points, details = [], []
     for key, readings in with_columns(consumption, s.METER_KEY).groupby(s.METER_KEY, sort=False):
@@ -418,9 +441,9 @@ def priced_points(
         usage_kwh = readings[s.USAGE_KWH] * sign
         interval_prices = price_table.reindex(pd.MultiIndex.from_arrays([tariff_codes, readings[s.TIME]]))
         interval_prices.index = readings.index
-        if smart_slots is not None and meter[s.METER_POINT] == settings.octopus.intelligent_mpan:
+        if smart_slots is not None and meter[s.METER_POINT] == rules.intelligent_mpan:
             smart = readings[s.TIME].isin(smart_slots) & ~bool(meter[s.IS_EXPORT])
-            off_peak = off_peak_lookup(price_table, settings.octopus.intelligent_off_peak_start, tz)
+            off_peak = off_peak_lookup(price_table, rules.intelligent_off_peak_start, tz)
             rates = off_peak.reindex(pd.MultiIndex.from_arrays([tariff_codes[smart], readings.loc[smart, s.TIME]]))
             unit = [*s.UNIT_PRICE.values()]
             interval_prices.loc[smart, unit] = rates[unit].to_numpy()
@@ -440,7 +463,7 @@ def priced_points(
                     {
                         s.MEASUREMENT: s.CONSUMPTION_BY_FUEL[meter[s.FUEL]].name,
                         s.TIME: readings.loc[rows.index, s.TIME],
-                        **seed_tags(meter, settings, tariff_code),
+                        **seed_tags(meter, tags, tariff_code),
                         s.USAGE_KWH: usage_kwh.loc[rows.index],
                     }
                 ).join(rows)

@@ -6,12 +6,50 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 
 class ConfigError(ValueError):
     """A bad or missing option; the message names the section and option."""
+
+
+@dataclass(frozen=True)
+class PointTags:
+    """The tags a point carries beside its own: every point `additional`, the seed's measurements also the
+    `included` ones it names (`[influxdb] included_tags`)."""
+
+    included: tuple[str, ...] = ()
+    additional: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GasConversion:
+    """Which gas meters report m³ (`meter_types`: SMETS2) and how m³ become kWh: volume correction × the day's
+    calorific value (`calorific_values` by date, else `calorific_value`) / 3.6."""
+
+    meter_types: Mapping[str, str] = field(default_factory=dict)
+    volume_correction_factor: float = 1.02264
+    calorific_value: float = 38.8
+    calorific_values: Mapping[dt.date, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceRules:
+    """What decides an interval's price besides the tariff: where days begin (`tz`), the interval length, the
+    payment method, Economy 7's night window, and Intelligent Octopus's off-peak billing of one import meter
+    point's smart charges (`intelligent_mpan`; None: no such billing)."""
+
+    tz: ZoneInfo
+    resolution_minutes: int = 30
+    payment_method: str = "DIRECT_DEBIT"
+    low_rate_start: dt.time = dt.time(1)
+    low_rate_end: dt.time = dt.time(8)
+    low_rate_tz: ZoneInfo | None = None  # None: tz
+    intelligent_mpan: str | None = None
+    intelligent_off_peak_start: dt.time = dt.time(23, 30)
+    charge_cap_hours: float = 6.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +72,10 @@ class InfluxSettings:
                 "(api_version = 1)"
             )
         return token
+
+    @property
+    def point_tags(self) -> PointTags:
+        return PointTags(self.included_tags, self.additional_tags)
 
 
 @dataclass(frozen=True)
@@ -71,6 +113,26 @@ class OctopusSettings:
     @property
     def low_rate_tz(self) -> ZoneInfo:
         return ZoneInfo(self.unit_rate_low_timezone or self.timezone)
+
+    @property
+    def gas_conversion(self) -> GasConversion:
+        return GasConversion(
+            self.gas_meter_types, self.volume_correction_factor, self.calorific_value, self.calorific_values
+        )
+
+    @property
+    def price_rules(self) -> PriceRules:
+        return PriceRules(
+            tz=self.tz,
+            resolution_minutes=self.resolution_minutes,
+            payment_method=self.payment_method,
+            low_rate_start=self.unit_rate_low_start,
+            low_rate_end=self.unit_rate_low_end,
+            low_rate_tz=self.low_rate_tz,
+            intelligent_mpan=self.intelligent_mpan,
+            intelligent_off_peak_start=self.intelligent_off_peak_start,
+            charge_cap_hours=self.intelligent_charge_cap_hours,
+        )
 
     def api_key(self) -> str:
         """The API key from the environment; a missing one is a config error naming the variable."""

@@ -56,9 +56,12 @@ def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd
     start, end = utc_window(context.partition_time_window)
     with octopus_calls(context, settings), octograph.octopus_client() as client:
         data = client.account(settings.octopus.account_number)
-    for problem in frames.uncovered_days(data, settings, start, end):
+    octopus = settings.octopus
+    for problem in frames.uncovered_days(data, start, end, octopus.tz, octopus.included_meters):
         context.log.warning(f"{problem}: its usage there cannot be priced")
-    points = frames.account_points(data, settings, start, end)
+    points = frames.account_points(
+        data, start, end, octopus.tz, settings.influxdb.point_tags, octopus.included_meters
+    )
     if settings.octopus.intelligent_mpan:  # before anything of the run is written
         require_intelligent_mpan(frames.agreement_segments(points, settings.octopus.tz), settings)
     attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
@@ -73,7 +76,10 @@ def tariff_rates(
     with octopus_calls(context, settings), octograph.octopus_client() as client:
         # One request per tariff component for all the days and meters under that tariff.
         points, problems = frames.rate_points(
-            frames.agreement_segments(account, settings.octopus.tz), client.rates, settings
+            frames.agreement_segments(account, settings.octopus.tz),
+            client.rates,
+            settings.octopus.price_rules,
+            settings.influxdb.point_tags,
         )
     for problem in problems:
         context.log.warning(problem)
@@ -87,9 +93,12 @@ def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographCon
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     require_stored_inputs(context, settings, account=account)
     segments = frames.agreement_segments(account, tz)
-    units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, settings))
+    gas = settings.octopus.gas_conversion
+    units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, gas.meter_types))
     with octopus_calls(context, settings), octograph.octopus_client() as client:
-        points = frames.consumption_frame(segments, client.consumption, settings, units)
+        points = frames.consumption_frame(
+            segments, client.consumption, tz, resolution, gas, settings.influxdb.point_tags, units
+        )
     attach_day_metadata(context, metadata.meter_consumption(points, context.partition_keys, settings.octopus.tz))
     yield dg.Output(points)
     yield from day_check_results(
@@ -140,7 +149,14 @@ def _priced_consumption(
         require_intelligent_mpan(segments, settings)
         warn_days_without(context, Asset.INTELLIGENT_DISPATCHES, "smart charges there cost the usual rates")
         smart_slots = off_peak_slots(context, settings, dispatches)
-    points, details = frames.priced_points(meter_consumption, tariff_rates, segments, settings, smart_slots)
+    points, details = frames.priced_points(
+        meter_consumption,
+        tariff_rates,
+        segments,
+        settings.octopus.price_rules,
+        settings.influxdb.point_tags,
+        smart_slots,
+    )
     attach_day_metadata(
         context, metadata.priced_consumption(points, details, context.partition_keys, settings.octopus.tz)
     )
@@ -172,7 +188,7 @@ def off_peak_slots(context: dg.AssetExecutionContext, settings: Settings, dispat
             settings.influxdb.additional_tags,
         )
     slots = pd.concat([frame for frame in (earlier, dispatches) if len(frame)] or [dispatches], ignore_index=True)
-    return frames.smart_charge_slots(slots, settings)
+    return frames.smart_charge_slots(slots, settings.octopus.price_rules)
 
 
 def intelligent_dispatches(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
@@ -182,7 +198,8 @@ def intelligent_dispatches(context: dg.AssetExecutionContext, octograph: Octogra
     settings = octograph.settings
     start, end = utc_window(context.partition_time_window)
     with no_retries(*NOT_RETRIED), octograph.kraken_client() as kraken:
-        fetched = frames.dispatch_points(kraken.dispatches(settings.octopus.account_number), start, end, settings)
+        dispatches = kraken.dispatches(settings.octopus.account_number)
+    fetched = frames.dispatch_points(dispatches, start, end, settings.influxdb.point_tags)
     with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
         stored = store.read(
             ASSET_MEASUREMENTS[Asset.INTELLIGENT_DISPATCHES], start, end, settings.influxdb.additional_tags
@@ -231,7 +248,9 @@ def _tariff_comparison(
             meter_consumption,
             tariff_rates,
             segments,
-            settings,
+            settings.comparison,
+            settings.octopus.price_rules,
+            settings.influxdb.point_tags,
             lambda code: client.product(code, settings.octopus.payment_method),
             client.rates,
             smart_slots,
