@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import datetime as dt
 import math
 import os
@@ -47,7 +48,24 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
     return Path(explicit or os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG_FILE)
 
 
+HOUSEHOLD_SECTION = "household:"  # [household:NAME]: one Octopus account of several
+HOUSEHOLD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
+    """The settings of a file with one household (the seed's)."""
+    households = load_households(path)
+    if len(households) > 1:
+        names = ", ".join(f"[{HOUSEHOLD_SECTION}{settings.household}]" for settings in households)
+        raise ConfigError(
+            f"config file {config_path(path)} has {len(households)} households ({names}): the octograph command "
+            'runs one; run them from Dagster (README, "Several households") or give each its own file'
+        )
+    return households[0]
+
+
+def load_households(path: str | os.PathLike | None = None) -> tuple[Settings, ...]:
+    """Every household of the file: its `[household:NAME]` sections, or the seed's one."""
     path = config_path(path)
     if path.is_dir():
         raise ConfigError(f"config file {path} is a directory: give the INI file's path (--config-file)")
@@ -69,7 +87,67 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         raise ConfigError(
             f"config file {path} is not a valid INI file: {problem}" + (f" (line {line})" if line else "")
         ) from None
-    return parse_settings(parser, base_dir=path.resolve().parent)
+    return parse_households(parser, base_dir=path.resolve().parent)
+
+
+def parse_households(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> tuple[Settings, ...]:
+    """A file without `[household:NAME]` sections is one household. Each such section is one more: its own
+    `[octopus]` and `[comparison]` options (`account_number` and `api_key_env_var` at least) over the shared
+    sections' values, and every point it writes tagged with its `account_number`, which keeps each household's
+    points, and the window each run replaces, apart in one database."""
+    sections = [name for name in parser.sections() if name.startswith(HOUSEHOLD_SECTION)]
+    if not sections:
+        return (parse_settings(parser, base_dir),)
+    households = tuple(_household(parser, section, base_dir) for section in sections)
+    for option in ("account_number", "api_key_env_var"):
+        seen: dict[str, str] = {}
+        for section, settings in zip(sections, households, strict=True):
+            value = getattr(settings.octopus, option)
+            if option not in parser[section]:
+                raise ConfigError(f"[{section}] {option}: required in every household's section")
+            if value in seen and option == "account_number":
+                raise ConfigError(f"[{section}] {option}: {value} is also [{seen[value]}]'s")
+            seen[value] = section
+    return households
+
+
+def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) -> Settings:
+    name = section.removeprefix(HOUSEHOLD_SECTION)
+    if not HOUSEHOLD_NAME.fullmatch(name):
+        raise ConfigError(
+            f"[{section}]: a household's name is up to 40 lower-case letters, digits and _, starting with a "
+            "letter (it prefixes the household's asset keys)"
+        )
+    own = {option: parser[section][option] for option in parser.options(section)}
+    merged = configparser.ConfigParser(interpolation=None)
+    merged.read_dict({other: dict(parser[other]) for other in parser.sections() if other != section})
+    for other in merged.sections():
+        if other.startswith(HOUSEHOLD_SECTION):
+            merged.remove_section(other)
+    for option, value in own.items():
+        target = next((name for name in ("octopus", "comparison") if option in _Section.KNOWN[name]), None)
+        if target is None:
+            raise ConfigError(
+                f"[{section}] {option}: unknown option (a household takes [octopus] and [comparison] options)"
+            )
+        if not merged.has_section(target):
+            merged.add_section(target)
+        merged[target][option] = value
+    try:
+        settings = parse_settings(merged, base_dir)
+    except ConfigError as exc:
+        raise ConfigError(_in_household(str(exc), section, own)) from None
+    tags = {**settings.influxdb.additional_tags, schema.ACCOUNT_NUMBER: settings.octopus.account_number}
+    influxdb = dataclasses.replace(settings.influxdb, additional_tags=tags)
+    return dataclasses.replace(settings, influxdb=influxdb, household=name)
+
+
+def _in_household(message: str, section: str, own: dict[str, str]) -> str:
+    """A merged section's error, naming the household's section when the option came from it."""
+    match = re.match(r"\[(octopus|comparison)\] (\w+):", message)
+    if match and match.group(2) in own:
+        return f"[{section}]" + message[len(match.group(1)) + 2 :]
+    return f"{message} (for [{section}])"
 
 
 def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> Settings:
@@ -88,7 +166,8 @@ def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")
     unknown = sorted(set(parser.sections()) - set(_Section.KNOWN))
     if unknown:
         raise ConfigError(
-            f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline] and [comparison])"
+            f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline], [comparison] and "
+            "[household:NAME])"
         )
     if settings.octopus.intelligent_mpan and settings.octopus.resolution_minutes != 30:
         raise ConfigError(

@@ -1,4 +1,5 @@
-"""Assembles the Definitions from the INI file named by $OCTOGRAPH_CONFIG (or ./octograph.ini)."""
+"""Assembles the Definitions from the INI file named by $OCTOGRAPH_CONFIG (or ./octograph.ini): each household's
+assets, jobs, schedules and late-data sensor (see `orchestration.households`), one dead-runs sensor."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import os
 
 import dagster as dg
 
-from octograph_pipeline.config import config_path, load_settings
+from octograph_pipeline.config import config_path, load_households
 from octograph_pipeline.orchestration.assets import IO_MANAGER_KEY, build_assets
 from octograph_pipeline.orchestration.io_manager import InfluxIOManager
-from octograph_pipeline.orchestration.jobs import build_jobs
+from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB, build_jobs
 from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.schedules import (
     build_dead_runs_sensor,
@@ -20,16 +21,21 @@ from octograph_pipeline.orchestration.schedules import (
 
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
     path = str(config_path(config_file).resolve())
-    settings = load_settings(path)
-    jobs = {job.name: job for job in build_jobs(settings)}
+    assets, jobs, schedules, sensors = [], [], [], []
+    for settings in load_households(path):
+        own_jobs = dict(zip((PRICES_JOB, CONSUMPTION_JOB), build_jobs(settings), strict=True))
+        assets += build_assets(settings)
+        jobs += own_jobs.values()
+        schedules += build_schedules(settings, own_jobs)
+        sensors.append(build_late_data_sensor(settings, own_jobs))
     # One copy per run, shared by the assets and the IO manager (a nested resource given as itself would be a
     # second copy).
     octograph = OctographConfig.configure_at_launch(config_file=path)
     return dg.Definitions(
-        assets=build_assets(settings),
-        jobs=list(jobs.values()),
-        schedules=build_schedules(settings, jobs),
-        sensors=[build_late_data_sensor(settings, jobs), build_dead_runs_sensor()],
+        assets=assets,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=[*sensors, build_dead_runs_sensor()],
         # The steps run one after another anyway (each needs the last); a process per step would add ~4 s each.
         executor=dg.in_process_executor,
         resources={

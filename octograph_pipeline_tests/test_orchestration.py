@@ -159,8 +159,8 @@ def test_the_config_file_is_read_once_per_run(make_config, influx, monkeypatch):
     """Not per asset and per IO manager call (a day was 13 reads): Dagster hands each run one copy of the
     resource, shared with the IO manager, which keeps what it read."""
     reads = []
-    read = resources.load_settings
-    monkeypatch.setattr(resources, "load_settings", lambda path: reads.append(path) or read(path))
+    read = resources.load_households
+    monkeypatch.setattr(resources, "load_households", lambda path: reads.append(path) or read(path))
     run = materialize_days(make_config(), "2024-06-12")
     assert run.success and len(run.results) == 2
     assert len(reads) == 2

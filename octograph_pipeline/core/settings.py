@@ -183,3 +183,5 @@ class Settings:
     octopus: OctopusSettings
     pipeline: PipelineSettings
     comparison: ComparisonSettings = ComparisonSettings()
+    # The `[household:NAME]` section's NAME in a file with several households; "" for the seed's one.
+    household: str = ""

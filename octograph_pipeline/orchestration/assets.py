@@ -24,7 +24,7 @@ from octograph_pipeline.core import checks, comparison, days, frames, metadata
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, TIME, Asset
 from octograph_pipeline.core.settings import ConfigError, Settings
-from octograph_pipeline.orchestration import compat, runs
+from octograph_pipeline.orchestration import compat, households, runs
 from octograph_pipeline.orchestration.partitions import MAX_DAYS_PER_RUN, daily_partitions, utc_window
 from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import no_retries
@@ -34,9 +34,6 @@ IO_MANAGER_KEY = "influx_io_manager"
 # day ahead of today; consumption cannot be complete before the day is over.
 PRICES_END_OFFSET = 2
 CONSUMPTION_END_OFFSET = 0
-# Steps that call the Octopus API share this pool (limit it in dagster.yaml), so backfills, schedules and
-# sensors never hammer the API at once.
-OCTOPUS_POOL = "octopus_api"
 # A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config: failing at
 # once; other Octopus errors (5xx, throttling, timeouts) go to the retry policy.
 NOT_RETRIED = (FinalError, ConfigError)
@@ -52,9 +49,9 @@ EXECUTION_FAILED_MEANS = (
 
 def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
     runs.begin_step(context)
-    settings = octograph.settings
+    settings = octograph.settings_for(context.asset_key)
     start, end = utc_window(context.partition_time_window)
-    with octopus_calls(context, settings), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client(settings) as client:
         data = client.account(settings.octopus.account_number)
     octopus = settings.octopus
     for problem in frames.uncovered_days(data, start, end, octopus.tz, octopus.included_meters):
@@ -72,8 +69,8 @@ def tariff_rates(
     context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
 ) -> pd.DataFrame:
     runs.begin_step(context)
-    settings = octograph.settings
-    with octopus_calls(context, settings), octograph.octopus_client() as client:
+    settings = octograph.settings_for(context.asset_key)
+    with octopus_calls(context, settings), octograph.octopus_client(settings) as client:
         # One request per tariff component for all the days and meters under that tariff.
         points, problems = frames.rate_points(
             frames.agreement_segments(account, settings.octopus.tz),
@@ -89,13 +86,13 @@ def tariff_rates(
 
 def meter_consumption(context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame):
     runs.begin_step(context)
-    settings = octograph.settings
+    settings = octograph.settings_for(context.asset_key)
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     require_stored_inputs(context, settings, account=account)
     segments = frames.agreement_segments(account, tz)
     gas = settings.octopus.gas_conversion
-    units = reported_gas_units(context, octograph, frames.gas_meters_to_ask(segments, gas.meter_types))
-    with octopus_calls(context, settings), octograph.octopus_client() as client:
+    units = reported_gas_units(context, octograph, settings, frames.gas_meters_to_ask(segments, gas.meter_types))
+    with octopus_calls(context, settings), octograph.octopus_client(settings) as client:
         points = frames.consumption_frame(
             segments, client.consumption, tz, resolution, gas, settings.influxdb.point_tags, units
         )
@@ -138,7 +135,7 @@ def _priced_consumption(
     context, octograph, account, tariff_rates, meter_consumption, dispatches: pd.DataFrame | None = None
 ):
     runs.begin_step(context)
-    settings = octograph.settings
+    settings = octograph.settings_for(context.asset_key)
     tz, resolution = settings.octopus.tz, settings.octopus.resolution_minutes
     require_stored_inputs(
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
@@ -195,9 +192,9 @@ def intelligent_dispatches(context: dg.AssetExecutionContext, octograph: Octogra
     """Kraken serves completed dispatches for about 12 hours only: what earlier runs stored for the window is
     kept, and what is served now is added (the schedule asks often enough that none is missed)."""
     runs.begin_step(context)
-    settings = octograph.settings
+    settings = octograph.settings_for(context.asset_key)
     start, end = utc_window(context.partition_time_window)
-    with no_retries(*NOT_RETRIED), octograph.kraken_client() as kraken:
+    with no_retries(*NOT_RETRIED), octograph.kraken_client(settings) as kraken:
         dispatches = kraken.dispatches(settings.octopus.account_number)
     fetched = frames.dispatch_points(dispatches, start, end, settings.influxdb.point_tags)
     with no_retries(*NOT_RETRIED), open_store(settings.influxdb) as store:
@@ -236,13 +233,13 @@ def _tariff_comparison(
     context, octograph, account, tariff_rates, meter_consumption, dispatches=None
 ) -> pd.DataFrame:
     runs.begin_step(context)
-    settings = octograph.settings
+    settings = octograph.settings_for(context.asset_key)
     require_stored_inputs(
         context, settings, account=account, tariff_rates=tariff_rates, meter_consumption=meter_consumption
     )
     segments = frames.agreement_segments(account, settings.octopus.tz)
     smart_slots = None if dispatches is None else off_peak_slots(context, settings, dispatches)
-    with octopus_calls(context, settings), octograph.octopus_client() as client:
+    with octopus_calls(context, settings), octograph.octopus_client(settings) as client:
         # One request per product, and one per component of each candidate tariff for the whole window.
         points, problems = comparison.compare(
             meter_consumption,
@@ -346,14 +343,15 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             io_manager_key=IO_MANAGER_KEY,
             backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
             retry_policy=retry_policy if declared.calls_api else None,
-            pool=OCTOPUS_POOL if declared.calls_api else None,
-            group_name="octopus",
+            pool=households.octopus_pool(settings) if declared.calls_api else None,
+            group_name=households.group(settings),
+            key_prefix=[settings.household] if settings.household else None,
             kinds={"python", "influxdb"},
             metadata={"influxdb_measurements": ", ".join(m.name for m in ASSET_MEASUREMENTS[name])},
             check_specs=[
                 dg.AssetCheckSpec(
                     check.name,
-                    asset=name,
+                    asset=households.asset_key(settings, name),
                     description=f"{check.description} {EXECUTION_FAILED_MEANS}",
                     partitions_def=days,
                 )
@@ -429,15 +427,17 @@ def day_check_results(context: dg.AssetExecutionContext, problems: dict[checks.C
             )
 
 
-def reported_gas_units(context: dg.AssetExecutionContext, octograph: OctographConfig, serials: list[str]) -> dict:
+def reported_gas_units(
+    context: dg.AssetExecutionContext, octograph: OctographConfig, settings: Settings, serials: list[str]
+) -> dict:
     """What Kraken says these gas meters report (m³ or kWh); without GraphQL access, nothing, with a warning
     (the seed's rule then applies: SMETS1, kWh, unless `gas_meter_types` says otherwise)."""
     if not serials:
         return {}
     with no_retries(*NOT_RETRIED):
         try:
-            with octograph.kraken_client() as kraken:
-                return kraken.gas_meter_units(octograph.settings.octopus.account_number)
+            with octograph.kraken_client(settings) as kraken:
+                return kraken.gas_meter_units(settings.octopus.account_number)
         except (KrakenAuthError, GraphQLUnavailable) as exc:
             context.log.warning(
                 f"gas units of {', '.join(serials)} unknown ({exc}): taken as kWh (SMETS1, the seed's rule); set "

@@ -1,9 +1,10 @@
 """Dagster IO manager: each materialised partition window replaces that window's points in InfluxDB.
 
 Like Dagster's DbIOManager it works on the output's *time window*, not its partition key, so one day and a
-range of days take the same path: the window's points of the asset's measurements (scoped to the config's
-`additional_tags`) become exactly the output's. Re-materialising a day therefore leaves no duplicates and no
-leftovers, even when a tag such as `tariff_code` changed, and a write that fails leaves the old points.
+range of days take the same path: the window's points of the asset's measurements (scoped to the household's
+`additional_tags`, which include its `account_number` when a file has several) become exactly the output's.
+Re-materialising a day therefore leaves no duplicates and no leftovers, even when a tag such as `tariff_code`
+changed, and a write that fails leaves the old points.
 """
 
 import dagster as dg
@@ -36,14 +37,14 @@ class InfluxIOManager(dg.ConfigurableIOManager):
             message = f"{context.asset_key.to_user_string()} may not write {what} [{start}, {end})"
             raise dg.Failure(message, allow_retries=False)
         with no_retries(*NOT_RETRIED):
-            settings = self.octograph.settings.influxdb
+            settings = self.octograph.settings_for(context.asset_key).influxdb
             with open_store(settings) as store:
                 store.replace(owned, start, end, settings.additional_tags, obj)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         start, end = utc_window(context.asset_partitions_time_window)
         with no_retries(*NOT_RETRIED):
-            settings = self.octograph.settings.influxdb
+            settings = self.octograph.settings_for(context.asset_key).influxdb
             with open_store(settings) as store:
                 owned = ASSET_MEASUREMENTS[context.asset_key.path[-1]]
                 return store.read(owned, start, end, settings.additional_tags)

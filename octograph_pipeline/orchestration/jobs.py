@@ -10,12 +10,14 @@ import dagster as dg
 
 from octograph_pipeline.core.schema import Asset
 from octograph_pipeline.core.settings import Settings
+from octograph_pipeline.orchestration.households import asset_key, named
 
 PRICES_JOB = "octopus_prices"
 CONSUMPTION_JOB = "octopus_consumption"
 
 
 def build_jobs(settings: Settings) -> list:
+    """The household's two jobs (named `households.named(settings, PRICES_JOB)` and so on)."""
     prices = [Asset.ACCOUNT, Asset.TARIFF_RATES]
     if settings.octopus.intelligent_mpan:
         prices.append(Asset.INTELLIGENT_DISPATCHES)
@@ -24,13 +26,13 @@ def build_jobs(settings: Settings) -> list:
         consumption.append(Asset.TARIFF_COMPARISON)
     return [
         dg.define_asset_job(
-            PRICES_JOB,
-            selection=prices,
+            named(settings, PRICES_JOB),
+            selection=[asset_key(settings, asset) for asset in prices],
             description="Agreements, tariff prices and Intelligent dispatches (partitions up to tomorrow).",
         ),
         dg.define_asset_job(
-            CONSUMPTION_JOB,
-            selection=consumption,
+            named(settings, CONSUMPTION_JOB),
+            selection=[asset_key(settings, asset) for asset in consumption],
             description="Meter readings and their cost, and the tariff comparison (partitions up to yesterday).",
         ),
     ]

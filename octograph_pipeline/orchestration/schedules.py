@@ -13,6 +13,7 @@ from octograph_pipeline.core import days as local_days
 from octograph_pipeline.core.schema import ACCOUNT_METERS, METER_CONSUMPTION, Asset
 from octograph_pipeline.core.settings import Settings
 from octograph_pipeline.orchestration import runs
+from octograph_pipeline.orchestration.households import asset_key, named
 from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 from octograph_pipeline.orchestration.partitions import days_target, range_tags
 from octograph_pipeline.orchestration.resources import OctographConfig
@@ -23,18 +24,19 @@ DISPATCHES_CRON = "15 */4 * * *"  # completed dispatches are served for about 12
 
 
 def build_schedules(settings: Settings, jobs: dict) -> list:
+    """The household's schedules; `jobs` by their plain names (PRICES_JOB, CONSUMPTION_JOB)."""
     tz = settings.octopus.timezone
 
     daily_consumption = dg.build_schedule_from_partitioned_job(
         jobs[CONSUMPTION_JOB],
-        name="daily_consumption",
+        name=named(settings, "daily_consumption"),
         description="Every morning: yesterday's readings and costs (the last consumption partition).",
         hour_of_day=CONSUMPTION_HOUR,
         minute_of_hour=0,
     )
 
     @dg.schedule(
-        name="agile_prices",
+        name=named(settings, "agile_prices"),
         job=jobs[PRICES_JOB],
         cron_schedule=AGILE_CRON,
         execution_timezone=tz,
@@ -51,7 +53,7 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         return [daily_consumption, agile_prices]
 
     @dg.schedule(
-        name="intelligent_dispatches",
+        name=named(settings, "intelligent_dispatches"),
         job=jobs[PRICES_JOB],
         cron_schedule=DISPATCHES_CRON,
         execution_timezone=tz,
@@ -63,16 +65,19 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
     def intelligent_dispatches(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         today = local_days.local_date(context.scheduled_execution_time, settings.octopus.tz)
         days = (today - dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=1)).isoformat()
-        return dg.RunRequest(asset_selection=[dg.AssetKey(Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days))
+        return dg.RunRequest(
+            asset_selection=[asset_key(settings, Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days)
+        )
 
     return [daily_consumption, agile_prices, intelligent_dispatches]
 
 
 def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinition:
+    """The household's late-data sensor; `jobs` by their plain names."""
     pipeline = settings.pipeline
 
     @dg.sensor(
-        name="late_consumption",
+        name=named(settings, "late_consumption"),
         jobs=[jobs[PRICES_JOB], jobs[CONSUMPTION_JOB]],
         minimum_interval_seconds=15 * 60,
         description=(
@@ -83,7 +88,8 @@ def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinitio
     )
     def late_consumption(context: dg.SensorEvaluationContext, octograph: OctographConfig):
         now = dt.datetime.now(dt.UTC)
-        return late_data_requests(context.instance, octograph.settings, now, context.cursor, context.update_cursor)
+        current = octograph.household(settings.household)  # the file as it is now
+        return late_data_requests(context.instance, current, now, context.cursor, context.update_cursor)
 
     return late_consumption
 
@@ -120,7 +126,8 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     retry_after = dt.timedelta(hours=settings.pipeline.late_data_retry_hours)
 
     def materialized(asset: str) -> set[dt.date]:
-        return {dt.date.fromisoformat(key) for key in instance.get_materialized_partitions(dg.AssetKey(asset))}
+        partitions = instance.get_materialized_partitions(asset_key(settings, asset))
+        return {dt.date.fromisoformat(key) for key in partitions}
 
     priced = materialized(Asset.ACCOUNT) & materialized(Asset.TARIFF_RATES)
     missing_prices = [day for day in days if day not in priced]
@@ -147,7 +154,9 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     first, last = due[0].isoformat(), due[-1].isoformat()
     # A single run over first..last; complete days in between are simply re-written as they were.
     return dg.RunRequest(
-        job_name=job, run_key=f"{job}:{first}:{last}:{now.isoformat()}", **days_target(first, last)
+        job_name=named(settings, job),
+        run_key=f"{job}:{first}:{last}:{now.isoformat()}",
+        **days_target(first, last),
     )
 
 
