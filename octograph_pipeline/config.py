@@ -99,15 +99,12 @@ def parse_households(parser: configparser.ConfigParser, base_dir: Path = Path(".
     if not sections:
         return (parse_settings(parser, base_dir),)
     households = tuple(_household(parser, section, base_dir) for section in sections)
-    for option in ("account_number", "api_key_env_var"):
-        seen: dict[str, str] = {}
-        for section, settings in zip(sections, households, strict=True):
-            value = getattr(settings.octopus, option)
-            if option not in parser[section]:
-                raise ConfigError(f"[{section}] {option}: required in every household's section")
-            if value in seen and option == "account_number":
-                raise ConfigError(f"[{section}] {option}: {value} is also [{seen[value]}]'s")
-            seen[value] = section
+    seen: dict[str, str] = {}
+    for section, settings in zip(sections, households, strict=True):
+        number = settings.octopus.account_number
+        if number in seen:
+            raise ConfigError(f"[{section}] account_number: {number} is also [{seen[number]}]'s")
+        seen[number] = section
     return households
 
 
@@ -119,6 +116,9 @@ def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) 
             "letter (it prefixes the household's asset keys)"
         )
     own = {option: parser[section][option] for option in parser.options(section)}
+    for option in ("account_number", "api_key_env_var"):  # each household's own, never the shared one
+        if option not in parser[section]:
+            raise ConfigError(f"[{section}] {option}: required in every household's section")
     merged = configparser.ConfigParser(interpolation=None)
     merged.read_dict({other: dict(parser[other]) for other in parser.sections() if other != section})
     for other in merged.sections():

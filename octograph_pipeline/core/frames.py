@@ -98,7 +98,7 @@ def account_points(
                         s.AGREEMENT_TO: _iso(agreement.valid_to),
                     }
                 )
-    return _frame(rows, [*ACCOUNT_COLUMNS, *tags.additional])
+    return _frame(rows, list(dict.fromkeys([*ACCOUNT_COLUMNS, *tags.additional])))  # account_number may be both
 
 
 def with_columns(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

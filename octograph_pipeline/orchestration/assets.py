@@ -351,7 +351,7 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             check_specs=[
                 dg.AssetCheckSpec(
                     check.name,
-                    asset=households.asset_key(settings, name),
+                    asset=households.asset_key(settings.household, name),
                     description=f"{check.description} {EXECUTION_FAILED_MEANS}",
                     partitions_def=days,
                 )

@@ -13,17 +13,17 @@ SINGLE_GROUP = "octopus"  # the one household's asset group
 SINGLE_POOL = "octopus_api"  # the one household's pool, as dagster.yaml has always named it
 
 
-def asset_key(settings: Settings, asset: str) -> dg.AssetKey:
-    return dg.AssetKey([settings.household, asset] if settings.household else [asset])
+def asset_key(household: str, asset: str) -> dg.AssetKey:
+    return dg.AssetKey([household, asset] if household else [asset])
 
 
 def household_of(key: dg.AssetKey) -> str:
     return key.path[0] if len(key.path) > 1 else ""
 
 
-def named(settings: Settings, name: str) -> str:
+def named(household: str, name: str) -> str:
     """A job's, schedule's or sensor's name for this household."""
-    return f"{settings.household}{SEPARATOR}{name}" if settings.household else name
+    return f"{household}{SEPARATOR}{name}" if household else name
 
 
 def group(settings: Settings) -> str:

@@ -17,7 +17,7 @@ CONSUMPTION_JOB = "octopus_consumption"
 
 
 def build_jobs(settings: Settings) -> list:
-    """The household's two jobs (named `households.named(settings, PRICES_JOB)` and so on)."""
+    """The household's two jobs (named `households.named(settings.household, PRICES_JOB)` and so on)."""
     prices = [Asset.ACCOUNT, Asset.TARIFF_RATES]
     if settings.octopus.intelligent_mpan:
         prices.append(Asset.INTELLIGENT_DISPATCHES)
@@ -26,13 +26,13 @@ def build_jobs(settings: Settings) -> list:
         consumption.append(Asset.TARIFF_COMPARISON)
     return [
         dg.define_asset_job(
-            named(settings, PRICES_JOB),
-            selection=[asset_key(settings, asset) for asset in prices],
+            named(settings.household, PRICES_JOB),
+            selection=[asset_key(settings.household, asset) for asset in prices],
             description="Agreements, tariff prices and Intelligent dispatches (partitions up to tomorrow).",
         ),
         dg.define_asset_job(
-            named(settings, CONSUMPTION_JOB),
-            selection=[asset_key(settings, asset) for asset in consumption],
+            named(settings.household, CONSUMPTION_JOB),
+            selection=[asset_key(settings.household, asset) for asset in consumption],
             description="Meter readings and their cost, and the tariff comparison (partitions up to yesterday).",
         ),
     ]

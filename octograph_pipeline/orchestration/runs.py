@@ -29,6 +29,7 @@ import dagster as dg
 
 from octograph_pipeline.core.days import day_range
 from octograph_pipeline.orchestration import compat
+from octograph_pipeline.orchestration.households import named
 from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
 from octograph_pipeline.orchestration.partitions import MAX_DAYS_PER_RUN, days_target
 
@@ -254,17 +255,19 @@ def run_days(
     execute: Callable | None = None,
     progress: Callable[[int, int], None] | None = None,
     into: DaysRun | None = None,
+    household: str = "",
 ) -> DaysRun:
     """Materialises every asset for the days first..last (consumption only up to its last partition,
     yesterday): per chunk of days, one prices run and, if it succeeded, one consumption run.
 
     `execute(job, instance=..., partition_key=..., tags=..., ...)` runs one job (`execute_in_process` unless
     given); returning None stops the remaining runs. `progress(days done, days in all)` follows each chunk.
-    The outcomes are recorded `into` a DaysRun as they come (a new one unless given), and returned."""
+    The outcomes are recorded `into` a DaysRun as they come (a new one unless given), and returned. `household`
+    names whose jobs run, in a file with several."""
     first = dt.date.fromisoformat(str(first))
     last = dt.date.fromisoformat(str(last or first))
     last_consumption = dt.date.fromisoformat(
-        defs.resolve_job_def(CONSUMPTION_JOB).partitions_def.get_last_partition_key()
+        defs.resolve_job_def(named(household, CONSUMPTION_JOB)).partitions_def.get_last_partition_key()
     )
     execute = execute or (lambda job, **kwargs: job.execute_in_process(**kwargs))
     days = day_range(first, last)
@@ -279,7 +282,7 @@ def run_days(
             if job == CONSUMPTION_JOB and not run.results[-1].success:
                 continue
             result = execute(
-                defs.resolve_job_def(job),
+                defs.resolve_job_def(named(household, job)),
                 instance=instance,
                 **days_target(job_days[0], job_days[-1]),
                 run_config=run_config,

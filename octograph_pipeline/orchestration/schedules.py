@@ -29,14 +29,14 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
 
     daily_consumption = dg.build_schedule_from_partitioned_job(
         jobs[CONSUMPTION_JOB],
-        name=named(settings, "daily_consumption"),
+        name=named(settings.household, "daily_consumption"),
         description="Every morning: yesterday's readings and costs (the last consumption partition).",
         hour_of_day=CONSUMPTION_HOUR,
         minute_of_hour=0,
     )
 
     @dg.schedule(
-        name=named(settings, "agile_prices"),
+        name=named(settings.household, "agile_prices"),
         job=jobs[PRICES_JOB],
         cron_schedule=AGILE_CRON,
         execution_timezone=tz,
@@ -53,7 +53,7 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         return [daily_consumption, agile_prices]
 
     @dg.schedule(
-        name=named(settings, "intelligent_dispatches"),
+        name=named(settings.household, "intelligent_dispatches"),
         job=jobs[PRICES_JOB],
         cron_schedule=DISPATCHES_CRON,
         execution_timezone=tz,
@@ -66,7 +66,7 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         today = local_days.local_date(context.scheduled_execution_time, settings.octopus.tz)
         days = (today - dt.timedelta(days=1)).isoformat(), (today + dt.timedelta(days=1)).isoformat()
         return dg.RunRequest(
-            asset_selection=[asset_key(settings, Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days)
+            asset_selection=[asset_key(settings.household, Asset.INTELLIGENT_DISPATCHES)], tags=range_tags(*days)
         )
 
     return [daily_consumption, agile_prices, intelligent_dispatches]
@@ -77,7 +77,7 @@ def build_late_data_sensor(settings: Settings, jobs: dict) -> dg.SensorDefinitio
     pipeline = settings.pipeline
 
     @dg.sensor(
-        name=named(settings, "late_consumption"),
+        name=named(settings.household, "late_consumption"),
         jobs=[jobs[PRICES_JOB], jobs[CONSUMPTION_JOB]],
         minimum_interval_seconds=15 * 60,
         description=(
@@ -126,7 +126,7 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     retry_after = dt.timedelta(hours=settings.pipeline.late_data_retry_hours)
 
     def materialized(asset: str) -> set[dt.date]:
-        partitions = instance.get_materialized_partitions(asset_key(settings, asset))
+        partitions = instance.get_materialized_partitions(asset_key(settings.household, asset))
         return {dt.date.fromisoformat(key) for key in partitions}
 
     priced = materialized(Asset.ACCOUNT) & materialized(Asset.TARIFF_RATES)
@@ -154,7 +154,7 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
     first, last = due[0].isoformat(), due[-1].isoformat()
     # A single run over first..last; complete days in between are simply re-written as they were.
     return dg.RunRequest(
-        job_name=named(settings, job),
+        job_name=named(settings.household, job),
         run_key=f"{job}:{first}:{last}:{now.isoformat()}",
         **days_target(first, last),
     )

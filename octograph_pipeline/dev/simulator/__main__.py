@@ -9,7 +9,13 @@ import threading
 from datetime import date
 
 from octograph_pipeline.dev.simulator.app import OctopusSimulator
-from octograph_pipeline.dev.simulator.household import SCENARIOS, Household, all_scenarios
+from octograph_pipeline.dev.simulator.household import (
+    SCENARIOS,
+    Household,
+    all_scenarios,
+    generated_api_key,
+    generated_households,
+)
 from octograph_pipeline.dev.simulator.server import serve
 
 DEMO_API_KEY = "sk_test_demo"
@@ -35,6 +41,15 @@ def _parser() -> argparse.ArgumentParser:
         help=f"serve these households instead of the default one: 'all' or a comma list of {', '.join(SCENARIOS)}"
         " (then --account-number and --agile-from are ignored)",
     )
+    parser.add_argument(
+        "--households",
+        type=int,
+        default=None,
+        metavar="N",
+        help="serve N generated households (accounts A-GEN00001.., each with its own key "
+        "sk_test_household_00001.., region and tariff: Agile, Economy 7, fixed, Intelligent in turn); the shared "
+        "key works for all",
+    )
     return parser
 
 
@@ -56,6 +71,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     households = None
+    if args.households is not None and args.scenarios is not None:
+        parser.error("--households and --scenarios: choose one")
+    if args.households is not None:
+        if not 1 <= args.households <= 10000:
+            parser.error(f"--households {args.households}: choose 1 to 10000")
+        households = generated_households(args.households, args.seed, args.timezone)
     if args.scenarios is not None:
         try:
             households = scenario_households(args.scenarios, args.seed, args.timezone)
@@ -75,7 +96,10 @@ def main(argv: list[str] | None = None) -> None:
         households=households,
     )
     key_source = "--api-key" if args.api_key else "the built-in demo default"
-    accounts = ", ".join(household.account_number for household in sim.households)
+    accounts = ", ".join(household.account_number for household in sim.households[:3])
+    if len(sim.households) > 3:
+        accounts += f" .. {sim.households[-1].account_number}: {len(sim.households)} households, keys "
+        accounts += f"{generated_api_key(1)} .. {generated_api_key(len(sim.households))} or"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leave the `with` cleanly
     try:
         with serve(sim, args.host, args.port) as url:

@@ -108,8 +108,10 @@ class OctopusSimulator:
 
     By default it serves one demo household built from `seed`, `account_number`, `start_date`,
     `agile_from` and `timezone`. With `households` it serves each of them under its own account
-    number instead (one shared API key; `account_number` and `agile_from` are then ignored), e.g.
-    `households=all_scenarios()`. `household` is the default/first one; `households` all of them.
+    number instead (`account_number` and `agile_from` are then ignored), e.g. `households=all_scenarios()` or
+    `generated_households(20)`. `household` is the default/first one; `households` all of them. `api_key` is
+    accepted for every account, and so is each household's own `api_key`, until it is in `revoked_keys` (then
+    401, as Octopus answers a key its owner regenerated).
 
     Settable attributes: `clock`, `latency`, `error_rate`, `burst_429`, `retry_after`,
     `page_size_max`, `sloppy_window`, `duplicate_rows`, `fail_days` (requests whose period covers one of
@@ -149,6 +151,7 @@ class OctopusSimulator:
         self.household: Household = self.households[0]
         self._accounts = {household.account_number: household for household in self.households}
         self.api_key = api_key
+        self.revoked_keys: set[str] = set()
         self.clock: Clock = clock or _utc_now
         self.latency = latency
         self.error_rate = error_rate
@@ -165,7 +168,7 @@ class OctopusSimulator:
         self._faults: list[_Fault] = []
         self._lock = threading.Lock()  # inject() runs in the test thread, requests in the server's
         # The Kraken GraphQL API: tokens, gas units, devices and Intelligent dispatches (see its knobs).
-        self.graphql = KrakenGraphQL(api_key, self._accounts, lambda: self.clock())
+        self.graphql = KrakenGraphQL(api_key, self._accounts, lambda: self.clock(), self.accepts_key)
         self.app = Starlette(routes=self._routes())
 
     # ------------------------------------------------------------------ knobs
@@ -296,6 +299,12 @@ class OctopusSimulator:
             }
         )
 
+    def accepts_key(self, key: str) -> bool:
+        """The shared key, or a household's own, unless revoked (compared in constant time)."""
+        keys = [self.api_key, *(household.api_key for household in self.households if household.api_key)]
+        known = [hmac.compare_digest(key.encode(), candidate.encode()) for candidate in keys]
+        return any(known) and key not in self.revoked_keys
+
     def _auth_error(self, request: Request) -> Response | None:
         """DRF basic auth: username is the API key, password empty."""
         header = request.headers.get("authorization", "")
@@ -306,7 +315,7 @@ class OctopusSimulator:
             username = base64.b64decode(credentials, validate=True).decode().partition(":")[0]
         except (binascii.Error, UnicodeDecodeError):
             return self._unauthorised("Invalid basic header. Credentials string is not properly base64 encoded.")
-        if not hmac.compare_digest(username.encode(), self.api_key.encode()):
+        if not self.accepts_key(username):
             return self._unauthorised("Invalid API key.")
         return None
 

@@ -41,8 +41,15 @@ class KrakenGraphQL:
     `planned_available` (False: flexPlannedDispatches answers KT-CT-4340, "Unable to fetch planned dispatches.").
     `issued` counts tokens by how they were obtained ("APIKey", "refreshToken")."""
 
-    def __init__(self, api_key: str, accounts: dict[str, Household], clock: Callable[[], datetime]):
+    def __init__(
+        self,
+        api_key: str,
+        accounts: dict[str, Household],
+        clock: Callable[[], datetime],
+        accepts: Callable[[str], bool] | None = None,
+    ):
         self.api_key = api_key
+        self.accepts = accepts  # which keys obtain a token (default: api_key only)
         self.accounts = accounts
         self.clock = clock
         self.enabled = True
@@ -117,7 +124,10 @@ class KrakenGraphQL:
     def _token(self, given: dict) -> Response:
         now = self.clock()
         if "APIKey" in given:
-            if not hmac.compare_digest(str(given["APIKey"]).encode(), self.api_key.encode()):
+            key = str(given["APIKey"])
+            if not (
+                self.accepts(key) if self.accepts else hmac.compare_digest(key.encode(), self.api_key.encode())
+            ):
                 return _error(*REFUSED_KEY, path="obtainKrakenToken", kind="VALIDATION", data=TOKEN_NULL)
             self.issued["APIKey"] += 1
         elif "refreshToken" in given:

@@ -222,6 +222,7 @@ class Household:
     ev_mpan: str | None = None
     device_id: str | None = None
     extra_dispatches: tuple[Dispatch, ...] = ()  # beyond the daily ones of `ev_dispatches`
+    api_key: str | None = None  # its own key, besides the simulator's shared one
 
     def dispatches(self, lo: datetime, hi: datetime) -> list[Dispatch]:
         """The EV's dispatches overlapping [lo, hi), oldest first (none without an EV)."""
@@ -599,6 +600,67 @@ SCENARIOS: dict[str, Callable[..., Household]] = {
     "gaps": gaps_household,
     "intelligent": intelligent_household,
 }
+
+
+GENERATED_KINDS = ("agile", "economy7", "fixed", "intelligent")
+
+
+def generated_api_key(index: int) -> str:
+    return f"sk_test_household_{index:05d}"
+
+
+def generated_households(count: int, seed: int = 1, timezone: str = "Europe/London") -> list[Household]:
+    """`count` distinct households for many-household tests and benchmarks. Household i (from 1) is account
+    A-GEN{i:05d} with key `generated_api_key(i)`, in region REGIONS[i % 14], and in turn: Agile with an Agile
+    Outgoing export and SMETS2 gas; Economy 7; VAR then a 12-month fix from 2024-11-01, with SMETS1 gas; or
+    Intelligent Octopus Go with an EV charger. Readings are seeded by the household, so each is different."""
+    start, fixed_from = date(2024, 1, 1), date(2024, 11, 1)
+    households = []
+    for index in range(1, count + 1):
+        kind, region = GENERATED_KINDS[(index - 1) % len(GENERATED_KINDS)], REGIONS[index % len(REGIONS)]
+        mpan = [f"16{index:06d}{k:05d}" for k in (1, 2)]
+        serial = f"21G{index:06d}"
+
+        def tariff(code: str, region: str = region) -> str:
+            return f"{code}-{region}"
+
+        points: list[MeterPoint] = []
+        if kind == "economy7":
+            meter = Meter(serial, (Register("1", "DAY"), Register("2", "NIGHT")))
+            agreements = (Agreement(tariff("E-2R-VAR-22-11-01"), start),)
+            points.append(MeterPoint("electricity", mpan[0], "economy7-import", (meter,), agreements,
+                                     consumption_standard=6000, profile_class=2))  # fmt: skip
+        else:
+            agreements = {
+                "agile": (Agreement(tariff("E-1R-AGILE-24-10-01"), start),),
+                "fixed": (
+                    Agreement(tariff("E-1R-VAR-22-11-01"), start, fixed_from),
+                    Agreement(tariff("E-1R-OE-FIX-12M-24-11-01"), fixed_from),
+                ),
+                "intelligent": (Agreement(tariff("E-1R-INTELLI-VAR-22-10-14"), start),),
+            }[kind]
+            meter = Meter(serial, (Register(),))
+            points.append(MeterPoint("electricity", mpan[0], "domestic-import", (meter,), agreements,
+                                     consumption_standard=3000 + 50 * (index % 20), profile_class=1))  # fmt: skip
+        if kind == "agile":
+            export = (Agreement(tariff("E-1R-AGILE-OUTGOING-19-05-13"), start),)
+            points.append(MeterPoint("electricity", mpan[1], "solar-export", (meter,), export,
+                                     consumption_standard=0, profile_class=8, is_export=True))  # fmt: skip
+        if kind in ("agile", "fixed"):
+            gas = Meter(f"G4G{index:07d}", unit="m3" if kind == "agile" else "kWh")
+            points.append(MeterPoint("gas", f"7{index:06d}001", "gas-heating", (gas,),
+                                     (Agreement(tariff("G-1R-VAR-22-11-01"), start),),
+                                     consumption_standard=11000))  # fmt: skip
+        prop = Property(3000000 + index, start, None, tuple(points), f"{index} Generated Street", town="Manyton")
+        ev = (
+            {"ev_mpan": mpan[0], "device_id": f"00000000-0000-4000-8000-{index:012d}"}
+            if kind == "intelligent"
+            else {}
+        )
+        households.append(
+            Household(f"A-GEN{index:05d}", seed + index, timezone, (prop,), api_key=generated_api_key(index), **ev)
+        )
+    return households
 
 
 def all_scenarios(seed: int = 1, timezone: str = "Europe/London") -> list[Household]:

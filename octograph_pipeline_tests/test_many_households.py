@@ -1,0 +1,208 @@
+"""Several households in one deployment: the `[household:NAME]` sections, each household's own asset keys, jobs,
+schedules, sensor and Octopus pool, and 20 generated households back-filled for a week through the real webserver
+and daemon, equal point for point to the same households materialised one at a time, one revoked key failing its
+household alone."""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from octograph_pipeline.clients.influx import InfluxV1Store
+from octograph_pipeline.config import load_settings, parse_households
+from octograph_pipeline.core.settings import ConfigError
+from octograph_pipeline.definitions import build_definitions
+from octograph_pipeline.dev.demo import prepare_dagster_home
+from octograph_pipeline.dev.simulator import OctopusSimulator, serve
+from octograph_pipeline.dev.simulator.household import generated_api_key, generated_households
+from octograph_pipeline.orchestration.runs import run_days
+
+from .dagster_ui import DagsterDev
+from .helpers import API_KEY, REPO, SIMULATOR_NOW, all_points
+
+WEEK = [f"2024-06-{day}" for day in range(10, 17)]
+REVOKED = 5  # the household whose key its owner regenerated
+
+
+def households_ini(**sections: dict[str, str]) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_dict(
+        {
+            "influxdb": {"api_version": "1", "url": "http://127.0.0.1:1"},
+            "octopus": {"api_prefix": "http://127.0.0.1:2/v1", "timezone": "Europe/London"},
+            **sections,
+        }
+    )
+    return parser
+
+
+def test_each_household_section_is_its_octopus_options_over_the_shared_ones():
+    home, flat = parse_households(
+        households_ini(
+            **{
+                "household:home": {"account_number": "A-HOME0001", "api_key_env_var": "KEY_HOME"},
+                "household:flat": {
+                    "account_number": "A-FLAT0001",
+                    "api_key_env_var": "KEY_FLAT",
+                    "resolution_minutes": "60",
+                    "products": "AGILE-24-10-01",
+                },
+            }
+        )
+    )
+    assert (home.household, flat.household) == ("home", "flat")
+    assert home.octopus.api_prefix == flat.octopus.api_prefix == "http://127.0.0.1:2/v1"  # shared
+    assert (home.octopus.resolution_minutes, flat.octopus.resolution_minutes) == (30, 60)
+    assert (home.comparison.enabled, flat.comparison.products) == (False, ("AGILE-24-10-01",))
+    # Every point of a household carries its account number: the scope its runs replace.
+    assert home.influxdb.additional_tags == {"account_number": "A-HOME0001"}
+    assert flat.influxdb.additional_tags == {"account_number": "A-FLAT0001"}
+
+
+def test_a_seed_file_is_one_unnamed_household_whose_points_carry_no_extra_tag():
+    (only,) = parse_households(households_ini(octopus={"account_number": "A-SEED0001"}))
+    assert only.household == "" and only.influxdb.additional_tags == {}
+
+
+@pytest.mark.parametrize(
+    ("sections", "error"),
+    [
+        ({"household:Home": {"account_number": "A-1234ABCD"}}, r"\[household:Home\]: a household's name is"),
+        (
+            {"household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K", "bucket": "x"}},
+            r"\[household:a\] bucket: unknown option",
+        ),
+        ({"household:a": {"api_key_env_var": "K"}}, r"\[household:a\] account_number: required"),
+        ({"household:a": {"account_number": "A-1234ABCD"}}, r"\[household:a\] api_key_env_var: required"),
+        (
+            {
+                "household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K1"},
+                "household:b": {"account_number": "A-1234ABCD", "api_key_env_var": "K2"},
+            },
+            r"\[household:b\] account_number: A-1234ABCD is also \[household:a\]'s",
+        ),
+        (
+            {"household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K", "intelligent_mpan": "x"}},
+            r"^\[household:a\] intelligent_mpan: ",
+        ),
+    ],
+)
+def test_a_bad_household_section_is_one_error_naming_it(sections, error):
+    with pytest.raises(ConfigError, match=error):
+        parse_households(households_ini(**sections))
+
+
+def test_the_octograph_command_refuses_a_file_of_several_households(tmp_path):
+    path = tmp_path / "many.ini"
+    sections = {f"household:h{i}": {"account_number": f"A-{i}000000A", "api_key_env_var": f"K{i}"} for i in (1, 2)}
+    with path.open("w") as file:
+        households_ini(**sections).write(file)
+    with pytest.raises(ConfigError, match=r"has 2 households \(\[household:h1\], \[household:h2\]\)"):
+        load_settings(path)
+
+
+@pytest.fixture
+def generated():
+    """20 generated households (Agile with export and gas, Economy 7, fixed, Intelligent in turn), each with
+    its own key, served by one simulator whose "now" is fixed."""
+    households = generated_households(20, seed=3)
+    simulator = OctopusSimulator(api_key=API_KEY, households=households, clock=lambda: SIMULATOR_NOW)
+    with serve(simulator) as api_prefix:
+        yield simulator, households, api_prefix
+
+
+def write_households(path: Path, influx: InfluxV1Store, api_prefix: str, households, monkeypatch) -> Path:
+    """One section per household, its own key variable set to its own key; no step retries."""
+    parser = households_ini(
+        influxdb={"api_version": "1", "url": influx.url, "bucket": influx.database},
+        octopus={"api_prefix": api_prefix},
+        pipeline={"start_date": "2024-01-01", "retries": "0", "api_retries": "0"},
+    )
+    for index, household in enumerate(households, 1):
+        variable = f"OCTOGRAPH_TEST_KEY_H{index:02d}"
+        monkeypatch.setenv(variable, generated_api_key(index))
+        section = {"account_number": household.account_number, "api_key_env_var": variable}
+        if household.ev_mpan:
+            section["intelligent_mpan"] = household.ev_mpan
+        parser[f"household:h{index:02d}"] = section
+    with path.open("w") as file:
+        parser.write(file)
+    return path
+
+
+def test_each_household_has_its_own_keys_jobs_schedules_sensor_and_pool(tmp_path, influx, monkeypatch):
+    households = generated_households(4)
+    defs = build_definitions(
+        write_households(tmp_path / "four.ini", influx, "http://127.0.0.1:2/v1", households, monkeypatch)
+    )
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {key for key in keys if key.startswith("h04/")} == {
+        "h04/account", "h04/tariff_rates", "h04/meter_consumption", "h04/priced_consumption",
+        "h04/intelligent_dispatches",  # the Intelligent household's
+    }  # fmt: skip
+    assert len(keys) == 4 * 4 + 1
+    assert graph.get(dg.AssetKey(["h02", "priced_consumption"])).parent_keys == {
+        dg.AssetKey(["h02", name]) for name in ("account", "tariff_rates", "meter_consumption")
+    }
+    assert {graph.get(dg.AssetKey(["h03", "account"])).group_name} == {"h03"}
+    assert defs.resolve_job_def("h01__octopus_prices") and defs.resolve_job_def("h01__octopus_consumption")
+    schedules = {schedule.name for schedule in defs.schedules}
+    assert {"h01__daily_consumption", "h01__agile_prices", "h04__intelligent_dispatches"} <= schedules
+    assert {sensor.name for sensor in defs.sensors} == {f"h0{i}__late_consumption" for i in range(1, 5)} | {
+        "dead_runs"
+    }
+    account = defs.resolve_assets_def(dg.AssetKey(["h02", "account"]))
+    assert account.op.pool == "octopus_api__OCTOGRAPH_TEST_KEY_H02"  # its key's pool: one request at a time
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_twenty_households_backfilled_from_the_ui_equal_each_alone_and_a_revoked_key_fails_only_its_own(
+    tmp_path, influxd, generated, monkeypatch
+):
+    """A week of all 20 households' assets launched as one backfill through the real webserver and daemon; the
+    fifth household's key was revoked. Every other household-day is materialised, and InfluxDB holds, point for
+    point, what materialising each household alone, one after another, into a second database writes."""
+    simulator, households, api_prefix = generated
+    simulator.revoked_keys.add(generated_api_key(REVOKED))
+    together, alone = (InfluxV1Store(influxd.url, f"households_{name}") for name in ("together", "alone"))
+    for store in (together, alone):
+        store.create_database()
+    try:
+        config = write_households(tmp_path / "together.ini", together, api_prefix, households, monkeypatch)
+        home = tmp_path / "dagster_home"
+        prepare_dagster_home(home)
+        names = [f"h{index:02d}" for index in range(1, len(households) + 1)]
+        with DagsterDev(REPO / "workspace.yaml", home, {"OCTOGRAPH_CONFIG": str(config)}) as dagster:
+            assets = [
+                f"{name}/{asset}"
+                for name, household in zip(names, households, strict=True)
+                for asset in ("account", "tariff_rates", "meter_consumption", "priced_consumption")
+                + (("intelligent_dispatches",) if household.ev_mpan else ())
+            ]
+            backfill = dagster.wait_for_backfill(dagster.launch_asset_backfill(assets, WEEK), timeout=900)
+            assert backfill["status"] in ("COMPLETED_FAILED", "FAILED"), backfill["status"]
+            for name in names:
+                for asset in ("account", "priced_consumption"):
+                    expected = set() if name == f"h{REVOKED:02d}" else set(WEEK)
+                    assert dagster.materialized_partitions(f"{name}/{asset}") == expected, (name, asset)
+            assert set(dagster.partition_statuses(f"h{REVOKED:02d}/account").values()) == {"FAILED"}
+
+        alone_config = write_households(tmp_path / "alone.ini", alone, api_prefix, households, monkeypatch)
+        defs, instance = build_definitions(alone_config), dg.DagsterInstance.ephemeral()
+        for name in names:
+            run = run_days(defs, WEEK[0], WEEK[-1], instance=instance, household=name, raise_on_error=False)
+            assert run.success == (name != f"h{REVOKED:02d}"), name
+        points = all_points(together)
+        assert {dict(tags)["account_number"] for _, tags, _ in points} == {
+            household.account_number for index, household in enumerate(households, 1) if index != REVOKED
+        }
+        assert points == all_points(alone)
+    finally:
+        for store in (together, alone):
+            store.drop_database()
+            store.close()
