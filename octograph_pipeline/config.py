@@ -36,6 +36,7 @@ VOLUME_CORRECTION_RANGE = (0.9, 1.1)
 CHARGE_CAP_RANGE = (0.0, 25.0)  # hours per midday-to-midday period (25 on a clock-change day)
 CALORIFIC_RANGE = (30.0, 50.0)
 API_BACKOFF_RANGE = (0.0, 60.0)
+REQUEST_RATE_RANGE = (0.0, 1000.0)  # requests per second, 0: no cap
 
 
 def user_cache_dir() -> str:
@@ -240,6 +241,9 @@ def _pipeline(pipeline: _Section) -> PipelineSettings:
         ),
         api_retry_budget_seconds=pipeline.whole(
             "api_retry_budget_seconds", PipelineSettings.api_retry_budget_seconds, 0, 3600
+        ),
+        api_requests_per_second=pipeline.number(
+            "api_requests_per_second", PipelineSettings.api_requests_per_second, *REQUEST_RATE_RANGE
         ),
     )
 

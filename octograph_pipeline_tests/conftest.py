@@ -32,6 +32,13 @@ from .helpers import (
 )
 
 
+@pytest.fixture(autouse=True)
+def own_cache_dir(tmp_path, monkeypatch):
+    """Each test its own cache directory, so the machine-wide Octopus pace (its file lives there) starts afresh:
+    a 429 answered in one test must not pause the next."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="session")
 def influxd(tmp_path_factory) -> LocalInfluxd:
     server = LocalInfluxd(tmp_path_factory.mktemp("influxdb")).start()

@@ -32,6 +32,7 @@ from octograph_pipeline.clients.octopus import (
     configured_retry,
     default_retry,
 )
+from octograph_pipeline.clients.pacing import PacedAdapter
 from octograph_pipeline.core.models import (
     Dispatch,
     parse_completed_dispatch,
@@ -105,7 +106,7 @@ class KrakenClient:
         self.session = requests.Session()
         retry = retry or default_retry(methods=("POST",))
         self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
-        adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+        adapter = PacedAdapter(getattr(retry, "pace", None), max_retries=retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = "octograph-pipeline"

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from octograph_pipeline.clients.net import connection_problem
+from octograph_pipeline.clients.pacing import PacedAdapter, SharedPace
 from octograph_pipeline.core.models import POINT_ID_NAME, Account, Product, parse_account, parse_product
 from octograph_pipeline.core.settings import Settings
 from octograph_pipeline.core.tariffs import parse_tariff_code
@@ -37,6 +37,7 @@ CACHE_SECONDS = 3600
 CONNECT_RETRIES = 2
 CONNECT_TIMEOUT, READ_TIMEOUT = 10.0, 60.0
 DEFAULT_RETRY_BUDGET_SECONDS = 45.0  # [pipeline] api_retry_budget_seconds
+PACE_FILE = "octopus-pace"  # in the cache directory: the instant this machine's next request may start
 
 
 class OctopusError(RuntimeError):
@@ -97,13 +98,15 @@ class OctopusRetry(Retry):
     response once the budget is spent.
     """
 
-    def __init__(self, *args, budget: RetryBudget | None = None, **kwargs):
+    def __init__(self, *args, budget: RetryBudget | None = None, pace: SharedPace | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.budget = budget or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
+        self.pace = pace  # shared with every process of this machine: a 429 pauses them all
 
     def new(self, **kw) -> OctopusRetry:
         retry = super().new(**kw)
         retry.budget = self.budget  # urllib3 copies the Retry on every attempt; the budget is shared
+        retry.pace = self.pace
         return retry
 
     def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
@@ -112,6 +115,8 @@ class OctopusRetry(Retry):
         self.budget.charge_failed_attempt()
         retry = super().increment(method, url, response, error, _pool, _stacktrace)
         retry_after = retry.get_retry_after(response) if response is not None else None
+        if self.pace is not None and response is not None and response.status == 429:
+            self.pace.pause_all(retry_after or retry.get_backoff_time())
         if self.budget.left <= 0 or (retry_after or retry.get_backoff_time()) > self.budget.left:
             last = f"HTTP {response.status}" if response is not None else _failure(error)
             raise BudgetSpent(_pool, url, f"last attempt: {last}")
@@ -121,6 +126,8 @@ class OctopusRetry(Retry):
         began = time.monotonic()
         super().sleep(response)
         self.budget.left -= time.monotonic() - began
+        if self.pace is not None:  # another process's 429 may pause this one too; not charged to the budget
+            self.pace.wait_turn()
         self.budget.attempt()
 
 
@@ -167,12 +174,14 @@ def default_retry(
     backoff_max: float = 30.0,
     budget_seconds: float = DEFAULT_RETRY_BUDGET_SECONDS,
     methods: tuple[str, ...] = ("GET",),
+    pace: SharedPace | None = None,
 ) -> Retry:
     """Backoff for what mends (429, 5xx, HTML 403, read timeouts) within a budget of waiting; a short allowance
     for connecting, and none for other errors (TLS), which do not mend by waiting. GraphQL's POSTs only read
     (or obtain a token), so they may be repeated too."""
     return OctopusRetry(
         budget=RetryBudget(budget_seconds),
+        pace=pace,
         total=total,
         connect=min(total, CONNECT_RETRIES),
         other=0,
@@ -186,14 +195,21 @@ def default_retry(
 
 
 def configured_retry(settings: Settings, methods: tuple[str, ...] = ("GET",)) -> Retry:
-    """`default_retry` as `[pipeline] api_retries`, `api_backoff_seconds` and `api_retry_budget_seconds` say."""
+    """`default_retry` as `[pipeline] api_retries`, `api_backoff_seconds` and `api_retry_budget_seconds` say,
+    keeping this machine's shared pace (`api_requests_per_second`)."""
     pipeline = settings.pipeline
     return default_retry(
         total=pipeline.api_retries,
         backoff_factor=pipeline.api_backoff_seconds,
         budget_seconds=pipeline.api_retry_budget_seconds,
         methods=methods,
+        pace=shared_pace(settings),
     )
+
+
+def shared_pace(settings: Settings) -> SharedPace:
+    """The pace every process of this machine keeps (its file is in the cache directory)."""
+    return SharedPace(Path(settings.octopus.cache_dir) / PACE_FILE, settings.pipeline.api_requests_per_second)
 
 
 def _utc_iso(moment: dt.datetime) -> str:
@@ -219,7 +235,7 @@ class OctopusClient:
         self.session = _cached_session(Path(cache_dir), api_key) if cache_dir else requests.Session()
         retry = retry or default_retry()
         self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = PacedAdapter(getattr(retry, "pace", None), max_retries=retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.auth = (api_key, "")

@@ -161,6 +161,8 @@ class PipelineSettings:
     api_retries: int = 6  # HTTP retries per request (429, 5xx, HTML 403, read timeouts)
     api_backoff_seconds: float = 0.5  # urllib3 backoff factor: waits of factor × 2^n s, at most 30 s each
     api_retry_budget_seconds: int = 45
+    # Requests per second to Octopus from all runs of this machine together (0: no cap); a 429 pauses them all.
+    api_requests_per_second: float = 20.0
 
 
 @dataclass(frozen=True)
