@@ -245,6 +245,7 @@ def _pipeline(pipeline: _Section) -> PipelineSettings:
         api_requests_per_second=pipeline.number(
             "api_requests_per_second", PipelineSettings.api_requests_per_second, *REQUEST_RATE_RANGE
         ),
+        celery_broker=pipeline.broker_url("celery_broker"),
     )
 
 
@@ -319,6 +320,19 @@ class _Section:
                 option, f"holds credentials: put them in the variable named by [{self.name}] {secret}"
             )
         return value
+
+    def broker_url(self, option: str) -> str | None:
+        """A Celery broker URL of a scheme Celery knows (Redis, RabbitMQ), without a password: the URL reaches
+        run config and the workers' command lines, where a secret must not."""
+        url = self.given(option)
+        if url is None:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("redis", "rediss", "amqp", "amqps", "pyamqp") or not parts.hostname:
+            raise self._error(option, f"{url!r} is not a broker URL like redis://localhost:6379/0")
+        if parts.password:
+            raise self._error(option, "holds a password: reach the broker on a private network without one")
+        return url
 
     def account_number(self, option: str) -> str:
         value = self.required(option).upper()

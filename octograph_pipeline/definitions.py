@@ -22,7 +22,8 @@ from octograph_pipeline.orchestration.schedules import (
 def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Definitions:
     path = str(config_path(config_file).resolve())
     assets, jobs, schedules, sensors = [], [], [], []
-    for settings in load_households(path):
+    households = load_households(path)
+    for settings in households:
         own_jobs = dict(zip((PRICES_JOB, CONSUMPTION_JOB), build_jobs(settings), strict=True))
         assets += build_assets(settings)
         jobs += own_jobs.values()
@@ -36,13 +37,23 @@ def build_definitions(config_file: str | os.PathLike | None = None) -> dg.Defini
         jobs=jobs,
         schedules=schedules,
         sensors=[*sensors, build_dead_runs_sensor()],
-        # The steps run one after another anyway (each needs the last); a process per step would add ~4 s each.
-        executor=dg.in_process_executor,
+        executor=executor(households[0].pipeline.celery_broker),  # [pipeline] is shared
         resources={
             "octograph": octograph,
             IO_MANAGER_KEY: InfluxIOManager(octograph=octograph),
         },
     )
+
+
+def executor(celery_broker: str | None) -> dg.ExecutorDefinition:
+    """Without a broker, each run's steps run in its own process, one after another (each needs the last; a
+    process per step would add ~4 s each). With one, on Dagster's Celery workers (`dagster-celery worker start`),
+    wherever they run: the broker is also the result backend."""
+    if celery_broker is None:
+        return dg.in_process_executor
+    from dagster_celery import celery_executor  # only for those who use it
+
+    return celery_executor.configured({"broker": celery_broker, "backend": celery_broker})
 
 
 @dg.definitions

@@ -1,11 +1,16 @@
 """Several households in one deployment: the `[household:NAME]` sections, each household's own asset keys, jobs,
 schedules, sensor and Octopus pool, and 20 generated households back-filled for a week through the real webserver
-and daemon, equal point for point to the same households materialised one at a time, one revoked key failing its
-household alone."""
+and daemon with their steps on two Dagster Celery workers (Debian's Redis as the broker), equal point for point to
+the same households materialised one at a time, one revoked key failing its household alone."""
 
 from __future__ import annotations
 
 import configparser
+import contextlib
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -16,12 +21,14 @@ from octograph_pipeline.config import load_settings, parse_households
 from octograph_pipeline.core.settings import ConfigError
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.demo import prepare_dagster_home
+from octograph_pipeline.dev.influxd import free_port
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 from octograph_pipeline.dev.simulator.household import generated_api_key, generated_households
 from octograph_pipeline.orchestration.runs import run_days
 
 from .dagster_ui import DagsterDev
 from .helpers import API_KEY, REPO, SIMULATOR_NOW, all_points
+from .processes import started
 
 WEEK = [f"2024-06-{day}" for day in range(10, 17)]
 REVOKED = 5  # the household whose key its owner regenerated
@@ -114,12 +121,14 @@ def generated():
         yield simulator, households, api_prefix
 
 
-def write_households(path: Path, influx: InfluxV1Store, api_prefix: str, households, monkeypatch) -> Path:
+def write_households(
+    path: Path, influx: InfluxV1Store, api_prefix: str, households, monkeypatch, **pipeline: str
+) -> Path:
     """One section per household, its own key variable set to its own key; no step retries."""
     parser = households_ini(
         influxdb={"api_version": "1", "url": influx.url, "bucket": influx.database},
         octopus={"api_prefix": api_prefix},
-        pipeline={"start_date": "2024-01-01", "retries": "0", "api_retries": "0"},
+        pipeline={"start_date": "2024-01-01", "retries": "0", "api_retries": "0", **pipeline},
     )
     for index, household in enumerate(households, 1):
         variable = f"OCTOGRAPH_TEST_KEY_H{index:02d}"
@@ -159,25 +168,91 @@ def test_each_household_has_its_own_keys_jobs_schedules_sensor_and_pool(tmp_path
     assert account.op.pool == "octopus_api__OCTOGRAPH_TEST_KEY_H02"  # its key's pool: one request at a time
 
 
+@pytest.mark.parametrize(
+    ("broker", "error"),
+    [
+        ("http://127.0.0.1:6379", r"\[pipeline\] celery_broker: 'http://127.0.0.1:6379' is not a broker URL"),
+        ("redis://:secret@10.0.0.5:6379/0", r"\[pipeline\] celery_broker: holds a password"),
+    ],
+)
+def test_a_bad_celery_broker_is_one_error_naming_the_option(broker, error):
+    parser = households_ini(octopus={"account_number": "A-SEED0001"}, pipeline={"celery_broker": broker})
+    with pytest.raises(ConfigError, match=error) as raised:
+        parse_households(parser)
+    assert "secret" not in str(raised.value)
+
+
+def test_a_broker_puts_the_steps_on_celery_workers_and_none_keeps_them_in_the_run(tmp_path):
+    seed = households_ini(octopus={"account_number": "A-SEED0001"})
+    for broker, executor in ((None, "in_process"), ("redis://127.0.0.1:6379/0", "celery")):
+        if broker:
+            seed["pipeline"] = {"celery_broker": broker}
+        path = tmp_path / f"{executor}.ini"
+        with path.open("w") as file:
+            seed.write(file)
+        assert build_definitions(path).resolve_job_def("octopus_prices").executor_def.name == executor
+
+
+@contextlib.contextmanager
+def celery_workers(home: Path, config: Path, broker: str, count: int = 2):
+    """`count` Dagster Celery workers (`dagster-celery worker start`, as a deployment starts them on each
+    machine) on this broker, sharing DAGSTER_HOME and the config with the webserver; yields their log files."""
+    worker_yaml = home / "celery.yaml"
+    worker_yaml.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOGRAPH_CONFIG": str(config)}
+    logs = [home / f"worker{index}.log" for index in range(1, count + 1)]
+    with contextlib.ExitStack() as stack:
+        for index, log in enumerate(logs, 1):
+            command = [
+                Path(sys.executable).parent / "dagster-celery", "worker", "start", "-A", "dagster_celery.app",
+                "-y", worker_yaml, "-n", f"worker{index}@%h", "--", "--concurrency=1",
+            ]  # fmt: skip
+            stack.enter_context(started(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT))
+        yield logs
+
+
+@pytest.fixture
+def redis_broker(tmp_path) -> str:
+    """Debian's redis-server, private: loopback, a free port, no persistence."""
+    ensure = REPO / "scripts" / "ensure-debian-package.sh"
+    subprocess.run([ensure, "redis-server", "redis-server", "Redis, the Celery broker"], check=True, timeout=900)
+    port = free_port()
+    command = ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
+    with started(command, cwd=tmp_path, stdout=subprocess.DEVNULL) as process:
+        for _ in range(200):
+            ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
+            if ping.stdout.strip() == "PONG":
+                break
+            assert process.poll() is None, "redis-server exited"
+            time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+
+
 @pytest.mark.integration
 @pytest.mark.slow
-def test_twenty_households_backfilled_from_the_ui_equal_each_alone_and_a_revoked_key_fails_only_its_own(
-    tmp_path, influxd, generated, monkeypatch
+def test_twenty_households_backfilled_on_celery_workers_equal_each_alone_and_a_revoked_key_fails_only_its_own(
+    tmp_path, influxd, generated, redis_broker, monkeypatch
 ):
-    """A week of all 20 households' assets launched as one backfill through the real webserver and daemon; the
-    fifth household's key was revoked. Every other household-day is materialised, and InfluxDB holds, point for
-    point, what materialising each household alone, one after another, into a second database writes."""
+    """A week of all 20 households' assets launched as one backfill through the real webserver and daemon, their
+    steps executed by two Celery workers; the fifth household's key was revoked. Every other household-day is
+    materialised, both workers ran steps, and InfluxDB holds, point for point, what materialising each household
+    alone, one after another and in-process, into a second database writes."""
     simulator, households, api_prefix = generated
     simulator.revoked_keys.add(generated_api_key(REVOKED))
     together, alone = (InfluxV1Store(influxd.url, f"households_{name}") for name in ("together", "alone"))
     for store in (together, alone):
         store.create_database()
     try:
-        config = write_households(tmp_path / "together.ini", together, api_prefix, households, monkeypatch)
+        config = write_households(
+            tmp_path / "together.ini", together, api_prefix, households, monkeypatch, celery_broker=redis_broker
+        )
         home = tmp_path / "dagster_home"
         prepare_dagster_home(home)
         names = [f"h{index:02d}" for index in range(1, len(households) + 1)]
-        with DagsterDev(REPO / "workspace.yaml", home, {"OCTOGRAPH_CONFIG": str(config)}) as dagster:
+        with (
+            celery_workers(home, config, redis_broker) as worker_logs,
+            DagsterDev(REPO / "workspace.yaml", home, {"OCTOGRAPH_CONFIG": str(config)}) as dagster,
+        ):
             assets = [
                 f"{name}/{asset}"
                 for name, household in zip(names, households, strict=True)
@@ -191,8 +266,14 @@ def test_twenty_households_backfilled_from_the_ui_equal_each_alone_and_a_revoked
                     expected = set() if name == f"h{REVOKED:02d}" else set(WEEK)
                     assert dagster.materialized_partitions(f"{name}/{asset}") == expected, (name, asset)
             assert set(dagster.partition_statuses(f"h{REVOKED:02d}/account").values()) == {"FAILED"}
+        for log in worker_logs:  # each worker executed steps (Celery logs each task it finished)
+            assert "succeeded in" in log.read_text(), log.read_text()[-3000:]
 
         alone_config = write_households(tmp_path / "alone.ini", alone, api_prefix, households, monkeypatch)
+        assert (
+            build_definitions(alone_config).resolve_job_def("h01__octopus_prices").executor_def.name
+            == "in_process"
+        )
         defs, instance = build_definitions(alone_config), dg.DagsterInstance.ephemeral()
         for name in names:
             run = run_days(defs, WEEK[0], WEEK[-1], instance=instance, household=name, raise_on_error=False)

@@ -163,6 +163,9 @@ class PipelineSettings:
     api_retry_budget_seconds: int = 45
     # Requests per second to Octopus from all runs of this machine together (0: no cap); a 429 pauses them all.
     api_requests_per_second: float = 20.0
+    # A Celery broker (redis://host:port/db): each run's steps then execute on Dagster's Celery workers, on any
+    # machine that reaches it, instead of in the run's own process.
+    celery_broker: str | None = None
 
 
 @dataclass(frozen=True)
