@@ -24,6 +24,7 @@ from octograph_pipeline.dev.demo import prepare_dagster_home
 from octograph_pipeline.dev.influxd import free_port
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 from octograph_pipeline.dev.simulator.household import generated_api_key, generated_households
+from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import run_days
 
 from .dagster_ui import DagsterDev
@@ -287,3 +288,20 @@ def test_twenty_households_backfilled_on_celery_workers_equal_each_alone_and_a_r
         for store in (together, alone):
             store.drop_database()
             store.close()
+
+
+def test_each_households_late_data_sensor_requests_that_households_job(tmp_path, influx, monkeypatch):
+    """Nothing materialised yet: each household's sensor asks for its own prices job over the recent days (the
+    sensor reads its own assets' partitions, under its prefix)."""
+    config = write_households(
+        tmp_path / "two.ini", influx, "http://127.0.0.1:2/v1", generated_households(2), monkeypatch
+    )
+    defs, instance = build_definitions(config), dg.DagsterInstance.ephemeral()
+    for name in ("h01", "h02"):
+        context = dg.build_sensor_context(
+            instance=instance,
+            resources={"octograph": OctographConfig(config_file=str(config))},
+            repository_def=defs.get_repository_def(),
+        )
+        (request,) = defs.resolve_sensor_def(f"{name}__late_consumption").evaluate_tick(context).run_requests
+        assert request.job_name == f"{name}__octopus_prices"
