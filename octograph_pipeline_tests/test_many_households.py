@@ -200,7 +200,9 @@ def celery_workers(home: Path, config: Path, broker: str, count: int = 2):
     machine) on this broker, sharing DAGSTER_HOME and the config with the webserver; yields their log files."""
     worker_yaml = home / "celery.yaml"
     worker_yaml.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
+    venv = Path(sys.executable).parent  # `dagster-celery worker start` runs `celery` from PATH
     env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOGRAPH_CONFIG": str(config)}
+    env["PATH"] = f"{venv}{os.pathsep}{env.get('PATH', '')}"
     logs = [home / f"worker{index}.log" for index in range(1, count + 1)]
     with contextlib.ExitStack() as stack:
         for index, log in enumerate(logs, 1):
