@@ -15,7 +15,7 @@ test: venv influxd ## The whole test suite (starts its own private InfluxDB and 
 ui: venv influxd ## Dagster UI (http://127.0.0.1:3000) on the demo stack; Ctrl-C stops everything
 	$(PY) -m octograph_pipeline.dev.demo ui
 
-bench: venv influxd ## The performance report: a year through the CLI, the direct floor, a UI backfill, ... (< 10 min)
+bench: venv influxd ## The performance report: a year through the CLI, the floor, UI backfills, 100 households (~25 min)
 	$(PY) -m benchmarks.report
 
 lint: venv

@@ -12,7 +12,9 @@ InfluxDB 1.x; the Octopus simulator answering every request after 100 ms), in on
    SQLite and on the PostgreSQL instance;
 4. the daily schedule's run (yesterday's consumption) and the Agile schedule's run (today and tomorrow);
 5. line-protocol build rate, InfluxDB write rate, and the peak RSS of (1);
-6. what one Dagster event costs on each storage (benchmarks/event_costs.py).
+6. what one Dagster event costs on each storage (benchmarks/event_costs.py);
+7. many households: OCTOGRAPH_BENCH_HOUSEHOLDS (100) generated households × the year as one UI backfill on the
+   PostgreSQL instance (benchmarks/households.py; about 20 minutes of the bench).
 
 Each measured process reports where its time went (benchmarks/instrument.py): waiting on Octopus, our own
 compute (frames, pricing, checks, metadata, line protocol), InfluxDB writes and reads, start-up (the
@@ -35,6 +37,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from benchmarks import households
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "benchmarks" / "results" / "latest.json"
@@ -370,6 +374,8 @@ def table(results: dict) -> str:
     lines += ["", f"{'(6) ms per Dagster event':42}" + "".join(f"{name:>{cell}}" for name in storages)]
     for kind, per_storage in costs.items():
         lines.append(f"    {kind:38}" + "".join(f"{per_storage[name]:{cell}.2f}" for name in storages))
+    if "households" in results:
+        lines += ["", households.table(results["households"])]
     return "\n".join(lines)
 
 
@@ -385,6 +391,7 @@ def main() -> int:
         results["ui_backfill"] = ui_backfill(stack)
         results["ui_backfill_postgres"] = ui_backfill(stack, postgres=True)
     results["event_costs"] = event_costs()
+    results["households"] = households.many_households(households.HOUSEHOLDS)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
