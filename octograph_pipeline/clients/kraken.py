@@ -22,17 +22,15 @@ import requests
 from octograph_pipeline.clients.net import connection_problem
 from octograph_pipeline.clients.octopus import (
     CONNECT_TIMEOUT,
-    DEFAULT_RETRY_BUDGET_SECONDS,
     READ_TIMEOUT,
     ApiUnreachable,
     FinalError,
     OctopusError,
-    RetryBudget,
     budget_spent,
     configured_retry,
     default_retry,
+    retrying,
 )
-from octograph_pipeline.clients.pacing import PacedAdapter
 from octograph_pipeline.core.models import (
     Dispatch,
     parse_completed_dispatch,
@@ -104,12 +102,7 @@ class KrakenClient:
         self._refresh_token: str | None = None
         self._obtained_at = 0.0
         self.session = requests.Session()
-        retry = retry or default_retry(methods=("POST",))
-        self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
-        adapter = PacedAdapter(getattr(retry, "pace", None), max_retries=retry)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        self.session.headers["User-Agent"] = "octograph-pipeline"
+        self.budget = retrying(self.session, retry or default_retry(methods=("POST",)))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> KrakenClient:

@@ -148,6 +148,16 @@ def budget_spent(exc: requests.RequestException, request: str, budget: RetryBudg
     )
 
 
+def retrying(session: requests.Session, retry: Retry) -> RetryBudget:
+    """Mounts `retry` (and the machine's pace it carries) on the session for both schemes; returns the retry
+    budget the session's requests share. Both Octopus clients, REST and GraphQL, are built this way."""
+    adapter = PacedAdapter(getattr(retry, "pace", None), max_retries=retry)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.headers["User-Agent"] = "octograph-pipeline"
+    return getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
+
+
 def _cached_session(directory: Path, api_key: str) -> requests.Session:
     """The development cache (`enable_cache = true`): answers kept an hour (late readings and new prices must
     show up when a day is fetched again), in a file only this user can read or write (addresses, MPANs and usage
@@ -233,13 +243,8 @@ class OctopusClient:
         self.api_prefix = api_prefix.rstrip("/")
         self.timeout = timeout
         self.session = _cached_session(Path(cache_dir), api_key) if cache_dir else requests.Session()
-        retry = retry or default_retry()
-        self.budget = getattr(retry, "budget", None) or RetryBudget(DEFAULT_RETRY_BUDGET_SECONDS)
-        adapter = PacedAdapter(getattr(retry, "pace", None), max_retries=retry)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        self.budget = retrying(self.session, retry or default_retry())
         self.session.auth = (api_key, "")
-        self.session.headers["User-Agent"] = "octograph-pipeline"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> OctopusClient:
