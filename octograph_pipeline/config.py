@@ -118,13 +118,11 @@ def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) 
         )
     own = {option: parser[section][option] for option in parser.options(section)}
     for option in ("account_number", "api_key_env_var"):  # each household's own, never the shared one
-        if option not in parser[section]:
+        if option not in own:
             raise ConfigError(f"[{section}] {option}: required in every household's section")
     merged = configparser.ConfigParser(interpolation=None)
-    merged.read_dict({other: dict(parser[other]) for other in parser.sections() if other != section})
-    for other in merged.sections():
-        if other.startswith(HOUSEHOLD_SECTION):
-            merged.remove_section(other)
+    shared = [other for other in parser.sections() if not other.startswith(HOUSEHOLD_SECTION)]
+    merged.read_dict({other: dict(parser[other]) for other in shared})
     for option, value in own.items():
         target = next((name for name in ("octopus", "comparison") if option in _Section.KNOWN[name]), None)
         if target is None:
