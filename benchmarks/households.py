@@ -78,12 +78,13 @@ def _du_mb(path: Path) -> float:
 def many_households(count: int, workers: int = 0) -> dict:
     from octograph_pipeline.clients.influx import InfluxV1Store
     from octograph_pipeline.dev.demo import prepare_dagster_home
-    from octograph_pipeline.dev.influxd import LocalInfluxd, free_port
+    from octograph_pipeline.dev.influxd import LocalInfluxd
     from octograph_pipeline.dev.simulator import OctopusSimulator, serve
-    from octograph_pipeline.dev.simulator.household import generated_api_key, generated_households
+    from octograph_pipeline.dev.simulator.household import generated_households
     from octograph_pipeline_tests.dagster_ui import DagsterDev
+    from octograph_pipeline_tests.helpers import household_names, write_households_config
+    from octograph_pipeline_tests.local_celery import celery_workers, local_redis
     from octograph_pipeline_tests.local_postgres import local_postgres
-    from octograph_pipeline_tests.processes import started
 
     households = generated_households(count)
     days = [(YEAR[0] + dt.timedelta(days=n)).isoformat() for n in range((YEAR[1] - YEAR[0]).days + 1)]
@@ -98,29 +99,14 @@ def many_households(count: int, workers: int = 0) -> dict:
         InfluxV1Store(influxd.url, "households").create_database()
         env = {**os.environ, **stack.enter_context(local_postgres()), "PYTHONPATH": str(REPO)}
         env["DAGSTER_EVENT_BATCH_SIZE"] = COMPOSE_EVENT_BATCH_SIZE  # as the compose stack sets it
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # for `celery`
         env.pop("DAGSTER_HOME", None)
-        lines = [
-            "[influxdb]", "api_version = 1", f"url = {influxd.url}", "bucket = households",
-            "[octopus]", f"api_prefix = {api_prefix}", f"cache_dir = {tmp / 'cache'}",
-            "[pipeline]", f"start_date = {YEAR[0]}",
-        ]  # fmt: skip
-        broker = None
+        config, pipeline = tmp / "households.ini", {"start_date": str(YEAR[0])}
         if workers:
-            port = free_port()
-            redis = ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
-            stack.enter_context(started(redis, cwd=tmp, stdout=subprocess.DEVNULL))
-            broker = f"redis://127.0.0.1:{port}/0"
-            lines.append(f"celery_broker = {broker}")
-        for index, household in enumerate(households, 1):
-            variable = f"OCTOGRAPH_BENCH_KEY_{index:03d}"
-            env[variable] = generated_api_key(index)
-            lines += [f"[household:h{index:03d}]", f"account_number = {household.account_number}"]
-            lines.append(f"api_key_env_var = {variable}")
-            if household.ev_mpan:
-                lines.append(f"intelligent_mpan = {household.ev_mpan}")
-        config = tmp / "households.ini"
-        config.write_text("\n".join(lines) + "\n")
+            pipeline["celery_broker"] = stack.enter_context(local_redis(tmp))
+        env |= write_households_config(
+            config, influxd.url, "households", api_prefix, households, "OCTOGRAPH_BENCH_KEY_",
+            octopus={"cache_dir": str(tmp / "cache")}, pipeline=pipeline,
+        )  # fmt: skip
         env["OCTOGRAPH_CONFIG"] = str(config)
         home = tmp / "dagster_home"
         prepare_dagster_home(home)
@@ -128,22 +114,13 @@ def many_households(count: int, workers: int = 0) -> dict:
         env["DAGSTER_HOME"] = str(home)
         pids = []
         if workers:
-            worker_yaml = tmp / "celery.yaml"
-            worker_yaml.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
-            for index in range(1, workers + 1):
-                command = [
-                    Path(sys.executable).parent / "dagster-celery", "worker", "start", "-A", "dagster_celery.app",
-                    "-y", worker_yaml, "-n", f"bench{index}@%h", "--", "--concurrency=2",
-                ]  # fmt: skip
-                log = (tmp / f"worker{index}.log").open("w")
-                pids.append(
-                    stack.enter_context(started(command, env=env, stdout=log, stderr=subprocess.STDOUT)).pid
-                )
+            broker = pipeline["celery_broker"]
+            pids = [w.pid for w in stack.enter_context(celery_workers(tmp, env, broker, workers, concurrency=2))]
         dagster = stack.enter_context(DagsterDev(REPO / "workspace.yaml", home, env, startup_timeout=600))
         database_before, home_before = _database_mb(env), _du_mb(home)
         assets = [
-            f"h{index:03d}/{asset}"
-            for index, household in enumerate(households, 1)
+            f"{name}/{asset}"
+            for name, household in zip(household_names(count), households, strict=True)
             for asset in ("account", "tariff_rates", "meter_consumption", "priced_consumption")
             + (("intelligent_dispatches",) if household.ev_mpan else ())
         ]

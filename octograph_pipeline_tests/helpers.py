@@ -3,6 +3,7 @@ reading back what InfluxDB holds, and a few small servers."""
 
 from __future__ import annotations
 
+import configparser
 import datetime as dt
 import json
 import os
@@ -25,6 +26,7 @@ from octograph_pipeline.core.pricing import select_payment_method
 from octograph_pipeline.core.schema import MEASUREMENTS
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator import OctopusSimulator
+from octograph_pipeline.dev.simulator.household import generated_api_key
 from octograph_pipeline.orchestration.runs import DaysRun, run_days
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,6 +68,39 @@ def write_config(path: Path, influx: InfluxV1Store, api_prefix: str, **options: 
     )
     path.write_text(text)
     return path
+
+
+def household_names(count: int) -> list[str]:
+    """h01, h02, ... (h001, ... from 100 on): the sections `write_households_config` writes, in order."""
+    width = max(2, len(str(count)))
+    return [f"h{index:0{width}d}" for index in range(1, count + 1)]
+
+
+def write_households_config(
+    path: Path, influx_url: str, database: str, api_prefix: str, households, key_prefix: str, **sections: dict
+) -> dict[str, str]:
+    """A config file with one `[household:hNN]` section per simulated household (its own key variable
+    `key_prefix` + HNN, and `intelligent_mpan` for one with an EV) over `sections`; returns the key variables to
+    set, with their keys."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_dict(
+        {
+            "influxdb": {"api_version": "1", "url": influx_url, "bucket": database},
+            **sections,
+            "octopus": {"api_prefix": api_prefix, **sections.get("octopus", {})},
+        }
+    )
+    keys = {}
+    for index, (name, household) in enumerate(zip(household_names(len(households)), households, strict=True), 1):
+        variable = f"{key_prefix}{name.upper()}"
+        keys[variable] = generated_api_key(index)
+        section = {"account_number": household.account_number, "api_key_env_var": variable}
+        if household.ev_mpan:
+            section["intelligent_mpan"] = household.ev_mpan
+        parser[f"household:{name}"] = section
+    with path.open("w") as file:
+        parser.write(file)
+    return keys
 
 
 def materialize_days(config_file: Path, first: str, last: str | None = None, **kwargs) -> DaysRun:

@@ -6,11 +6,7 @@ the same households materialised one at a time, one revoked key failing its hous
 from __future__ import annotations
 
 import configparser
-import contextlib
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import dagster as dg
@@ -21,15 +17,14 @@ from octograph_pipeline.config import load_settings, parse_households
 from octograph_pipeline.core.settings import ConfigError
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.demo import prepare_dagster_home
-from octograph_pipeline.dev.influxd import free_port
 from octograph_pipeline.dev.simulator import OctopusSimulator, serve
 from octograph_pipeline.dev.simulator.household import generated_api_key, generated_households
 from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import run_days
 
 from .dagster_ui import DagsterDev
-from .helpers import API_KEY, REPO, SIMULATOR_NOW, all_points
-from .processes import started
+from .helpers import API_KEY, REPO, SIMULATOR_NOW, all_points, household_names, write_households_config
+from .local_celery import celery_workers, local_redis
 
 WEEK = [f"2024-06-{day}" for day in range(10, 17)]
 REVOKED = 5  # the household whose key its owner regenerated
@@ -126,20 +121,12 @@ def write_households(
     path: Path, influx: InfluxV1Store, api_prefix: str, households, monkeypatch, **pipeline: str
 ) -> Path:
     """One section per household, its own key variable set to its own key; no step retries."""
-    parser = households_ini(
-        influxdb={"api_version": "1", "url": influx.url, "bucket": influx.database},
-        octopus={"api_prefix": api_prefix},
-        pipeline={"start_date": "2024-01-01", "retries": "0", "api_retries": "0", **pipeline},
+    pipeline = {"start_date": "2024-01-01", "retries": "0", "api_retries": "0", **pipeline}
+    keys = write_households_config(
+        path, influx.url, influx.database, api_prefix, households, "OCTOGRAPH_TEST_KEY_", pipeline=pipeline
     )
-    for index, household in enumerate(households, 1):
-        variable = f"OCTOGRAPH_TEST_KEY_H{index:02d}"
-        monkeypatch.setenv(variable, generated_api_key(index))
-        section = {"account_number": household.account_number, "api_key_env_var": variable}
-        if household.ev_mpan:
-            section["intelligent_mpan"] = household.ev_mpan
-        parser[f"household:h{index:02d}"] = section
-    with path.open("w") as file:
-        parser.write(file)
+    for variable, key in keys.items():
+        monkeypatch.setenv(variable, key)
     return path
 
 
@@ -194,41 +181,10 @@ def test_a_broker_puts_the_steps_on_celery_workers_and_none_keeps_them_in_the_ru
         assert build_definitions(path).resolve_job_def("octopus_prices").executor_def.name == executor
 
 
-@contextlib.contextmanager
-def celery_workers(home: Path, config: Path, broker: str, count: int = 2):
-    """`count` Dagster Celery workers (`dagster-celery worker start`, as a deployment starts them on each
-    machine) on this broker, sharing DAGSTER_HOME and the config with the webserver; yields their log files."""
-    worker_yaml = home / "celery.yaml"
-    worker_yaml.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
-    venv = Path(sys.executable).parent  # `dagster-celery worker start` runs `celery` from PATH
-    env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOGRAPH_CONFIG": str(config)}
-    env["PATH"] = f"{venv}{os.pathsep}{env.get('PATH', '')}"
-    logs = [home / f"worker{index}.log" for index in range(1, count + 1)]
-    with contextlib.ExitStack() as stack:
-        for index, log in enumerate(logs, 1):
-            command = [
-                Path(sys.executable).parent / "dagster-celery", "worker", "start", "-A", "dagster_celery.app",
-                "-y", worker_yaml, "-n", f"worker{index}@%h", "--", "--concurrency=1",
-            ]  # fmt: skip
-            stack.enter_context(started(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT))
-        yield logs
-
-
 @pytest.fixture
 def redis_broker(tmp_path) -> str:
-    """Debian's redis-server, private: loopback, a free port, no persistence."""
-    ensure = REPO / "scripts" / "ensure-debian-package.sh"
-    subprocess.run([ensure, "redis-server", "redis-server", "Redis, the Celery broker"], check=True, timeout=900)
-    port = free_port()
-    command = ["redis-server", "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no"]
-    with started(command, cwd=tmp_path, stdout=subprocess.DEVNULL) as process:
-        for _ in range(200):
-            ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True)
-            if ping.stdout.strip() == "PONG":
-                break
-            assert process.poll() is None, "redis-server exited"
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
+    with local_redis(tmp_path) as broker:
+        yield broker
 
 
 @pytest.mark.integration
@@ -251,9 +207,10 @@ def test_twenty_households_backfilled_on_celery_workers_equal_each_alone_and_a_r
         )
         home = tmp_path / "dagster_home"
         prepare_dagster_home(home)
-        names = [f"h{index:02d}" for index in range(1, len(households) + 1)]
+        names = household_names(len(households))
+        env = {**os.environ, "DAGSTER_HOME": str(home), "OCTOGRAPH_CONFIG": str(config)}
         with (
-            celery_workers(home, config, redis_broker) as worker_logs,
+            celery_workers(tmp_path, env, redis_broker, count=2) as workers,
             DagsterDev(REPO / "workspace.yaml", home, {"OCTOGRAPH_CONFIG": str(config)}) as dagster,
         ):
             assets = [
@@ -269,8 +226,8 @@ def test_twenty_households_backfilled_on_celery_workers_equal_each_alone_and_a_r
                     expected = set() if name == f"h{REVOKED:02d}" else set(WEEK)
                     assert dagster.materialized_partitions(f"{name}/{asset}") == expected, (name, asset)
             assert set(dagster.partition_statuses(f"h{REVOKED:02d}/account").values()) == {"FAILED"}
-        for log in worker_logs:  # each worker executed steps (Celery logs each task it finished)
-            assert "succeeded in" in log.read_text(), log.read_text()[-3000:]
+        for worker in workers:  # each worker executed steps (Celery logs each task it finished)
+            assert "succeeded in" in worker.log.read_text(), worker.log.read_text()[-3000:]
 
         alone_config = write_households(tmp_path / "alone.ini", alone, api_prefix, households, monkeypatch)
         assert (
