@@ -50,6 +50,10 @@ def celery_workers(
 ) -> Iterator[list[Worker]]:
     """`count` workers (`dagster-celery worker start`) on this broker, with `env` (DAGSTER_HOME, OCTOGRAPH_CONFIG
     and the keys, as the webserver has them); their config and logs in `directory`."""
+    # Each worker opens the instance as it starts, as does the webserver: on a new DAGSTER_HOME they would create
+    # its storage at the same moment (Alembic then finds two heads). Created once here, first.
+    opened = "import dagster; dagster.DagsterInstance.get().dispose()"
+    subprocess.run([sys.executable, "-c", opened], env=env, check=True, timeout=120)
     worker_yaml = directory / "celery.yaml"
     worker_yaml.write_text(f"execution:\n  config:\n    broker: {broker}\n    backend: {broker}\n")
     env = {**env, "PATH": f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"}  # it runs `celery` from PATH
