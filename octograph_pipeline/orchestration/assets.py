@@ -50,18 +50,18 @@ EXECUTION_FAILED_MEANS = (
 def account(context: dg.AssetExecutionContext, octograph: OctographConfig) -> pd.DataFrame:
     runs.begin_step(context)
     settings = octograph.settings_for(context.asset_key)
+    octopus = settings.octopus
     start, end = utc_window(context.partition_time_window)
     with octopus_calls(context, settings), octograph.octopus_client(settings) as client:
-        data = client.account(settings.octopus.account_number)
-    octopus = settings.octopus
+        data = client.account(octopus.account_number)
     for problem in frames.uncovered_days(data, start, end, octopus.tz, octopus.included_meters):
         context.log.warning(f"{problem}: its usage there cannot be priced")
     points = frames.account_points(
         data, start, end, octopus.tz, settings.influxdb.point_tags, octopus.included_meters
     )
-    if settings.octopus.intelligent_mpan:  # before anything of the run is written
-        require_intelligent_mpan(frames.agreement_segments(points, settings.octopus.tz), settings)
-    attach_day_metadata(context, metadata.account(points, context.partition_keys, settings.octopus.tz))
+    if octopus.intelligent_mpan:  # before anything of the run is written
+        require_intelligent_mpan(frames.agreement_segments(points, octopus.tz), settings)
+    attach_day_metadata(context, metadata.account(points, context.partition_keys, octopus.tz))
     return points
 
 
