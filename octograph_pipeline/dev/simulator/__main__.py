@@ -13,7 +13,6 @@ from octograph_pipeline.dev.simulator.household import (
     SCENARIOS,
     Household,
     all_scenarios,
-    generated_api_key,
     generated_households,
 )
 from octograph_pipeline.dev.simulator.server import serve
@@ -98,13 +97,15 @@ def main(argv: list[str] | None = None) -> None:
     key_source = "--api-key" if args.api_key else "the built-in demo default"
     accounts = ", ".join(household.account_number for household in sim.households[:3])
     if len(sim.households) > 3:
-        accounts += f" .. {sim.households[-1].account_number}: {len(sim.households)} households, keys "
-        accounts += f"{generated_api_key(1)} .. {generated_api_key(len(sim.households))} or"
+        accounts += f" .. {sim.households[-1].account_number}: {len(sim.households)} households"
+    own_keys = [household.api_key for household in sim.households if household.api_key]
+    if own_keys:
+        key_source += f", or each household's own: {own_keys[0]} .. {own_keys[-1]}"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leave the `with` cleanly
     try:
         with serve(sim, args.host, args.port) as url:
             print(
-                f"Octopus simulator on {url} (account {accounts}, key from {key_source})",
+                f"Octopus simulator on {url} (account {accounts}; key from {key_source})",
                 flush=True,
             )
             threading.Event().wait()
