@@ -50,6 +50,22 @@ def test_the_pool_bookkeeping_methods_exist():
     assert callable(getattr(SqlEventLogStorage, "get_concurrency_info", None))
 
 
+def test_the_slot_claim_our_storages_replace_is_still_dagsters():
+    """`instance._PoolsWithoutRaces` overrides `_claim_concurrency_slot` (called by `claim_concurrency_slot`) and
+    starts a PostgreSQL pool with `_allocate_concurrency_slots`; its tables and claim status come from compat."""
+    claim = SqlEventLogStorage.claim_concurrency_slot.__code__
+    assert "_claim_concurrency_slot" in claim.co_names
+    for method in (
+        "_allocate_concurrency_slots",
+        "_reconcile_concurrency_limits_from_slots",
+        "assign_pending_steps",
+    ):
+        assert callable(getattr(SqlEventLogStorage, method, None)), method
+    assert {"concurrency_key", "run_id", "step_key", "deleted"} <= set(compat.ConcurrencySlotsTable.c.keys())
+    assert {"concurrency_key", "limit", "using_default_limit"} <= set(compat.ConcurrencyLimitsTable.c.keys())
+    assert {status.name for status in compat.ConcurrencySlotStatus} >= {"CLAIMED", "BLOCKED"}
+
+
 def test_a_check_evaluation_takes_its_target_materialisation():
     target = compat.AssetCheckEvaluationTargetMaterializationData(storage_id=1, run_id="r", timestamp=1.0)
     evaluation = dg.AssetCheckEvaluation(

@@ -4,13 +4,17 @@ DAGSTER_HOME given the project's dagster.yaml."""
 
 import contextlib
 import datetime as dt
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -219,3 +223,119 @@ def test_a_dagster_yaml_naming_the_storages_former_module_still_opens(tmp_path, 
     )
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert isinstance(instance.event_log_storage, PooledSqliteEventLogStorage)
+
+
+POOL_STEPS, POOLS_SHARED = 8, 12  # processes each running one step in every pool; pools, all new
+
+
+def one_step_per_pool(home: str, pools: list[str], start: Any, results: Any) -> None:
+    """A run's steps in a process of its own: each claims its pool as Dagster's executor does (the pool's first
+    claim initialises its limit; then the claim is polled), holds the slot a moment, then frees it."""
+    os.environ["DAGSTER_HOME"] = home
+    instance = dg.DagsterInstance.get()
+    storage, run_id = instance.event_log_storage, str(uuid.uuid4())
+    start.wait()
+    try:
+        results.put(take_turns(storage, run_id, pools))
+    except Exception as error:  # the run would fail
+        results.put(f"{type(error).__name__}: {error}"[:300])
+
+
+def take_turns(storage: Any, run_id: str, pools: list[str]) -> list[tuple[str, float, float]] | str:
+    held = []
+    for pool in pools:
+        storage.initialize_concurrency_limit_to_default(pool)
+        deadline = time.monotonic() + 30  # the others' turns take a second or two
+        while not storage.claim_concurrency_slot(pool, run_id, "step").is_claimed:
+            if time.monotonic() > deadline:
+                return f"{pool}: still blocked after 30 s, its slot {storage.get_concurrency_info(pool)}"
+            time.sleep(0.002)
+        began = time.monotonic()
+        time.sleep(0.005)
+        held.append((pool, began, time.monotonic()))
+        storage.free_concurrency_slot_for_step(run_id, "step")
+    return held
+
+
+def steps_sharing_new_pools(home: Path) -> list[tuple[str, float, float]]:
+    """POOL_STEPS processes start at once, each with a step in each of the same POOLS_SHARED new pools (limit 1):
+    when each step held its pool. Fails if a step waited 30 s."""
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(POOL_STEPS), context.Queue()
+    pools = [f"octopus_api__KEY_{uuid.uuid4().hex[:8]}" for _ in range(POOLS_SHARED)]
+    steps = [
+        context.Process(target=one_step_per_pool, args=(str(home), pools[i:] + pools[:i], start, results))
+        for i in range(POOL_STEPS)
+    ]
+    for step in steps:
+        step.start()
+    outcomes = [results.get(timeout=180) for _ in steps]
+    for step in steps:
+        step.join(timeout=30)
+    assert not [outcome for outcome in outcomes if isinstance(outcome, str)]
+    return [span for held in outcomes for span in held]
+
+
+def assert_one_step_at_a_time(held: list[tuple[str, float, float]]) -> None:
+    assert len(held) == POOL_STEPS * POOLS_SHARED  # every step got its slot
+    by_pool: dict[str, list[tuple[float, float]]] = {}
+    for pool, began, ended in held:
+        by_pool.setdefault(pool, []).append((began, ended))
+    for pool, spans in by_pool.items():
+        spans.sort()
+        overlapping = [(a, b) for a, b in zip(spans, spans[1:], strict=False) if b[0] < a[1]]
+        assert not overlapping, f"{pool}: two steps held its one slot at once"
+
+
+@pytest.mark.integration
+def test_steps_sharing_new_sqlite_pools_each_get_the_slot_in_turn(tmp_path, monkeypatch):
+    """Dagster's claim is several commits: a step could miss a slot freed meanwhile and wait for ever, or two
+    steps take one slot. Steps of six processes in the same new pools, as households' runs start together."""
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    instance_on(tmp_path).dispose()
+    assert_one_step_at_a_time(steps_sharing_new_pools(tmp_path))
+
+
+@pytest.mark.integration
+def test_steps_sharing_new_postgres_pools_each_get_the_slot_in_turn(postgres, tmp_path, monkeypatch):
+    """As on SQLite, and a pool's first claims at once no longer fail the run (Dagster's insert-then-update of
+    the pool's limit aborts PostgreSQL's transaction: dagster-io/dagster#33552)."""
+    for name, value in postgres.items():
+        monkeypatch.setenv(name, value)
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+    dg.DagsterInstance.from_config(str(tmp_path)).dispose()
+    assert_one_step_at_a_time(steps_sharing_new_pools(tmp_path))
+
+
+@pytest.mark.integration
+def test_of_two_steps_woken_for_one_postgres_slot_only_one_takes_it(postgres, tmp_path, monkeypatch):
+    """Both saw the slot free; one's update commits while the other's waits on the row: the other must find it
+    taken. (Dagster's select-then-update gives it to both, and both run.) The first is played by a transaction
+    of this test holding the row, so the order is certain."""
+    for name, value in postgres.items():
+        monkeypatch.setenv(name, value)
+    shutil.copyfile(REPO / "deploy" / "dagster.yaml", tmp_path / "dagster.yaml")
+    pool = f"octopus_api__KEY_{uuid.uuid4().hex[:8]}"
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        storage = instance.event_log_storage
+        storage.initialize_concurrency_limit_to_default(pool)
+        with storage._engine.connect() as first:
+            taking = first.execution_options(isolation_level="READ COMMITTED").begin()
+            taken = first.exec_driver_sql(
+                "UPDATE concurrency_slots SET run_id = 'first', step_key = 'step'"
+                " WHERE concurrency_key = %(pool)s AND step_key IS NULL",
+                {"pool": pool},
+            )
+            assert taken.rowcount == 1
+            second: list = []
+            claim = threading.Thread(
+                target=lambda: second.append(storage.claim_concurrency_slot(pool, "second", "step"))
+            )
+            claim.start()
+            time.sleep(1)  # the second's update is waiting for the row
+            taking.commit()
+            claim.join(timeout=30)
+        assert not second[0].is_claimed
+        assert [(slot.run_id, slot.step_key) for slot in storage.get_concurrency_info(pool).claimed_slots] == [
+            ("first", "step")
+        ]

@@ -17,9 +17,13 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
     AssetCheckEvaluationTargetMaterializationData,
 )
 
+# What a storage's slot claim returns (`instance` overrides the claim); Dagster does not export it.
+from dagster._utils.concurrency import ConcurrencySlotStatus
+
 __all__ = [
     "UNFINISHED_STATUSES",
     "AssetCheckEvaluationTargetMaterializationData",
+    "ConcurrencySlotStatus",
     "daemon_interval",
     "free_pool_slots",
     "pool_holders",
@@ -32,16 +36,23 @@ WRITTEN_FOR = "1.13."  # the Dagster versions these were read against
 
 
 def __getattr__(name: str):
-    """`ConsolidatedSqliteEventLogStorage`, imported when first asked for: the SQLite event log that `storage:
-    sqlite` gives, subclassed to keep its connection open (`instance`); there is no public class, and our
-    subclass replaces its `_engine` and `_connect`. Lazily, because it imports SQLAlchemy (a third of a second)
-    and only the instance's storage needs it, not every process that loads the definitions."""
+    """Imported when first asked for, because they import SQLAlchemy (a third of a second) and only the
+    instance's storages need them, not every process that loads the definitions:
+    - `ConsolidatedSqliteEventLogStorage`: the SQLite event log that `storage: sqlite` gives, subclassed to keep
+      its connection open (`instance`); there is no public class, and our subclass replaces its `_engine` and
+      `_connect`;
+    - `ConcurrencyLimitsTable`, `ConcurrencySlotsTable`: the pools' limits and slots, which `instance` writes
+      to start a pool and claim a slot without Dagster's races; the event log's schema is not public."""
     if name == "ConsolidatedSqliteEventLogStorage":
         from dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log import (
             ConsolidatedSqliteEventLogStorage,
         )
 
         return ConsolidatedSqliteEventLogStorage
+    if name in ("ConcurrencyLimitsTable", "ConcurrencySlotsTable"):
+        from dagster._core.storage.event_log import schema
+
+        return getattr(schema, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -8,6 +8,9 @@ a new database connection for each (SQLite: a new engine too, and a WAL checkpoi
 connections open, letting commits skip waiting for the disk and storing a batch of events in one transaction
 makes them about 1 ms on SQLite and 1.5-3.5 ms on PostgreSQL. Same tables as Dagster's storages, which these
 only subclass; `make bench` measures all of them (table 6).
+
+Both also close races in Dagster's pool slot claims (`_PoolsWithoutRaces`), which a pool per household's key
+turned from rare into a backfill that never ends.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ import yaml
 from dagster import DagsterInvalidConfigError
 from dagster_postgres import PostgresEventLogStorage
 from dagster_postgres.utils import create_pg_engine, get_token_provider_from_config, pg_url_from_config
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, select
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import SingletonThreadPool
 
@@ -62,7 +66,50 @@ class _BatchInOneTransaction:
                 self._batch.connection = None
 
 
-class PooledSqliteEventLogStorage(_BatchInOneTransaction, compat.ConsolidatedSqliteEventLogStorage):
+class _PoolsWithoutRaces:
+    """Claiming a pool slot is several statements, each its own commit, in Dagster's SQL event logs; two races
+    between them break a pool that few steps share (one per household's key):
+    - a claim between `has_unassigned_slots` and its insert misses a slot freed meanwhile, whose freeing found
+      nobody queued to wake: the step waits "blocked by limit for pool" for ever, the slot free;
+    - two steps woken for one slot both select it, and both update it: both run, and the limit is broken.
+    Here a waiting step whose pool has a free slot wakes the queue itself, and a slot is taken by one
+    conditional update, so only one of two claimants gets it (the other waits, woken)."""
+
+    def claim_concurrency_slot(
+        self, concurrency_key: str, run_id: str, step_key: str, priority: int | None = None
+    ):
+        status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        if not status.is_assigned and self._has_free_slot(concurrency_key):
+            self.assign_pending_steps([concurrency_key])
+            status = super().claim_concurrency_slot(concurrency_key, run_id, step_key, priority)
+        return status
+
+    def _has_free_slot(self, concurrency_key: str) -> bool:
+        slots = compat.ConcurrencySlotsTable
+        free = select(slots.c.id).where(
+            slots.c.concurrency_key == concurrency_key, slots.c.run_id.is_(None), slots.c.deleted.is_(False)
+        )
+        with self.index_connection() as conn:
+            return conn.execute(free.limit(1)).first() is not None
+
+    def _claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str):
+        slots = compat.ConcurrencySlotsTable
+        free = slots.c.step_key.is_(None)
+        first_free = (
+            select(slots.c.id)
+            .where(slots.c.concurrency_key == concurrency_key, free, slots.c.deleted.is_(False))
+            .limit(1)
+            .scalar_subquery()
+        )
+        take = slots.update().where(slots.c.id == first_free, free).values(run_id=run_id, step_key=step_key)
+        with self.index_connection() as conn:
+            taken = conn.execute(take).rowcount
+        return compat.ConcurrencySlotStatus.CLAIMED if taken else compat.ConcurrencySlotStatus.BLOCKED
+
+
+class PooledSqliteEventLogStorage(
+    _PoolsWithoutRaces, _BatchInOneTransaction, compat.ConsolidatedSqliteEventLogStorage
+):
     """`ConsolidatedSqliteEventLogStorage` with one engine per process, one open connection per thread, commits
     synced at checkpoints, and a batch of events in one transaction."""
 
@@ -107,7 +154,7 @@ class PooledSqliteEventLogStorage(_BatchInOneTransaction, compat.ConsolidatedSql
             self._engine.dispose()
 
 
-class PooledPostgresEventLogStorage(_BatchInOneTransaction, PostgresEventLogStorage):
+class PooledPostgresEventLogStorage(_PoolsWithoutRaces, _BatchInOneTransaction, PostgresEventLogStorage):
     """`PostgresEventLogStorage` (configured the same way) keeping a few connections open per process, commits
     not waiting for the disk, and a batch of events in one transaction."""
 
@@ -148,6 +195,31 @@ class PooledPostgresEventLogStorage(_BatchInOneTransaction, PostgresEventLogStor
         if (batch := self._batch_connection()) is not None:
             return contextlib.nullcontext(batch)
         return super()._connect()
+
+    def initialize_concurrency_limit_to_default(self, concurrency_key: str) -> bool:
+        """A pool's first claim gives it the default limit. Dagster's own inserts the limit and, when another
+        process inserted it first, catches the duplicate and updates in the same transaction, which PostgreSQL
+        has aborted: the claim raises and the run fails (dagster-io/dagster#33552). A backfill of many
+        households starts each household's new pool in several runs at once. Here the row is inserted unless
+        present, then locked, so concurrent first claims queue and the pool gets its slots once. A limit set
+        in the UI is left alone."""
+        default_limit = self._instance.global_op_concurrency_default_limit if self.has_instance else None
+        if default_limit is None or not (self.has_concurrency_limits_table and self.has_default_pool_limit_col):
+            return super().initialize_concurrency_limit_to_default(concurrency_key)
+        self._reconcile_concurrency_limits_from_slots()
+        limits = compat.ConcurrencyLimitsTable
+        this_pool = limits.c.concurrency_key == concurrency_key
+        with self.index_transaction() as conn:
+            conn.execute(
+                postgresql.insert(limits)
+                .values(concurrency_key=concurrency_key, limit=default_limit, using_default_limit=True)
+                .on_conflict_do_nothing(index_elements=[limits.c.concurrency_key])
+            )
+            row = conn.execute(select(limits.c.using_default_limit).where(this_pool).with_for_update()).one()
+            if row.using_default_limit:
+                conn.execute(limits.update().where(this_pool).values(limit=default_limit))
+                self._allocate_concurrency_slots(conn, concurrency_key, default_limit)
+        return True
 
     def dispose(self) -> None:
         super().dispose()
