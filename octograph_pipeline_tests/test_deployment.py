@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster._config import process_config
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.launcher import RunLauncher
+from dagster._core.run_coordinator import RunCoordinator
+from dagster_docker import DockerRunLauncher
+from dagster_k8s import K8sRunLauncher
+from dagster_k8s.models import k8s_model_from_dict, k8s_snake_case_dict
+from kubernetes.client import V1EnvVar, V1SecretEnvSource, V1Volume, V1VolumeMount
 
 from octograph_pipeline.dev.influxd import free_port
 
@@ -246,3 +253,144 @@ def test_the_compose_instance_runs_the_pipeline_on_postgres(postgres, config_fil
         assert run.success
         assert {r.run_id for r in instance.get_runs()} == set(run.run_ids)
         assert instance.get_materialized_partitions(dg.AssetKey("priced_consumption")) == {"2024-06-12"}
+
+
+def test_the_docker_run_launcher_instance_is_the_compose_one_with_dagsters_docker_launcher(monkeypatch):
+    """No Docker engine here: the launcher's config is validated by Dagster's own schema for it (dagster-docker),
+    and everything else held equal to the compose instance's."""
+    for name in ("DAGSTER_POSTGRES_DB", "DAGSTER_POSTGRES_USER", "DAGSTER_POSTGRES_PASSWORD"):
+        monkeypatch.setenv(name, "x")
+    home = REPO / "deploy" / "docker-run-launcher"
+    docker, compose = (yaml.safe_load((path / "dagster.yaml").read_text()) for path in (home, REPO / "deploy"))
+    assert {k: v for k, v in docker.items() if k != "run_launcher"} == {
+        k: v for k, v in compose.items() if k != "run_launcher"
+    }
+    launcher = InstanceRef.from_dir(str(home)).run_launcher_data.rehydrate(RunLauncher)  # validates its config
+    assert isinstance(launcher, DockerRunLauncher) and launcher.image is None  # the code location's image
+    assert launcher.networks == ["octograph"]
+    assert launcher.container_kwargs["volumes"] == ["/etc/octograph:/etc/octograph:ro"]
+    env = yaml.safe_load((REPO / "docker-compose.yml").read_text())["x-pipeline"]["environment"]
+    assert set(env) <= set(launcher.env_vars)  # what every pipeline container gets, the runs get too
+    assert env["OCTOGRAPH_CONFIG"].startswith("/etc/octograph/")
+    assert {"OCTOGRAPH_OCTOPUS_API_KEY", "OCTOGRAPH_INFLUXDB_TOKEN"} <= set(launcher.env_vars)
+
+
+def test_the_docker_run_launcher_compose_override_is_valid_and_gives_the_daemon_the_socket():
+    done = subprocess.run(
+        [*compose_command(), "--env-file", ".env.example", "-f", "docker-compose.yml"]
+        + ["-f", "docker-compose.run-launcher.yml", "config"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr  # compose's own schema
+    services = yaml.safe_load(done.stdout)["services"]
+    launcher_instance = str(REPO / "deploy/docker-run-launcher/dagster.yaml")
+    for name in ("dagster-daemon", "dagster-webserver"):  # the daemon launches runs, the UI terminates them
+        mounts = {
+            volume.rsplit(":", 1)[0] if volume.count(":") > 1 else volume for volume in services[name]["volumes"]
+        }
+        assert f"{launcher_instance}:/opt/dagster/home/dagster.yaml" in mounts
+        assert "/var/run/docker.sock:/var/run/docker.sock" in mounts
+        assert services[name]["environment"]["OCTOGRAPH_OCTOPUS_API_KEY"]  # passed on to the runs
+    image = services["code-location"]["image"]
+    assert services["code-location"]["environment"]["DAGSTER_CURRENT_IMAGE"] == image == "octograph-pipeline:dev"
+
+
+HELM_VALUES = REPO / "deploy" / "helm" / "values.yaml"
+# Dagster's chart 1.13: its top-level values (helm/dagster/schema/.../values.py), which refuses no others itself.
+CHART_VALUES = {
+    "dagsterWebserver", "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret",
+    "generateCeleryConfigSecret", "rabbitmq", "redis", "flower", "ingress", "imagePullSecrets",
+    "computeLogManager", "scheduler", "runLauncher", "pythonLogs", "dagsterDaemon", "busybox", "migrate",
+    "telemetry", "serviceAccount", "global", "retention", "concurrency", "additionalInstanceConfig",
+}  # fmt: skip
+
+
+PULL_POLICIES = {"Always", "IfNotPresent", "Never"}  # Kubernetes' own (the chart's schema holds to them)
+
+
+def chart_instance_settings(values: dict) -> dict:
+    """The part of dagster.yaml Dagster's chart renders from these values: the K8s run launcher, the run
+    coordinator and concurrency (its templates helpers/instance/_run-launcher.tpl, _run-coordinator.tpl and
+    _concurrency.tpl, release `dagster` in namespace `dagster`)."""
+    k8s = values["runLauncher"]["config"]["k8sRunLauncher"]
+    launcher = {
+        "load_incluster_config": k8s["loadInclusterConfig"],
+        "job_namespace": k8s.get("jobNamespace") or "dagster",
+        "image_pull_policy": k8s["imagePullPolicy"],
+        "service_account_name": "dagster",
+        "dagster_home": {"env": "DAGSTER_HOME"},
+        "instance_config_map": {"env": "DAGSTER_K8S_INSTANCE_CONFIG_MAP"},
+        "postgres_password_secret": {"env": "DAGSTER_K8S_PG_PASSWORD_SECRET"},
+        "env_config_maps": [{"env": "DAGSTER_K8S_PIPELINE_RUN_ENV_CONFIGMAP"}]
+        + [source["name"] for source in k8s["envConfigMaps"]],
+    }
+    launcher |= {"env_secrets": [source["name"] for source in k8s["envSecrets"]]} if k8s["envSecrets"] else {}
+    for value, setting in (("envVars", "env_vars"), ("volumeMounts", "volume_mounts"), ("volumes", "volumes")):
+        launcher |= {setting: k8s[value]} if k8s[value] else {}
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    pools, runs = values["concurrency"]["pools"], values["concurrency"]["runs"]
+    return {
+        "run_launcher": {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": launcher},
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {"dequeue_interval_seconds": queued["dequeueIntervalSeconds"]},
+        },
+        "concurrency": {
+            "pools": {"default_limit": pools["defaultLimit"], "granularity": pools["granularity"]},
+            "runs": {"max_concurrent_runs": runs["maxConcurrentRuns"]},
+        },
+    }
+
+
+def test_the_helm_values_give_dagsters_chart_a_valid_k8s_run_launcher_and_instance(tmp_path, monkeypatch):
+    """No cluster here, and the chart's values.schema.json cannot be fetched (only package registries are
+    reachable): the values are checked where they reach Dagster, the instance settings the chart renders from
+    them validated by Dagster's own schemas (dagster-k8s's for the launcher)."""
+    values = yaml.safe_load(HELM_VALUES.read_text())
+    assert set(values) <= CHART_VALUES
+    settings = chart_instance_settings(values)
+    for name in ("DAGSTER_HOME", "DAGSTER_K8S_INSTANCE_CONFIG_MAP", "DAGSTER_K8S_PG_PASSWORD_SECRET"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("DAGSTER_K8S_PIPELINE_RUN_ENV_CONFIGMAP", "x")
+    launcher = settings["run_launcher"]["config"]
+    checked = process_config(K8sRunLauncher.config_type(), launcher)
+    assert checked.success, [error.message for error in checked.errors]
+    (tmp_path / "dagster.yaml").write_text(
+        yaml.safe_dump({k: v for k, v in settings.items() if k != "run_launcher"})
+    )
+    ref = InstanceRef.from_dir(str(tmp_path))  # Dagster's instance schema: concurrency
+    coordinator = ref.run_coordinator_data.rehydrate(RunCoordinator)  # and the run coordinator's own
+    assert coordinator.dequeue_interval_seconds == 1
+    assert launcher["image_pull_policy"] in PULL_POLICIES
+    # Run granularity: the chart's storage is Dagster's own PostgresEventLogStorage, whose step-level slot
+    # claims race (instance._PoolsWithoutRaces); the run queue holds a household's next run instead.
+    assert ref.settings["concurrency"]["pools"] == {"default_limit": 1, "granularity": "run"}
+
+
+def test_the_helm_user_deployment_serves_the_images_code_location_with_its_secrets_and_config():
+    """The pod parts are Kubernetes objects, checked by the Kubernetes client's models as Dagster's K8s launcher
+    checks a run's (dagster_k8s.models)."""
+    (deployment,) = yaml.safe_load(HELM_VALUES.read_text())["dagster-user-deployments"]["deployments"]
+    command = yaml.safe_load(dockerfile_instruction("CMD")[0])
+    assert deployment["codeServerArgs"] == command[command.index("-m") :]
+    assert str(deployment["port"]) == dockerfile_instruction("EXPOSE")[0]
+    assert deployment["image"]["repository"] == "octograph-pipeline"
+    assert deployment["image"]["pullPolicy"] in PULL_POLICIES
+    assert deployment["includeConfigInLaunchedRuns"] == {"enabled": True}  # the runs get the same
+    for model, items in (
+        (V1EnvVar, deployment["env"]),
+        (V1SecretEnvSource, deployment["envSecrets"]),
+        (V1Volume, deployment["volumes"]),
+        (V1VolumeMount, deployment["volumeMounts"]),
+    ):
+        for item in items:
+            k8s_model_from_dict(model, k8s_snake_case_dict(model, item))
+    env = {item["name"]: item["value"] for item in deployment["env"]}
+    (mount,) = deployment["volumeMounts"]
+    assert Path(env["OCTOGRAPH_CONFIG"]).parent == Path(mount["mountPath"])
+    assert deployment["envSecrets"] == [{"name": "octograph-secrets"}]  # keys never in the values
+    assert "sk_live" not in HELM_VALUES.read_text().replace("sk_live_…", "")
