@@ -51,6 +51,7 @@ def config_path(explicit: str | os.PathLike | None = None) -> Path:
 
 HOUSEHOLD_SECTION = "household:"  # [household:NAME]: one Octopus account of several
 HOUSEHOLD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+HOUSEHOLD_TAG_OPTIONS = ("included_tags", "additional_tags")  # the [influxdb] options a household may have
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
@@ -93,9 +94,9 @@ def load_households(path: str | os.PathLike | None = None) -> tuple[Settings, ..
 
 def parse_households(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> tuple[Settings, ...]:
     """A file without `[household:NAME]` sections is one household. Each such section is one more: its own
-    `[octopus]` and `[comparison]` options (`account_number` and `api_key_env_var` at least) over the shared
-    sections' values, and every point it writes tagged with its `account_number`, which keeps each household's
-    points, and the window each run replaces, apart in one database."""
+    `[octopus]` and `[comparison]` options (`account_number` and `api_key_env_var` at least) and tags over the
+    shared sections' values, and every point it writes tagged with its `account_number`, which keeps each
+    household's points, and the window each run replaces, apart in one database."""
     sections = [name for name in parser.sections() if name.startswith(HOUSEHOLD_SECTION)]
     if not sections:
         return (parse_settings(parser, base_dir),)
@@ -125,9 +126,11 @@ def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) 
     merged.read_dict({other: dict(parser[other]) for other in shared})
     for option, value in own.items():
         target = next((name for name in ("octopus", "comparison") if option in _Section.KNOWN[name]), None)
+        target = "influxdb" if option in HOUSEHOLD_TAG_OPTIONS else target
         if target is None:
             raise ConfigError(
-                f"[{section}] {option}: unknown option (a household takes [octopus] and [comparison] options)"
+                f"[{section}] {option}: unknown option (a household takes [octopus] and [comparison] options, "
+                "included_tags and additional_tags)"
             )
         if not merged.has_section(target):
             merged.add_section(target)
@@ -136,14 +139,19 @@ def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) 
         settings = parse_settings(merged, base_dir)
     except ConfigError as exc:
         raise ConfigError(_in_household(str(exc), section, own)) from None
-    tags = {**settings.influxdb.additional_tags, schema.ACCOUNT_NUMBER: settings.octopus.account_number}
+    shared_tags = _Section(parser, "influxdb").tags("additional_tags")  # the household's own, by name, over them
+    tags = {
+        **shared_tags,
+        **settings.influxdb.additional_tags,
+        schema.ACCOUNT_NUMBER: settings.octopus.account_number,
+    }
     influxdb = dataclasses.replace(settings.influxdb, additional_tags=tags)
     return dataclasses.replace(settings, influxdb=influxdb, household=name)
 
 
 def _in_household(message: str, section: str, own: dict[str, str]) -> str:
     """A merged section's error, naming the household's section when the option came from it."""
-    match = re.match(r"\[(octopus|comparison)\] (\w+):", message)
+    match = re.match(r"\[(octopus|comparison|influxdb)\] (\w+):", message)
     if match and match.group(2) in own:
         return f"[{section}]" + message[len(match.group(1)) + 2 :]
     return f"{message} (for [{section}])"

@@ -65,6 +65,32 @@ def test_each_household_section_is_its_octopus_options_over_the_shared_ones():
     assert flat.influxdb.additional_tags == {"account_number": "A-FLAT0001"}
 
 
+def test_a_households_own_tags_go_over_the_shared_ones_by_name():
+    home, flat = parse_households(
+        households_ini(
+            influxdb={
+                "api_version": "1",
+                "url": "http://127.0.0.1:1",
+                "additional_tags": "scheme=ours, site=shared",
+            },
+            **{
+                "household:home": {"account_number": "A-HOME0001", "api_key_env_var": "KEY_HOME"},
+                "household:flat": {
+                    "account_number": "A-FLAT0001",
+                    "api_key_env_var": "KEY_FLAT",
+                    "additional_tags": "site=flat, floor=2",
+                    "included_tags": "property_postcode",
+                },
+            },
+        )
+    )
+    assert home.influxdb.additional_tags == {"scheme": "ours", "site": "shared", "account_number": "A-HOME0001"}
+    assert flat.influxdb.additional_tags == {
+        "scheme": "ours", "site": "flat", "floor": "2", "account_number": "A-FLAT0001"
+    }  # fmt: skip
+    assert (home.influxdb.included_tags, flat.influxdb.included_tags) == ((), ("property_postcode",))
+
+
 def test_a_seed_file_is_one_unnamed_household_whose_points_carry_no_extra_tag():
     (only,) = parse_households(households_ini(octopus={"account_number": "A-SEED0001"}))
     assert only.household == "" and only.influxdb.additional_tags == {}
@@ -90,6 +116,14 @@ def test_a_seed_file_is_one_unnamed_household_whose_points_carry_no_extra_tag():
         (
             {"household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K", "intelligent_mpan": "x"}},
             r"^\[household:a\] intelligent_mpan: ",
+        ),
+        (
+            {"household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K", "additional_tags": "fuel=x"}},
+            r"^\[household:a\] additional_tags: 'fuel' is a tag or field the pipeline writes itself",
+        ),
+        (
+            {"household:a": {"account_number": "A-1234ABCD", "api_key_env_var": "K", "included_tags": "pets"}},
+            r"^\[household:a\] included_tags: ",
         ),
     ],
 )
@@ -247,6 +281,28 @@ def test_twenty_households_backfilled_on_celery_workers_equal_each_alone_and_a_r
         for store in (together, alone):
             store.drop_database()
             store.close()
+
+
+@pytest.mark.integration
+def test_each_households_points_carry_its_own_tags(tmp_path, influx, monkeypatch):
+    households = generated_households(2, seed=3)
+    simulator = OctopusSimulator(api_key=API_KEY, households=households, clock=lambda: SIMULATOR_NOW)
+    with serve(simulator) as api_prefix:
+        config = write_households(tmp_path / "two.ini", influx, api_prefix, households, monkeypatch)
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read(config)
+        parser["influxdb"]["additional_tags"] = "site=shared, scheme=ours"
+        parser["household:h02"]["additional_tags"] = "site=flat"
+        with config.open("w") as file:
+            parser.write(file)
+        defs, instance = build_definitions(config), dg.DagsterInstance.ephemeral()
+        for name in ("h01", "h02"):
+            run_days(defs, WEEK[0], instance=instance, household=name)
+    for name, household, site in (("h01", households[0], "shared"), ("h02", households[1], "flat")):
+        query = 'SELECT count("total_cost_inc_vat_pence") FROM "electricity_consumption" WHERE "account_number" = '
+        (series,) = influx.query(query + f'\'{household.account_number}\' GROUP BY "site", "scheme"')
+        assert series["tags"] == {"site": site, "scheme": "ours"}, name  # one series: every point its tags
+        assert series["values"][0][1] >= 48
 
 
 def test_each_households_late_data_sensor_requests_that_households_job(tmp_path, influx, monkeypatch):
