@@ -75,6 +75,21 @@ def _du_mb(path: Path) -> float:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 2**20
 
 
+def _why(dagster, backfill: dict) -> str:
+    """The backfill's error, or its first failed runs' failure messages (the instance goes with the bench)."""
+    failed = [run for run in backfill["runs"] if run["status"] != "SUCCESS"]
+    lines = [f"{backfill['error']}; {len(failed)} of {len(backfill['runs'])} runs did not succeed"]
+    for run in failed[:5]:
+        failures = [
+            f"{event['stepKey'] or 'run'}: {event['message'][:400]}"
+            for event in dagster.run_events(run["runId"])
+            if event["eventType"] in ("STEP_FAILURE", "RUN_FAILURE", "ENGINE_EVENT")
+            and "fail" in event["message"].lower()
+        ]
+        lines.append(f"run {run['runId'][:8]} {run['status']}: " + " | ".join(failures[:4]))
+    return "\n".join(lines)
+
+
 def many_households(count: int, workers: int = 0) -> dict:
     from octograph_pipeline.clients.influx import InfluxV1Store
     from octograph_pipeline.dev.demo import prepare_dagster_home
@@ -128,7 +143,7 @@ def many_households(count: int, workers: int = 0) -> dict:
         with _peak_memory([dagster.process.pid, *pids]) as peak:
             backfill = dagster.wait_for_backfill(dagster.launch_asset_backfill(assets, days), timeout=7200)
         if backfill["status"] != "COMPLETED_SUCCESS":
-            raise RuntimeError(f"the households' backfill ended {backfill['status']}: {backfill['error']}")
+            raise RuntimeError(f"the households' backfill ended {backfill['status']}: {_why(dagster, backfill)}")
         return {
             "households": count,
             "days": len(days),
