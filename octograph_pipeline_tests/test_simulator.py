@@ -566,3 +566,83 @@ def test_tracker_has_one_price_per_local_day(api, url):
     assert [(row["valid_from"], row["valid_to"]) for row in rows] == [
         ("2024-10-26T23:00:00Z", "2024-10-28T00:00:00Z")
     ]
+
+
+# --------------------------------------------------------------------------- the Carbon Intensity API
+
+
+def carbon(url: str, path: str) -> requests.Response:
+    """No key: the public API takes none (the Octopus session's auth is not sent)."""
+    return requests.get(f"{url.removesuffix('/v1')}/carbon/{path}", timeout=5)
+
+
+def inside(rows: list[dict], start: datetime, end: datetime) -> list[dict]:
+    """The half-hours of [start, end): the API also answers those touching either end."""
+    return [row for row in rows if start <= datetime.fromisoformat(row["from"].replace("Z", "+00:00")) < end]
+
+
+@pytest.mark.parametrize(("day", "half_hours"), [(date(2024, 3, 31), 46), (date(2024, 10, 27), 50)])
+def test_carbon_intensity_of_a_clock_change_day(sim: OctopusSimulator, url: str, day: date, half_hours: int):
+    start = datetime(day.year, day.month, day.day, tzinfo=LONDON).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), LONDON).astimezone(UTC)
+    answer = carbon(url, f"intensity/{start:%Y-%m-%dT%H:%MZ}/{end:%Y-%m-%dT%H:%MZ}")
+    assert answer.status_code == 200
+    rows = answer.json()["data"]
+    assert len(inside(rows, start, end)) == half_hours and len(rows) == half_hours + 2
+    first = rows[1]
+    assert (
+        first["from"] == f"{start:%Y-%m-%dT%H:%MZ}"
+        and first["to"] == f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%MZ}"
+    )
+    assert {"forecast", "actual", "index"} == set(first["intensity"])
+    assert all(isinstance(row["intensity"]["actual"], int) for row in rows)  # all past at NOW
+
+
+def test_carbon_intensity_has_no_actual_yet_for_the_future(sim: OctopusSimulator, url: str):
+    rows = carbon(url, f"intensity/{NOW:%Y-%m-%dT%H:%MZ}/{NOW + timedelta(hours=2):%Y-%m-%dT%H:%MZ}").json()[
+        "data"
+    ]
+    assert [row["intensity"]["actual"] is None for row in rows] == [False, True, True, True, True, True]
+    assert all(row["intensity"]["forecast"] > 0 for row in rows)
+
+
+def test_a_regions_forecast_with_its_generation_mix(sim: OctopusSimulator, url: str):
+    answer = carbon(url, "regional/intensity/2024-06-10T23:00Z/2024-06-11T23:00Z/regionid/13").json()["data"]
+    assert (answer["regionid"], answer["shortname"], answer["dnoregion"]) == (13, "London", "UKPN London")
+    row = answer["data"][1]
+    assert set(row) == {"from", "to", "intensity", "generationmix"} and set(row["intensity"]) == {
+        "forecast",
+        "index",
+    }
+    assert sum(fuel["perc"] for fuel in row["generationmix"]) == pytest.approx(100)
+    scotland = carbon(url, "regional/intensity/2024-06-10T23:00Z/2024-06-11T23:00Z/regionid/1").json()["data"]
+    assert scotland["data"][1]["intensity"]["forecast"] < row["intensity"]["forecast"]  # cleaner in the north
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("regional/intensity/2024-06-10T23:00Z/2024-06-11T23:00Z/regionid/15", "valid region id"),
+        ("intensity/2024-06-10/2024-06-11T23:00Z", "valid ISO 8601 datetime"),
+        ("intensity/2024-06-10T23:00Z/2024-06-30T23:00Z", "cannot exceed 14 days"),
+    ],
+)
+def test_carbon_intensity_errors_say_why_in_the_apis_shape(sim: OctopusSimulator, url: str, path: str, message):
+    answer = carbon(url, path)
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "400 Bad Request"
+    assert message in answer.json()["error"]["message"]
+
+
+def test_carbon_intensity_knobs_a_missing_half_hour_and_an_injected_failure(sim: OctopusSimulator, url: str):
+    gap = datetime(2024, 6, 11, 5, 30, tzinfo=UTC)
+    sim.carbon.missing = {gap}
+    try:
+        rows = carbon(url, "intensity/2024-06-10T23:00Z/2024-06-11T23:00Z").json()["data"]
+        assert "2024-06-11T05:30Z" not in {row["from"] for row in rows} and len(rows) == 49
+    finally:
+        sim.carbon.missing = set()
+    sim.inject(503, path_contains="/carbon/")
+    assert carbon(url, "generation/2024-06-10T23:00Z/2024-06-11T23:00Z").status_code == 503
+    mix = carbon(url, "generation/2024-06-10T23:00Z/2024-06-11T23:00Z").json()["data"][0]["generationmix"]
+    assert [fuel["fuel"] for fuel in mix][:4] == ["biomass", "coal", "imports", "gas"]
+    assert sim.request_counts["carbon-generation"] == 2

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from octograph_pipeline.dev.simulator.carbon import CarbonIntensityApi
 from octograph_pipeline.dev.simulator.graphql import KrakenGraphQL
 from octograph_pipeline.dev.simulator.household import (
     GROUP_BY_CHOICES,
@@ -169,6 +170,8 @@ class OctopusSimulator:
         self._lock = threading.Lock()  # inject() runs in the test thread, requests in the server's
         # The Kraken GraphQL API: tokens, gas units, devices and Intelligent dispatches (see its knobs).
         self.graphql = KrakenGraphQL(api_key, self._accounts, lambda: self.clock(), self.accepts_key)
+        # The GB Carbon Intensity API under /carbon (its knob: `carbon.missing`); `inject` reaches it too.
+        self.carbon = CarbonIntensityApi(lambda: self.clock())
         self.app = Starlette(routes=self._routes())
 
     # ------------------------------------------------------------------ knobs
@@ -228,6 +231,7 @@ class OctopusSimulator:
         for path, kind, handler in api:  # answer with and without the trailing slash, no redirects
             endpoint = self._endpoint(kind, handler)
             routes += [Route(path, endpoint), Route(path.rstrip("/"), endpoint)]
+        routes += [Route(path, self._endpoint(kind, handler)) for path, kind, handler in self.carbon.routes()]
         graphql = self._endpoint("graphql", self.graphql)
         routes += [Route(path, graphql, methods=["POST"]) for path in ("/v1/graphql/", "/v1/graphql")]
         return routes
