@@ -299,7 +299,8 @@ def test_the_docker_run_launcher_compose_override_is_valid_and_gives_the_daemon_
 
 
 HELM_VALUES = REPO / "deploy" / "helm" / "values.yaml"
-# Dagster's chart 1.13: its top-level values (helm/dagster/schema/.../values.py), which refuses no others itself.
+# Dagster's chart 1.13: its top-level values (helm/dagster/schema/.../values.py). Its model lets others through
+# unnoticed (a misspelt section would be ignored), so this test refuses them.
 CHART_VALUES = {
     "dagsterWebserver", "dagster-user-deployments", "postgresql", "generatePostgresqlPasswordSecret",
     "generateCeleryConfigSecret", "rabbitmq", "redis", "flower", "ingress", "imagePullSecrets",

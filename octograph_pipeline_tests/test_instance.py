@@ -1,6 +1,6 @@
 """The Dagster instances we ship: dagster.yaml's pooled SQLite event log, deploy/dagster.yaml's pooled PostgreSQL
 one (each event stored without opening a connection, and seen by every other process at once); a new, empty
-DAGSTER_HOME given the project's dagster.yaml."""
+DAGSTER_HOME given the project's dagster.yaml; pool slots claimed by many processes at once, each in turn."""
 
 import contextlib
 import datetime as dt
