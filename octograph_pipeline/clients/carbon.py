@@ -22,10 +22,12 @@ from octograph_pipeline.clients.octopus import (
     budget_spent,
     default_retry,
     retrying,
+    utc_text,
 )
 
 DEFAULT_API_PREFIX = "https://api.carbonintensity.org.uk"
 MAX_WINDOW = dt.timedelta(days=14)  # the longest window the API answers in one request
+MINUTES = "%Y-%m-%dT%H:%MZ"  # the API's instants: 2024-06-10T23:00Z
 
 
 class CarbonIntensityError(RuntimeError):
@@ -34,12 +36,6 @@ class CarbonIntensityError(RuntimeError):
 
 class CarbonIntensityRefused(CarbonIntensityError):
     """The API refused the request (4xx) or something else answers at the address: retrying will not mend it."""
-
-
-def _utc(moment: dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError(f"{moment!r} has no time zone; the API needs an absolute instant")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 class CarbonIntensityClient:
@@ -92,7 +88,9 @@ class CarbonIntensityClient:
         begin = start
         while begin < end:
             until = min(end, begin + MAX_WINDOW)
-            data = self._get_json(f"{self.api_prefix}/{path(_utc(begin), _utc(until))}")["data"]
+            data = self._get_json(f"{self.api_prefix}/{path(utc_text(begin, MINUTES), utc_text(until, MINUTES))}")[
+                "data"
+            ]
             rows += data["data"] if nested else data
             begin = until
         return rows

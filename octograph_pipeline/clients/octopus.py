@@ -222,10 +222,11 @@ def shared_pace(settings: Settings) -> SharedPace:
     return SharedPace(Path(settings.octopus.cache_dir) / PACE_FILE, settings.pipeline.api_requests_per_second)
 
 
-def _utc_iso(moment: dt.datetime) -> str:
+def utc_text(moment: dt.datetime, form: str = "%Y-%m-%dT%H:%M:%SZ") -> str:
+    """An absolute instant as an API's URL wants it (UTC, `Z`); a naive one is refused, never guessed."""
     if moment.tzinfo is None:
         raise ValueError(f"{moment!r} has no time zone; the API needs an absolute instant")
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime(form)
 
 
 class OctopusClient:
@@ -301,8 +302,8 @@ class OctopusClient:
         """
 
         params = {
-            "period_from": _utc_iso(period_from),
-            "period_to": _utc_iso(period_to),
+            "period_from": utc_text(period_from),
+            "period_to": utc_text(period_to),
             "page_size": CONSUMPTION_PAGE_SIZE,
             "order_by": "period",
         }
@@ -336,8 +337,8 @@ class OctopusClient:
         rows = self._get_all(
             f"{self.api_prefix}/products/{tariff.product_code}/{tariff.fuel}-tariffs/{tariff.code}/{component}/",
             {
-                "period_from": _utc_iso(period_from),
-                "period_to": _utc_iso(period_to),
+                "period_from": utc_text(period_from),
+                "period_to": utc_text(period_to),
                 "page_size": RATES_PAGE_SIZE,
             },
             not_found=f"tariff {tariff.code} not found (product {tariff.product_code}, {component})",
