@@ -85,26 +85,30 @@ class _PoolsWithoutRaces:
         return status
 
     def _has_free_slot(self, concurrency_key: str) -> bool:
-        slots = compat.ConcurrencySlotsTable
-        free = select(slots.c.id).where(
-            slots.c.concurrency_key == concurrency_key, slots.c.run_id.is_(None), slots.c.deleted.is_(False)
-        )
         with self.index_connection() as conn:
-            return conn.execute(free.limit(1)).first() is not None
+            return conn.execute(_first_free_slot(concurrency_key)).first() is not None
 
     def _claim_concurrency_slot(self, concurrency_key: str, run_id: str, step_key: str):
-        slots = compat.ConcurrencySlotsTable
-        free = slots.c.step_key.is_(None)
-        first_free = (
-            select(slots.c.id)
-            .where(slots.c.concurrency_key == concurrency_key, free, slots.c.deleted.is_(False))
-            .limit(1)
-            .scalar_subquery()
+        slots = compat.ConcurrencySlotsTable  # still free when the update reaches it: one of two claimants
+        take = (
+            slots.update()
+            .where(slots.c.id == _first_free_slot(concurrency_key).scalar_subquery(), slots.c.step_key.is_(None))
+            .values(run_id=run_id, step_key=step_key)
         )
-        take = slots.update().where(slots.c.id == first_free, free).values(run_id=run_id, step_key=step_key)
         with self.index_connection() as conn:
             taken = conn.execute(take).rowcount
         return compat.ConcurrencySlotStatus.CLAIMED if taken else compat.ConcurrencySlotStatus.BLOCKED
+
+
+def _first_free_slot(concurrency_key: str):
+    """The id of one of the pool's slots that no step holds (as Dagster's own claim selects them)."""
+    slots = compat.ConcurrencySlotsTable
+    held_by_none = slots.c.step_key.is_(None)
+    return (
+        select(slots.c.id)
+        .where(slots.c.concurrency_key == concurrency_key, held_by_none, slots.c.deleted.is_(False))
+        .limit(1)
+    )
 
 
 class PooledSqliteEventLogStorage(
