@@ -125,8 +125,11 @@ def _household(parser: configparser.ConfigParser, section: str, base_dir: Path) 
     shared = [other for other in parser.sections() if not other.startswith(HOUSEHOLD_SECTION)]
     merged.read_dict({other: dict(parser[other]) for other in shared})
     for option, value in own.items():
-        target = next((name for name in ("octopus", "comparison") if option in _Section.KNOWN[name]), None)
-        target = "influxdb" if option in HOUSEHOLD_TAG_OPTIONS else target
+        target = (
+            "influxdb"
+            if option in HOUSEHOLD_TAG_OPTIONS
+            else next((name for name in ("octopus", "comparison") if option in _Section.KNOWN[name]), None)
+        )
         if target is None:
             raise ConfigError(
                 f"[{section}] {option}: unknown option (a household takes [octopus] and [comparison] options, "
