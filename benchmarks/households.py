@@ -92,6 +92,7 @@ def _why(dagster, backfill: dict) -> str:
 
 def many_households(count: int, workers: int = 0) -> dict:
     from octograph_pipeline.clients.influx import InfluxV1Store
+    from octograph_pipeline.core.days import day_range
     from octograph_pipeline.dev.demo import prepare_dagster_home
     from octograph_pipeline.dev.influxd import LocalInfluxd
     from octograph_pipeline.dev.simulator import OctopusSimulator, serve
@@ -102,7 +103,7 @@ def many_households(count: int, workers: int = 0) -> dict:
     from octograph_pipeline_tests.local_postgres import local_postgres
 
     households = generated_households(count)
-    days = [(YEAR[0] + dt.timedelta(days=n)).isoformat() for n in range((YEAR[1] - YEAR[0]).days + 1)]
+    days = day_range(*YEAR)
     simulator = OctopusSimulator(
         api_key="sk_bench_shared", households=households, latency=LATENCY_SECONDS, clock=lambda: NOW
     )

@@ -235,6 +235,7 @@ def ui_backfill(stack: Stack, postgres: bool = False) -> dict:
 
 
 def _ui_backfill(stack: Stack, name: str, home: Path, env: dict) -> dict:
+    from octograph_pipeline.core.days import day_range
     from octograph_pipeline_tests.dagster_ui import DagsterDev
 
     timings = stack.tmp / f"timings_{name}"
@@ -245,7 +246,7 @@ def _ui_backfill(stack: Stack, name: str, home: Path, env: dict) -> dict:
         f"      location_name: octograph_pipeline\n      working_directory: {REPO}\n"
     )
     env = {**env, "OCTOGRAPH_CONFIG": str(stack.config(name)), "OCTOGRAPH_BENCH_TIMINGS": str(timings)}
-    days = [(UI_DAYS[0] + dt.timedelta(days=n)).isoformat() for n in range((UI_DAYS[1] - UI_DAYS[0]).days + 1)]
+    days = day_range(*UI_DAYS)
     with DagsterDev(workspace, home, env) as dagster:
         stack.simulator.reset_counts()
         backfill = dagster.wait_for_backfill(dagster.launch_asset_backfill(ASSETS, days), timeout=600)
