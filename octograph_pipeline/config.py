@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from octograph_pipeline.core import schema
 from octograph_pipeline.core.settings import (
+    CarbonSettings,
     ComparisonSettings,
     ConfigError,
     InfluxSettings,
@@ -37,6 +38,7 @@ CHARGE_CAP_RANGE = (0.0, 25.0)  # hours per midday-to-midday period (25 on a clo
 CALORIFIC_RANGE = (30.0, 50.0)
 API_BACKOFF_RANGE = (0.0, 60.0)
 REQUEST_RATE_RANGE = (0.0, 1000.0)  # requests per second, 0: no cap
+GAS_FACTOR_RANGE = (0.1, 0.3)  # kg CO2e per kWh of natural gas: every published UK factor is about 0.18
 
 
 def user_cache_dir() -> str:
@@ -162,22 +164,23 @@ def _in_household(message: str, section: str, own: dict[str, str]) -> str:
 
 def parse_settings(parser: configparser.ConfigParser, base_dir: Path = Path(".")) -> Settings:
     """Typed settings from a parsed INI file; relative file options are relative to `base_dir`."""
-    influx, octopus, pipeline, comparison = (
-        _Section(parser, name) for name in ("influxdb", "octopus", "pipeline", "comparison")
+    influx, octopus, pipeline, comparison, carbon = (
+        _Section(parser, name) for name in ("influxdb", "octopus", "pipeline", "comparison", "carbon")
     )
     settings = Settings(
         influxdb=_influxdb(influx),
         octopus=_octopus(octopus, base_dir),
         pipeline=_pipeline(pipeline),
         comparison=_comparison(comparison),
+        carbon=_carbon(carbon),
     )
-    for section in (influx, octopus, pipeline, comparison):
+    for section in (influx, octopus, pipeline, comparison, carbon):
         section.reject_unknown()
     unknown = sorted(set(parser.sections()) - set(_Section.KNOWN))
     if unknown:
         raise ConfigError(
-            f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline], [comparison] and "
-            "[household:NAME])"
+            f"[{unknown[0]}]: unknown section (expected [influxdb], [octopus], [pipeline], [comparison], [carbon] "
+            "and [household:NAME])"
         )
     if settings.octopus.intelligent_mpan and settings.octopus.resolution_minutes != 30:
         raise ConfigError(
@@ -266,6 +269,16 @@ def _comparison(comparison: _Section) -> ComparisonSettings:
     )
 
 
+def _carbon(carbon: _Section) -> CarbonSettings:
+    return CarbonSettings(
+        enabled=carbon.boolean("enabled", CarbonSettings.enabled),
+        api_prefix=carbon.url("api_prefix", CarbonSettings.api_prefix),
+        gas_kg_co2e_per_kwh=carbon.number(
+            "gas_kg_co2e_per_kwh", CarbonSettings.gas_kg_co2e_per_kwh, *GAS_FACTOR_RANGE
+        ),
+    )
+
+
 class _Section:
     """Typed reads of one INI section; every error names `[section] option`."""
 
@@ -282,6 +295,7 @@ class _Section:
         "octopus": set(OctopusSettings.__dataclass_fields__) - {"calorific_values"},
         "pipeline": set(PipelineSettings.__dataclass_fields__),
         "comparison": set(ComparisonSettings.__dataclass_fields__),
+        "carbon": set(CarbonSettings.__dataclass_fields__),
     }
 
     def __init__(self, parser: configparser.ConfigParser, name: str):
@@ -324,10 +338,9 @@ class _Section:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise self._error(option, f"{value!r} is not an http:// or https:// URL")
         if parts.username or parts.password:  # they would be printed with every error naming the URL
-            secret = "api_key_env_var" if self.name == "octopus" else "token_env_var"
-            raise self._error(
-                option, f"holds credentials: put them in the variable named by [{self.name}] {secret}"
-            )
+            secret = {"octopus": "api_key_env_var", "influxdb": "token_env_var"}.get(self.name)
+            where = f"put them in the variable named by [{self.name}] {secret}" if secret else "it needs none"
+            raise self._error(option, f"holds credentials: {where}")
         return value
 
     def broker_url(self, option: str) -> str | None:

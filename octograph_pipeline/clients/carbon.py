@@ -24,6 +24,7 @@ from octograph_pipeline.clients.octopus import (
     retrying,
     utc_text,
 )
+from octograph_pipeline.core.settings import Settings
 
 DEFAULT_API_PREFIX = "https://api.carbonintensity.org.uk"
 MAX_WINDOW = dt.timedelta(days=14)  # the longest window the API answers in one request
@@ -50,6 +51,18 @@ class CarbonIntensityClient:
         self.timeout = timeout
         self.session = requests.Session()
         self.budget = retrying(self.session, retry or default_retry())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CarbonIntensityClient:
+        """The client `[carbon] api_prefix` asks for, retrying as `[pipeline]` says; without the Octopus API's
+        shared pace, which is for Octopus's limits."""
+        pipeline = settings.pipeline
+        retry = default_retry(
+            total=pipeline.api_retries,
+            backoff_factor=pipeline.api_backoff_seconds,
+            budget_seconds=pipeline.api_retry_budget_seconds,
+        )
+        return cls(settings.carbon.api_prefix, retry=retry)
 
     def close(self) -> None:
         self.session.close()

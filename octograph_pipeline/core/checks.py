@@ -38,6 +38,10 @@ EVERY_INTERVAL_PRICED = Check(
 STANDING_CHARGE_ONE_DAY = Check(
     "standing_charge_one_day", "Standing charge costs add up to one day's charge per meter point and day."
 )
+EVERY_INTERVAL_HAS_INTENSITY = Check(
+    "every_interval_has_intensity",
+    "Every electricity interval met a known grid intensity (its region's forecast), so its emissions are counted.",
+)
 
 
 def _clock_times(times: pd.Series, tz: ZoneInfo) -> str:
@@ -175,6 +179,26 @@ def standing_charge_mismatches(
             "expected_pence": bad["expected_pence"].round(6).to_numpy(),
         }
     )
+
+
+def missing_intensity(emissions: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
+    """Electricity intervals whose grid intensity is unknown, per meter point and day: their grams are not zero,
+    they are missing from the day's total."""
+    columns = ["meter", "day", "region", "intervals_without_intensity"]
+    if emissions.empty:
+        return pd.DataFrame(columns=columns)
+    bad = emissions[(emissions[s.FUEL] == "electricity") & emissions[s.INTENSITY].isna()]
+    bad = bad.assign(day=days.keys(bad[s.TIME], tz))
+    problems = [
+        {
+            "meter": f"{fuel} {point}" + (" (export)" if exported else ""),
+            "day": day,
+            "region": ", ".join(sorted(set(group[s.REGION]))),
+            "intervals_without_intensity": _clock_times(group[s.TIME].sort_values(), tz),
+        }
+        for (fuel, point, exported, day), group in bad.groupby([*s.POINT_KEY, s.IS_EXPORT, "day"])
+    ]
+    return pd.DataFrame(problems, columns=columns)
 
 
 def markdown(frame: pd.DataFrame, limit: int = 50) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from octograph_pipeline.core import days, frames
@@ -239,3 +240,75 @@ def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: Zone
     table["first"] = table["first"].dt.tz_convert(tz).dt.strftime("%H:%M")
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.INTELLIGENT_DISPATCHES])
     return _assemble(partitions, per_day, counts, {"dispatches": markdown_by_day(table)}, empty)
+
+
+def _clock(times: pd.Series, tz: ZoneInfo) -> pd.Series:
+    return times.dt.tz_convert(tz).dt.strftime("%H:%M")
+
+
+def _extremes(frame: pd.DataFrame, by: list[str], value: str, tz: ZoneInfo) -> pd.DataFrame:
+    """Per group of `by`: the cleanest and dirtiest half-hour (local start, g/kWh), the first of equals."""
+    known = frame.dropna(subset=[value]).sort_values(s.TIME, kind="stable")
+    grouped = known.groupby(by)[value]
+    low, high = known.loc[grouped.idxmin()], known.loc[grouped.idxmax()]
+
+    def shown(rows: pd.DataFrame) -> pd.Series:
+        text = _clock(rows[s.TIME], tz) + " (" + rows[value].round(1).astype(str) + " g/kWh)"
+        return pd.Series(text.to_numpy(), index=pd.MultiIndex.from_frame(rows[by]) if len(by) > 1 else rows[by[0]])
+
+    return pd.concat({"cleanest": shown(low), "dirtiest": shown(high)}, axis=1)
+
+
+def carbon_intensity(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day: the nation's half-hours (46 to 50) and, per region, the mean forecast and the cleanest and
+    dirtiest half-hours (local time)."""
+    empty = {"half_hours": 0, "cleanest": "", "dirtiest": ""}
+    if points.empty:
+        return _nothing(partitions, s.Asset.CARBON_INTENSITY, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    frame = points.assign(day=day)
+    table = frame.groupby(["day", s.REGION]).agg(
+        half_hours=(s.TIME, "size"), mean_g_per_kwh=(s.INTENSITY_FORECAST, "mean")
+    )
+    table = table.join(_extremes(frame, ["day", s.REGION], s.INTENSITY_FORECAST, tz)).round(1).reset_index()
+    # The day's headline: the household's own region (the nation's when it has none).
+    own = table[table[s.REGION] != s.NATIONAL]
+    headline = (own if len(own) else table).drop_duplicates("day").set_index("day")
+    per_day = headline[["cleanest", "dirtiest"]].assign(region=headline[s.REGION])
+    nation = table[table[s.REGION] == s.NATIONAL].set_index("day")["half_hours"]
+    per_day.insert(0, "half_hours", nation.reindex(per_day.index, fill_value=0))
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.CARBON_INTENSITY])
+    return _assemble(partitions, per_day, counts, {"per_region": markdown_by_day(table)}, empty)
+
+
+def emissions(points: pd.DataFrame, partitions: list[str], tz: ZoneInfo) -> DayMetadata:
+    """Per day: kg CO2 of import, export (avoided: negative) and gas apart and net, the intervals whose intensity
+    is unknown, and the cleanest and dirtiest half-hours the import met; per meter point, a table."""
+    kinds = ["import_kg_co2", "export_kg_co2", "gas_kg_co2"]
+    empty = {**dict.fromkeys([*kinds, "net_kg_co2"], 0.0), "intervals_without_intensity": 0}
+    if points.empty:
+        return _nothing(partitions, s.Asset.EMISSIONS, empty)
+    day = days.keys(points[s.TIME], tz).rename("day")
+    exported, gas = points[s.IS_EXPORT].astype(bool), points[s.FUEL] == "gas"
+    kind = pd.Series(np.where(gas, kinds[2], np.where(exported, kinds[1], kinds[0])), index=points.index)
+    kilograms = points[s.EMISSIONS_G] / 1000
+    per_day = kilograms.groupby([day, kind.rename("kind")]).sum().unstack(fill_value=0.0)
+    per_day = per_day.reindex(columns=kinds, fill_value=0.0)
+    per_day["net_kg_co2"] = per_day.sum(axis=1)
+    per_day = per_day.round(3)
+    unknown = (points[s.FUEL] == "electricity") & points[s.INTENSITY].isna()
+    per_day["intervals_without_intensity"] = unknown.groupby(day).sum()
+    imported = points[~gas & ~exported]
+    extremes = _extremes(imported.assign(day=day), ["day"], s.INTENSITY, tz)
+    per_day = per_day.join(extremes.reindex(columns=["cleanest", "dirtiest"])).fillna(
+        {"cleanest": "", "dirtiest": ""}
+    )
+    per_meter = (
+        points.assign(day=day, kg_co2=kilograms)
+        .groupby(["day", s.FUEL, s.METER_POINT, s.IS_EXPORT])
+        .agg(kwh=(s.USAGE_KWH, "sum"), kg_co2=("kg_co2", "sum"), mean_g_per_kwh=(s.INTENSITY, "mean"))
+        .round(3)
+        .reset_index()
+    )
+    counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.EMISSIONS])
+    return _assemble(partitions, per_day, counts, {"per_meter_point": markdown_by_day(per_meter)}, empty)

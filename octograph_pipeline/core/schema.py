@@ -19,6 +19,8 @@ class Asset:
     PRICED_CONSUMPTION = "priced_consumption"
     TARIFF_COMPARISON = "tariff_comparison"  # only with a [comparison] section
     INTELLIGENT_DISPATCHES = "intelligent_dispatches"  # only with [octopus] intelligent_mpan
+    CARBON_INTENSITY = "carbon_intensity"  # these two only with [carbon] enabled
+    EMISSIONS = "emissions"
 
 
 # Columns every points frame has besides tags and fields.
@@ -107,6 +109,23 @@ SLOT_FLAG, SLOT_KWH = "intelligent_slot", "kwh"  # 1 per half-hour a dispatch to
 INTELLIGENT_SLOTS = Measurement("intelligent_slots", fields=(SLOT_FLAG, SLOT_KWH))
 # `tariff_comparison`: per meter point and interval, the cost on each candidate product and on the actual tariffs.
 TARIFF_COMPARISON = Measurement("tariff_comparison", fields=(*COST_COLUMNS, *SAVING.values()))
+# `carbon_intensity`: the grid's g CO2/kWh per half-hour, tagged `region`: the nation (NATIONAL: its forecast,
+# its measured actual, its generation mix) and each region a meter point is in (the API's short name, and
+# `region_id`: its forecast and mix). The API's index band ("low", ...) is a string field.
+REGION, REGION_ID, NATIONAL = "region", "region_id", "GB"
+INTENSITY_FORECAST, INTENSITY_ACTUAL, INTENSITY_INDEX = "forecast_g_per_kwh", "actual_g_per_kwh", "intensity_index"
+GENERATION_FUELS = ("biomass", "coal", "imports", "gas", "nuclear", "other", "hydro", "solar", "wind")
+GENERATION_MIX = {fuel: f"{fuel}_percent" for fuel in GENERATION_FUELS}
+CARBON_INTENSITY = Measurement(
+    "carbon_intensity",
+    fields=(INTENSITY_FORECAST, INTENSITY_ACTUAL, *GENERATION_MIX.values()),
+    string_fields=(INTENSITY_INDEX,),
+)
+# `emissions`: per meter point and interval, its usage (export negative, as in the seed's measurements), the
+# intensity it met (its region's forecast; gas: the [carbon] factor) and the grams of CO2 (export: avoided, so
+# negative). A measurement of its own, so the seed's are exactly as before (README: Carbon).
+INTENSITY, EMISSIONS_G = "intensity_g_per_kwh", "emissions_g"
+EMISSIONS = Measurement("emissions", fields=(USAGE_KWH, INTENSITY, EMISSIONS_G))
 
 MEASUREMENTS = {
     m.name: m
@@ -119,6 +138,8 @@ MEASUREMENTS = {
         GAS_CONSUMPTION,
         TARIFF_COMPARISON,
         INTELLIGENT_SLOTS,
+        CARBON_INTENSITY,
+        EMISSIONS,
     )
 }
 PRICING_BY_FUEL = {"electricity": ELECTRICITY_PRICING, "gas": GAS_PRICING}
@@ -132,12 +153,14 @@ ASSET_MEASUREMENTS = {
     Asset.PRICED_CONSUMPTION: (ELECTRICITY_CONSUMPTION, GAS_CONSUMPTION),
     Asset.TARIFF_COMPARISON: (TARIFF_COMPARISON,),
     Asset.INTELLIGENT_DISPATCHES: (INTELLIGENT_SLOTS,),
+    Asset.CARBON_INTENSITY: (CARBON_INTENSITY,),
+    Asset.EMISSIONS: (EMISSIONS,),
 }
 
 # Names the pipeline writes itself (columns, tags and fields), which `additional_tags` must not take.
 WRITTEN_NAMES = frozenset(
     {MEASUREMENT, TIME, TARIFF_CODE_TAG, FUEL, METER_POINT, IS_EXPORT, UNIT, PROPERTY_ID, PRODUCT_CODE}
-    | {DISPATCH_SOURCE, DISPATCH_STATUS}
+    | {DISPATCH_SOURCE, DISPATCH_STATUS, REGION, REGION_ID}
     | set(INCLUDED_TAGS)
     | {field for measurement in MEASUREMENTS.values() for field in measurement.all_fields}
 )

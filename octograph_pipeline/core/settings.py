@@ -183,10 +183,22 @@ class ComparisonSettings:
 
 
 @dataclass(frozen=True)
+class CarbonSettings:
+    """The grid's carbon intensity beside the usage (`[carbon]`, off by default): the GB Carbon Intensity API's
+    address, and the kg CO2e per kWh of gas burnt (gross calorific value; the UK government's conversion factor
+    for natural gas, README: Carbon)."""
+
+    enabled: bool = False
+    api_prefix: str = "https://api.carbonintensity.org.uk"
+    gas_kg_co2e_per_kwh: float = 0.18231
+
+
+@dataclass(frozen=True)
 class Settings:
     influxdb: InfluxSettings
     octopus: OctopusSettings
     pipeline: PipelineSettings
     comparison: ComparisonSettings = ComparisonSettings()
+    carbon: CarbonSettings = CarbonSettings()
     # The `[household:NAME]` section's NAME in a file with several households; "" for the seed's one.
     household: str = ""

@@ -58,7 +58,8 @@ def demo_config(
     gas_meter_types: bool = True,
 ) -> Path:
     """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1), comparing tariffs unless
-    `comparison` is False; without `gas_meter_types`, the gas units come from Kraken, as by default."""
+    `comparison` is False, with the grid's carbon intensity from the simulator's copy of that API; without
+    `gas_meter_types`, the gas units come from Kraken, as by default."""
     start_date = start_date or days.today(TZ) - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -85,6 +86,10 @@ api_retries = 2
 
 [comparison]
 {COMPARISON if comparison else ""}
+
+[carbon]
+enabled = true
+api_prefix = {api_prefix.removesuffix("/v1")}/carbon
 """
     )
     return path
@@ -204,6 +209,8 @@ def run(day_count: int = DEMO_DAYS, **stack) -> int:
         print(summary_table(config, first, last))
         print()
         print(comparison_table(config, first, last))
+        print()
+        print(emissions_table(config, first, last))
     return 0
 
 
@@ -260,6 +267,40 @@ def comparison_table(config: Path, first: dt.date, last: dt.date) -> str:
         meter = f"{'export' if exported == 'true' else fuel} {meter_point}"
         saving_text = "" if product == schema.ACTUAL else f"{row[5] / 100:9.2f}"
         lines.append(f"{meter:<26} {product:<26} {row[4] / 100:9.2f} {saving_text:>9}")
+    return "\n".join(lines)
+
+
+def emissions_table(config: Path, first: dt.date, last: dt.date) -> str:
+    """Each meter point's kWh, cost (£ inc VAT) and kg CO2 over the days: emitted by import and gas, avoided by
+    export (negative, as its cost is)."""
+    settings = load_settings(config)
+    start, end = days.window(first, last, TZ)
+    tags = settings.influxdb.additional_tags
+    total = schema.TOTAL_COST["inc"]
+    with open_store(settings.influxdb) as store:
+        emitted = store.totals(
+            schema.EMISSIONS, [schema.USAGE_KWH, schema.EMISSIONS_G], start, end, tags,
+            [schema.FUEL, schema.METER_POINT, schema.IS_EXPORT],
+        )  # fmt: skip
+        # The seed's measurements name the meter point only in the included tag of its fuel (the demo's config
+        # includes both).
+        costs = {
+            row[0]: row[1]
+            for fuel, tag in schema.METER_POINT_TAGS.items()
+            for row in store.totals(schema.CONSUMPTION_BY_FUEL[fuel], [total], start, end, tags, [tag]).itertuples(
+                index=False
+            )
+        }
+    lines = [
+        f"Each meter point, {first} .. {last} (kg CO2: emitted by import and gas, avoided by export):",
+        f"{'meter point':<26} {'kWh':>10} {'£ inc VAT':>10} {'kg CO2':>10}",
+    ]
+    for row in emitted.sort_values([schema.FUEL, schema.IS_EXPORT, schema.METER_POINT]).itertuples(index=False):
+        fuel, meter_point, exported, kwh, grams = row
+        meter = f"{'export' if exported == 'true' else fuel} {meter_point}"
+        cost = costs.get(meter_point)
+        cost_text = "" if cost is None else f"{cost / 100:.2f}"
+        lines.append(f"{meter:<26} {kwh:>10.3f} {cost_text:>10} {grams / 1000:>10.3f}")
     return "\n".join(lines)
 
 

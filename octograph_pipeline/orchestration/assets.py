@@ -1,6 +1,6 @@
-"""The daily-partitioned assets: four in every configuration, `tariff_comparison` with a [comparison] section
-and `intelligent_dispatches` with `intelligent_mpan`. Thin: fetch, hand to pure functions in `frames`,
-`comparison` and `checks`, return.
+"""The daily-partitioned assets: four in every configuration, `tariff_comparison` with a [comparison] section,
+`intelligent_dispatches` with `intelligent_mpan`, and `carbon_intensity` and `emissions` with [carbon] enabled.
+Thin: fetch, hand to pure functions in `frames`, `comparison`, `carbon` and `checks`, return.
 
 Every asset works on its run's partition *window* (one day or a range of days), so a range run makes one
 request per meter or tariff component for the whole range, not one per day.
@@ -17,10 +17,11 @@ from urllib.parse import unquote
 import dagster as dg
 import pandas as pd
 
+from octograph_pipeline.clients.carbon import CarbonIntensityError, CarbonIntensityRefused
 from octograph_pipeline.clients.influx import open_store
 from octograph_pipeline.clients.kraken import GraphQLUnavailable, KrakenAuthError
 from octograph_pipeline.clients.octopus import FinalError, OctopusError
-from octograph_pipeline.core import checks, comparison, days, frames, metadata
+from octograph_pipeline.core import carbon, checks, comparison, days, frames, metadata
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.schema import ASSET_MEASUREMENTS, TIME, Asset
 from octograph_pipeline.core.settings import ConfigError, Settings
@@ -37,6 +38,7 @@ CONSUMPTION_END_OFFSET = 0
 # A rejected key, a missing account/meter/tariff, an API that cannot be reached or a bad config: failing at
 # once; other Octopus errors (5xx, throttling, timeouts) go to the retry policy.
 NOT_RETRIED = (FinalError, ConfigError)
+CARBON_NOT_RETRIED = (CarbonIntensityRefused, ConfigError)
 # Dagster shows a check whose step failed as "Execution failed" (✗): that says nothing of the data.
 EXECUTION_FAILED_MEANS = (
     '"Execution failed" means its step did not run (a fetch failed, say), not that the data failed the check: '
@@ -258,18 +260,70 @@ def _tariff_comparison(
     return points
 
 
+def carbon_intensity(
+    context: dg.AssetExecutionContext, octograph: OctographConfig, account: pd.DataFrame
+) -> pd.DataFrame:
+    """The nation's half-hours and those of each region the account's electricity tariffs name."""
+    runs.begin_step(context)
+    settings = octograph.settings_for(context.asset_key)
+    require_stored_inputs(context, settings, account=account)
+    start, end = utc_window(context.partition_time_window)
+    regions = carbon.regions(frames.agreement_segments(account, settings.octopus.tz))
+    with (
+        api_calls(context, settings, CarbonIntensityError, CARBON_NOT_RETRIED),
+        octograph.carbon_client(settings) as client,
+    ):
+        national, generation = client.national(start, end), client.generation(start, end)
+        regional = {region: client.regional(region, start, end) for region in regions}
+    points = carbon.intensity_points(national, generation, regional, settings.influxdb.point_tags)
+    attach_day_metadata(context, metadata.carbon_intensity(points, context.partition_keys, settings.octopus.tz))
+    return points
+
+
+def emissions(
+    context: dg.AssetExecutionContext,
+    octograph: OctographConfig,
+    account: pd.DataFrame,
+    meter_consumption: pd.DataFrame,
+    carbon_intensity: pd.DataFrame,
+):
+    runs.begin_step(context)
+    settings = octograph.settings_for(context.asset_key)
+    tz = settings.octopus.tz
+    require_stored_inputs(
+        context, settings, account=account, meter_consumption=meter_consumption, carbon_intensity=carbon_intensity
+    )
+    points = carbon.emission_points(
+        meter_consumption,
+        frames.agreement_segments(account, tz),
+        carbon_intensity,
+        tz,
+        settings.octopus.resolution_minutes,
+        settings.carbon.gas_kg_co2e_per_kwh,
+        settings.influxdb.point_tags,
+    )
+    attach_day_metadata(context, metadata.emissions(points, context.partition_keys, tz))
+    yield dg.Output(points)
+    yield from day_check_results(
+        context, {checks.EVERY_INTERVAL_HAS_INTENSITY: checks.missing_intensity(points, tz)}
+    )
+
+
 # --- decorating them with what config decides -------------------------------------------------------------
+
+
+OCTOPUS, CARBON_API = "octopus", "carbon"
 
 
 @dataclasses.dataclass(frozen=True)
 class Declared:
     """What an asset is, apart from its body: its description, its days (prices run a day ahead), its checks,
-    and whether it calls the Octopus API (then it is retried and takes the `octopus_api` pool)."""
+    and which API it calls, if any (then it is retried; the Octopus API's callers take the `octopus_api` pool)."""
 
     description: str
     ahead: bool = False
     asset_checks: tuple[checks.Check, ...] = ()
-    calls_api: bool = True
+    calls: str | None = OCTOPUS
 
 
 DECLARED = {
@@ -286,7 +340,7 @@ DECLARED = {
     Asset.PRICED_CONSUMPTION: Declared(
         "Usage × unit rate + standing charge per interval, VAT inc and exc; export negative.",
         asset_checks=(checks.EVERY_INTERVAL_PRICED, checks.STANDING_CHARGE_ONE_DAY),
-        calls_api=False,
+        calls=None,
     ),
     Asset.INTELLIGENT_DISPATCHES: Declared(
         "Intelligent Octopus dispatches per half-hour (smart and bump charges, completed and planned).",
@@ -295,12 +349,25 @@ DECLARED = {
     Asset.TARIFF_COMPARISON: Declared(
         "Each meter point's intervals priced on the [comparison] products, against the actual tariffs."
     ),
+    Asset.CARBON_INTENSITY: Declared(
+        "The grid's carbon intensity per half-hour (GB Carbon Intensity API): the nation's forecast, actual and "
+        "generation mix, and the forecast and mix of each meter point's region.",
+        ahead=True,
+        calls=CARBON_API,
+    ),
+    Asset.EMISSIONS: Declared(
+        "g CO2 per meter point and interval: usage × its region's intensity, gas at the [carbon] factor; export "
+        "negative (avoided).",
+        asset_checks=(checks.EVERY_INTERVAL_HAS_INTENSITY,),
+        calls=None,
+    ),
 }
 
 
 def bodies(settings: Settings) -> dict[str, Callable]:
     """The assets this config has, and their bodies: `intelligent_dispatches` and the dispatch-aware pricing
-    with `intelligent_mpan`, `tariff_comparison` with a `[comparison]` section."""
+    with `intelligent_mpan`, `tariff_comparison` with a `[comparison]` section, `carbon_intensity` and
+    `emissions` with `[carbon] enabled`."""
     intelligent = settings.octopus.intelligent_mpan is not None
     chosen = {
         Asset.ACCOUNT: account,
@@ -313,6 +380,8 @@ def bodies(settings: Settings) -> dict[str, Callable]:
             if settings.comparison.enabled
             else None
         ),
+        Asset.CARBON_INTENSITY: carbon_intensity if settings.carbon.enabled else None,
+        Asset.EMISSIONS: emissions if settings.carbon.enabled else None,
     }
     return {name: body for name, body in chosen.items() if body is not None}
 
@@ -342,8 +411,8 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
             partitions_def=days,
             io_manager_key=IO_MANAGER_KEY,
             backfill_policy=dg.BackfillPolicy.multi_run(MAX_DAYS_PER_RUN),
-            retry_policy=retry_policy if declared.calls_api else None,
-            pool=households.octopus_pool(settings) if declared.calls_api else None,
+            retry_policy=retry_policy if declared.calls else None,
+            pool=households.octopus_pool(settings) if declared.calls == OCTOPUS else None,
             group_name=households.group(settings),
             key_prefix=[settings.household] if settings.household else None,
             kinds={"python", "influxdb"},
@@ -365,20 +434,30 @@ def build_assets(settings: Settings) -> list[dg.AssetsDefinition]:
 # --- helpers of the bodies ----------------------------------------------------------------------------------
 
 
+def octopus_calls(context: dg.AssetExecutionContext, settings: Settings):
+    """`api_calls` for the Octopus REST API."""
+    return api_calls(context, settings, OctopusError, NOT_RETRIED)
+
+
 @contextlib.contextmanager
-def octopus_calls(context: dg.AssetExecutionContext, settings: Settings) -> Iterator[None]:
-    """Octopus errors that will not mend fail the step at once. Others go to the retry policy, each saying which
-    days its request covered; on the last attempt the step fails with that cause as its error, rather than
-    Dagster's "Exceeded max_retries" with the cause nested below it."""
+def api_calls(
+    context: dg.AssetExecutionContext,
+    settings: Settings,
+    transient: type[Exception],
+    final: tuple[type[Exception], ...],
+) -> Iterator[None]:
+    """API errors that will not mend (`final`) fail the step at once. Others (`transient`) go to the retry
+    policy, each saying which days its request covered; on the last attempt the step fails with that cause as
+    its error, rather than Dagster's "Exceeded max_retries" with the cause nested below it."""
     try:
-        with no_retries(*NOT_RETRIED):
+        with no_retries(*final):
             yield
-    except OctopusError as exc:
+    except transient as exc:
         covered = days_of_request(str(exc), settings.octopus.tz)
         message = f"{exc}" + (f" (the request covered {covered})" if covered else "")
         if context.retry_number >= settings.pipeline.retries:
             raise dg.Failure(description=message, allow_retries=False) from exc  # --verbose shows the stack
-        raise OctopusError(message) from exc
+        raise transient(message) from exc
 
 
 def days_of_request(message: str, tz) -> str | None:

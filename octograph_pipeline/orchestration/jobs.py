@@ -24,15 +24,23 @@ def build_jobs(settings: Settings) -> list:
     consumption = [Asset.METER_CONSUMPTION, Asset.PRICED_CONSUMPTION]
     if settings.comparison.enabled:
         consumption.append(Asset.TARIFF_COMPARISON)
+    if settings.carbon.enabled:
+        prices.append(Asset.CARBON_INTENSITY)
+        consumption.append(Asset.EMISSIONS)
     return [
         dg.define_asset_job(
             named(settings.household, PRICES_JOB),
             selection=[asset_key(settings.household, asset) for asset in prices],
-            description="Agreements, tariff prices and Intelligent dispatches (partitions up to tomorrow).",
+            description=(
+                "Agreements, tariff prices, Intelligent dispatches and the grid's carbon intensity (partitions up "
+                "to tomorrow)."
+            ),
         ),
         dg.define_asset_job(
             named(settings.household, CONSUMPTION_JOB),
             selection=[asset_key(settings.household, asset) for asset in consumption],
-            description="Meter readings and their cost, and the tariff comparison (partitions up to yesterday).",
+            description=(
+                "Meter readings, their cost and emissions, and the tariff comparison (partitions up to yesterday)."
+            ),
         ),
     ]

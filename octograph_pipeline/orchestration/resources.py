@@ -3,6 +3,7 @@
 import dagster as dg
 from pydantic import PrivateAttr
 
+from octograph_pipeline.clients.carbon import CarbonIntensityClient
 from octograph_pipeline.clients.kraken import KrakenClient
 from octograph_pipeline.clients.octopus import OctopusClient
 from octograph_pipeline.config import load_households
@@ -40,3 +41,7 @@ class OctographConfig(dg.ConfigurableResource):
     def kraken_client(self, settings: Settings) -> KrakenClient:
         """Octopus's GraphQL API: gas meters' units, Intelligent dispatches."""
         return KrakenClient.from_settings(settings)
+
+    def carbon_client(self, settings: Settings) -> CarbonIntensityClient:
+        """The GB Carbon Intensity API (`[carbon] api_prefix`): the grid's intensity and generation mix."""
+        return CarbonIntensityClient.from_settings(settings)

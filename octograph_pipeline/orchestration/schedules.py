@@ -26,6 +26,8 @@ DISPATCHES_CRON = "15 */4 * * *"  # completed dispatches are served for about 12
 def build_schedules(settings: Settings, jobs: dict) -> list:
     """The household's schedules; `jobs` by their plain names (PRICES_JOB, CONSUMPTION_JOB)."""
     tz = settings.octopus.timezone
+    # Yesterday evening's measured carbon intensity arrives after its last run: with [carbon], yesterday too.
+    days_back = 1 if settings.carbon.enabled else 0
 
     daily_consumption = dg.build_schedule_from_partitioned_job(
         jobs[CONSUMPTION_JOB],
@@ -43,11 +45,13 @@ def build_schedules(settings: Settings, jobs: dict) -> list:
         description=(
             "Today's and tomorrow's prices once published (16:30, and 20:30 in case they were late): Agile "
             "prices published today run from 23:00 today to 23:00 tomorrow, so each day needs both runs."
+            + (" With [carbon], yesterday too: its evening's measured intensity." if days_back else "")
         ),
     )
     def agile_prices(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         today = local_days.local_date(context.scheduled_execution_time, settings.octopus.tz)
-        return dg.RunRequest(tags=range_tags(today.isoformat(), (today + dt.timedelta(days=1)).isoformat()))
+        first = max(today - dt.timedelta(days=days_back), min(today, settings.pipeline.start_date))
+        return dg.RunRequest(tags=range_tags(first.isoformat(), (today + dt.timedelta(days=1)).isoformat()))
 
     if settings.octopus.intelligent_mpan is None:
         return [daily_consumption, agile_prices]
@@ -129,13 +133,17 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
         partitions = instance.get_materialized_partitions(asset_key(settings.household, asset))
         return {dt.date.fromisoformat(key) for key in partitions}
 
+    carbon = settings.carbon.enabled
     priced = materialized(Asset.ACCOUNT) & materialized(Asset.TARIFF_RATES)
+    priced &= materialized(Asset.CARBON_INTENSITY) if carbon else priced
     missing_prices = [day for day in days if day not in priced]
     if missing_prices:
         job, due = PRICES_JOB, missing_prices
     else:
         job = CONSUMPTION_JOB
-        due = sorted((set(days) - materialized(Asset.PRICED_CONSUMPTION)) | incomplete_days(settings, days))
+        done = materialized(Asset.PRICED_CONSUMPTION)
+        done &= materialized(Asset.EMISSIONS) if carbon else done
+        due = sorted((set(days) - done) | incomplete_days(settings, days))
     due = [
         day
         for day in due
