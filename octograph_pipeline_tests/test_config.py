@@ -38,6 +38,10 @@ def test_defaults_match_the_seed_with_cache_off(monkeypatch):
     assert octopus.cache_dir == "/home/me/.cache/octograph"  # this user's, not /tmp
     assert octopus.included_meters == ()
     assert settings.pipeline.start_date == dt.date(2024, 1, 1)
+    # Carbon is off, so an existing user's file writes nothing new.
+    carbon = settings.carbon
+    assert (carbon.enabled, carbon.api_prefix) == (False, "https://api.carbonintensity.org.uk")
+    assert carbon.gas_kg_co2e_per_kwh == 0.18231
 
 
 def test_every_option_is_read():
@@ -68,6 +72,10 @@ cache_dir = /var/cache/octo
 included_meters = 21E1, G4P1
 [pipeline]
 start_date = 2023-05-01
+[carbon]
+enabled = true
+api_prefix = http://localhost:9998/carbon/
+gas_kg_co2e_per_kwh = 0.2
 """)
     influx, octopus = settings.influxdb, settings.octopus
     assert influx.url == "http://influx:8086" and influx.org == "home" and influx.bucket == "energy"
@@ -83,6 +91,8 @@ start_date = 2023-05-01
     assert octopus.api_key_env_var == "MY_KEY" and octopus.enable_cache and octopus.cache_dir == "/var/cache/octo"
     assert octopus.included_meters == ("21E1", "G4P1")
     assert settings.pipeline.start_date == dt.date(2023, 5, 1)
+    assert settings.carbon.enabled and settings.carbon.api_prefix == "http://localhost:9998/carbon"
+    assert settings.carbon.gas_kg_co2e_per_kwh == 0.2
 
 
 @pytest.mark.parametrize(
@@ -174,6 +184,14 @@ def test_calorific_value_file(tmp_path):
         ),
         ("[influxdb]\nurl = ftp://influx\n", r"\[influxdb\] url: 'ftp://influx' is not an http"),
         ("[influxdb]\nurl = http://admin:pw@influx:8086\n", r"\[influxdb\] url: holds credentials: put them in"),
+        ("[carbon]\nenabled = yes please\n", r"\[carbon\] enabled: 'yes please' is not true or false"),
+        ("[carbon]\napi_prefix = api.carbonintensity.org.uk\n", r"\[carbon\] api_prefix: 'api.carbonintensity"),
+        ("[carbon]\napi_prefix = https://u:p@api.carbonintensity.org.uk\n", r"holds credentials: it needs none"),
+        (
+            "[carbon]\ngas_kg_co2e_per_kwh = 183\n",
+            r"\[carbon\] gas_kg_co2e_per_kwh: '183' is not a number from 0.1",
+        ),
+        ("[carbon]\nregion = 13\n", r"\[carbon\] region: unknown option"),
         ("[octopus]\napi_prefix = api.octopus.energy/v1\n", r"\[octopus\] api_prefix: 'api.octopus.energy/v1'"),
         (
             "[octopus]\napi_prefix = https://sk_live_x:@api.octopus.energy/v1\n",

@@ -235,6 +235,20 @@ def test_v1_replace_overwrites_then_deletes_only_what_the_write_did_not(influx):
     ]
 
 
+def test_v1_replace_drops_a_field_the_new_point_no_longer_has(influx):
+    """InfluxDB would keep a field a write leaves out: a half-hour priced before, unpriced now (NaN), must read
+    back without its old price, while the points that kept all their fields are left as written."""
+    times = ["2024-06-12T00:00Z", "2024-06-12T00:30Z"]
+    influx.replace([schema.ELECTRICITY_PRICING], *DAY, {}, pricing_frame("A", 10.0, times))
+    new = pricing_frame("A", 11.0, times)
+    new.loc[1, "unit_price_inc_vat_price"] = float("nan")
+    assert influx.replace([schema.ELECTRICITY_PRICING], *DAY, {}, new) == 2
+    stored = influx.read([schema.ELECTRICITY_PRICING], *DAY, {})
+    assert stored["unit_price_exc_vat_price"].tolist() == [11.0, 11.0]
+    assert stored["unit_price_inc_vat_price"].tolist()[0] == pytest.approx(11.55)
+    assert pd.isna(stored["unit_price_inc_vat_price"].tolist()[1])
+
+
 @pytest.mark.integration
 def test_a_write_that_fails_leaves_the_window_as_it_was(influx, failing_writes):
     influx.replace([schema.ELECTRICITY_PRICING], *DAY, {}, pricing_frame("OLD", 10.0, ["2024-06-12T00:00Z"]))

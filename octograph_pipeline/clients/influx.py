@@ -143,13 +143,20 @@ def frame_to_lines(frame: pd.DataFrame) -> list[str]:
     return _lines_and_keys(frame)[0]
 
 
-def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """The frame's lines, and each one's point key: its series (measurement and tags) and time, as written."""
+def _field_bit(measurement: Measurement, field: str) -> int:
+    return 1 << measurement.all_fields.index(field)
+
+
+def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str], list[int]]:
+    """The frame's lines, each one's point key (its series, measurement and tags, and time, as written), and
+    which of its measurement's fields it has (`_field_bit`s: a NaN field is left out)."""
     lines: list[str] = []
     keys: list[str] = []
+    masks: list[int] = []
     for name, group in frame.groupby(MEASUREMENT, sort=False):
         measurement = MEASUREMENTS[name]
         tags, fields = _tag_columns(group, measurement), sorted(f for f in measurement.all_fields if f in group)
+        present = np.zeros(len(group), dtype=np.int64)
         head = np.full(len(group), name.translate(_MEASUREMENT_ESCAPES), dtype=object)
         for tag in tags:
             head += _pieces(
@@ -158,10 +165,12 @@ def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
         body = np.full(len(group), "", dtype=object)
         for field in fields:
             prefix = f",{field.translate(_KEY_ESCAPES)}="
-            if field in measurement.string_fields:  # only `account_meters`: a few points a day
+            if field in measurement.string_fields:  # few points a day (agreements, the grid's index band)
                 body += np.array([prefix + _string_text(value) for value in group[field]], dtype=object)
+                present |= _field_bit(measurement, field)
             else:
                 numbers = group[field].to_numpy(dtype=np.float64, na_value=np.nan)
+                present |= np.where(np.isnan(numbers), 0, _field_bit(measurement, field))
                 if np.isinf(numbers).any():
                     first = int(np.flatnonzero(np.isinf(numbers))[0])
                     where = f"{name} {field} is {numbers[first]} at {group[TIME].iloc[first]}"
@@ -176,7 +185,8 @@ def _lines_and_keys(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
             h + " " + b[1:] + t for h, b, t in zip(head[written], body[written], seconds[written], strict=True)
         ]
         keys += [h + t for h, t in zip(head[written], seconds[written], strict=True)]
-    return lines, keys
+        masks += present[written].tolist()
+    return lines, keys, masks
 
 
 def _point_key(name: str, tags: Mapping[str, str], second: int) -> str:
@@ -387,33 +397,48 @@ class InfluxStore:
         """Makes the window's points of these measurements (within the tag scope) exactly the frame's, and never
         emptier than before: the frame is written first (a point of the same series and time is overwritten),
         then only the old points it did not overwrite are deleted. A failed write leaves the old points in
-        place; line protocol is built before anything is sent, so bad data fails without touching the store."""
-        lines, keys = _lines_and_keys(frame)
+        place; line protocol is built before anything is sent, so bad data fails without touching the store.
+
+        InfluxDB keeps the fields a write leaves out: an old point written again without a field it had (its
+        price or its intensity is now unknown) is deleted after the write and written once more, so the old
+        value does not survive beside the new ones."""
+        lines, keys, masks = _lines_and_keys(frame)
         old = self.point_keys(measurements, start, end, tags)
         self.write_lines(lines)
-        if stale := old.keys() - set(keys):
+        lost = [n for n, key in enumerate(keys) if key in old and old[key][3] & ~masks[n]]
+        if stale := (old.keys() - set(keys)) | {keys[n] for n in lost}:
             self.delete_points({key: old[key] for key in stale}, old)
+        self.write_lines([lines[n] for n in lost])
         return len(lines)
 
     def point_keys(
         self, measurements: Iterable[Measurement], start: pd.Timestamp, end: pd.Timestamp, tags: Mapping[str, str]
     ) -> dict[str, tuple]:
         """Every point in the window and scope, by its key (series and time, as line protocol writes them), with
-        its series as InfluxDB names it (measurement, every tag key it has, absent ones as '') and its time."""
+        its series as InfluxDB names it (measurement, every tag key it has, absent ones as ''), its time and the
+        fields it has (`_field_bit`s)."""
         names = ", ".join(self._source(m.name) for m in measurements)
         keys = {}
         for series in self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)} GROUP BY *"):
             name, tag_set = series["name"], series.get("tags") or {}
             full = (name, tuple(sorted(tag_set.items())))
-            keys.update((_point_key(name, tag_set, row[0]), (*full, row[0])) for row in series["values"])
+            measurement, rows = MEASUREMENTS[name], np.array(series["values"], dtype=object)
+            masks = np.zeros(len(rows), dtype=np.int64)
+            for n, column in enumerate(series["columns"]):
+                if column in measurement.all_fields:
+                    masks |= np.where(pd.isna(rows[:, n]), 0, _field_bit(measurement, column))
+            keys.update(
+                (_point_key(name, tag_set, row[0]), (*full, row[0], mask))
+                for row, mask in zip(series["values"], masks.tolist(), strict=True)
+            )
         return keys
 
     def delete_points(self, stale: dict[str, tuple], old: dict[str, tuple]) -> None:
         """Deletes these points: a series left with none of its old points in one go, others point by point."""
         per_series: dict[tuple, list[int]] = {}
-        for name, tag_set, second in stale.values():
+        for name, tag_set, second, _ in stale.values():
             per_series.setdefault((name, tag_set), []).append(second)
-        old_counts = Counter((name, tag_set) for name, tag_set, _ in old.values())
+        old_counts = Counter((name, tag_set) for name, tag_set, *_ in old.values())
         deletions = []
         for (name, tag_set), seconds in sorted(per_series.items()):
             if len(seconds) == old_counts[(name, tag_set)]:

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from octograph_pipeline.dev.simulator import carbon
 from octograph_pipeline.dev.simulator.carbon import CarbonIntensityApi
 from octograph_pipeline.dev.simulator.graphql import KrakenGraphQL
 from octograph_pipeline.dev.simulator.household import (
@@ -87,7 +88,9 @@ class _Fault:
     def matches(self, path: str) -> bool:
         return self.path_contains is None or self.path_contains in path
 
-    def response(self) -> Response:
+    def response(self, path: str) -> Response:
+        """The failure as the API of `path` words it (Octopus's DRF `detail`, or the Carbon Intensity API's
+        `error`), or as a proxy's HTML page."""
         headers = {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
         try:
             phrase = HTTPStatus(self.status).phrase
@@ -101,6 +104,8 @@ class _Fault:
             )
             return HTMLResponse(body, status_code=self.status, headers=headers)
         detail = throttled(self.retry_after) if self.status == 429 else phrase
+        if path.startswith("/carbon/"):
+            return carbon.error(self.status, f"{detail} (injected)", headers)
         return _detail(self.status, detail, headers)
 
 
@@ -259,7 +264,7 @@ class OctopusSimulator:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
                     self._faults.remove(fault)
-                return fault.response()
+                return fault.response(path)
         if self._throttled < self.burst_429:
             self._throttled += 1
             return _detail(429, throttled(self.retry_after), {"Retry-After": str(self.retry_after)})

@@ -14,6 +14,7 @@ import hashlib
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -82,9 +83,14 @@ def _utc(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    phrase = {400: "Bad Request", 404: "Not Found", 500: "Internal Server Error"}.get(status, "Error")
-    return JSONResponse({"error": {"code": f"{status} {phrase}", "message": message}}, status_code=status)
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    """The API's error shape: `{"error": {"code": "400 Bad Request", "message": …}}`."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    body = {"error": {"code": f"{status} {phrase}", "message": message}}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class CarbonIntensityApi:
@@ -107,11 +113,11 @@ class CarbonIntensityApi:
         try:
             start, end = (_parse(request.path_params[name]) for name in ("start", "end"))
         except ValueError:
-            return _error(400, "Please enter a valid ISO 8601 datetime, e.g. 2024-06-10T23:00Z")
+            return error(400, "Please enter a valid ISO 8601 datetime, e.g. 2024-06-10T23:00Z")
         if end <= start:
-            return _error(400, "The end datetime must be after the start datetime")
+            return error(400, "The end datetime must be after the start datetime")
         if end - start > timedelta(days=MAX_DAYS):
-            return _error(400, f"The date range cannot exceed {MAX_DAYS} days")
+            return error(400, f"The date range cannot exceed {MAX_DAYS} days")
         first = start - timedelta(minutes=start.minute % 30, seconds=start.second) - HALF_HOUR
         count = math.ceil((end - first) / HALF_HOUR) + 1
         return [t for t in (first + i * HALF_HOUR for i in range(count)) if t not in self.missing]
@@ -141,7 +147,7 @@ class CarbonIntensityApi:
     def regional(self, request: Request) -> Response:
         region = request.path_params["region"]
         if not region.isdigit() or int(region) not in REGIONS:
-            return _error(400, f"Please enter a valid region id (1 to {len(REGIONS)}): {region}")
+            return error(400, f"Please enter a valid region id (1 to {len(REGIONS)}): {region}")
         half_hours = self._half_hours(request)
         if isinstance(half_hours, Response):
             return half_hours
