@@ -99,9 +99,9 @@ def test_the_days_cleanest_and_dirtiest_half_hours():
 
 # --- the emissions asset's points, by hand on the 50-half-hour day ------------------------------------------
 
-IMPORT, EXPORT, GAS = ("electricity", "1900000000001", "E1", False), ("electricity", "1900000000002", "E2", True), (
-    "gas", "3000000001", "G1", False,
-)  # fmt: skip
+IMPORT = ("electricity", "1900000000001", "E1", False)
+EXPORT = ("electricity", "1900000000002", "E2", True)
+GAS = ("gas", "3000000001", "G1", False)
 TARIFFS = {
     IMPORT: "E-1R-AGILE-24-10-01-C",
     EXPORT: "E-1R-OUTGOING-FIX-12M-19-05-13-C",
