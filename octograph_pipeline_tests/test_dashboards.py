@@ -34,6 +34,7 @@ DASHBOARDS_MOUNT = ("./grafana/dashboards", "/var/lib/grafana/dashboards")
 DATASOURCE = {"type": "influxdb", "uid": "influxdb"}
 ELECTRICITY, GAS, PRICES = "octograph-electricity", "octograph-gas", "octograph-prices"
 COMPARISON = "octograph-comparison"
+CARBON = "octograph-carbon"
 # The week is compared with these products (Agile is the import's own product: it must cost the same).
 COMPARED = {
     "products": "AGILE-24-10-01, GO-VAR-22-10-14",
@@ -203,9 +204,9 @@ def test_the_schema_check_accepts_fields_tags_and_aliases():
 
 
 def test_dashboards_have_distinct_uids_and_the_expected_settings():
-    assert set(DASHBOARDS) == {"electricity.json", "gas.json", "prices.json", "comparison.json"}
+    assert set(DASHBOARDS) == {"electricity.json", "gas.json", "prices.json", "comparison.json", "carbon.json"}
     uids = [dashboard["uid"] for dashboard in DASHBOARDS.values()]
-    assert sorted(uids) == sorted({ELECTRICITY, GAS, PRICES, COMPARISON})
+    assert sorted(uids) == sorted({ELECTRICITY, GAS, PRICES, COMPARISON, CARBON})
     for name, dashboard in DASHBOARDS.items():
         assert dashboard["title"].startswith("Octograph – "), name
         assert dashboard["timezone"] == "Europe/London", name
@@ -219,8 +220,11 @@ def test_dashboards_have_distinct_uids_and_the_expected_settings():
         variables = {variable["name"]: variable for variable in dashboard["templating"]["list"]}
         assert variables["location"]["type"] == "query"
         assert re.fullmatch(r'SHOW TAG VALUES FROM "(\w+)" WITH KEY = "location"', variables["location"]["query"])
-        assert (variables["vat"]["type"], variables["vat"]["query"]) == ("custom", "inc,exc")
-        assert variables["vat"]["current"]["value"] == "inc"
+        if any("vat" in query.text for query in dashboard_queries(dashboard)):  # not carbon's: no money there
+            assert (variables["vat"]["type"], variables["vat"]["query"]) == ("custom", "inc,exc")
+            assert variables["vat"]["current"]["value"] == "inc"
+        else:
+            assert "vat" not in variables, name
         assert (variables["resolution"]["type"], variables["resolution"]["query"]) == ("custom", "30m,1h,1d,7d")
         assert variables["resolution"]["current"]["value"] == "1d"
 
@@ -278,6 +282,8 @@ class Week:
     comparison: pd.DataFrame
     slots: pd.DataFrame
     readings: pd.DataFrame
+    emissions: pd.DataFrame
+    intensity: pd.DataFrame
 
 
 @pytest.fixture(scope="module")
@@ -302,6 +308,7 @@ def week(influxd, tmp_path_factory) -> Week:
                 influxdb={"additional_tags": f"location={LOCATION}"},
                 octopus={"gas_meter_types": "G4P0000000001=SMETS2", "intelligent_mpan": IMPORT_MPAN},
                 comparison=COMPARED,
+                carbon={"enabled": "true", "api_prefix": api_prefix.removesuffix("/v1") + "/carbon"},
             )
             assert materialize_days(config, FIRST.isoformat(), LAST.isoformat()).success
         tag_keys = {
@@ -322,6 +329,8 @@ def week(influxd, tmp_path_factory) -> Week:
             read(schema.TARIFF_COMPARISON),
             read(schema.INTELLIGENT_SLOTS),
             read(schema.METER_CONSUMPTION),
+            read(schema.EMISSIONS),
+            read(schema.CARBON_INTENSITY),
         )
     finally:
         store.drop_database()
@@ -486,6 +495,27 @@ class Expect:
 
     def daily_mean(self, frame: pd.DataFrame, column: str, scale: float = 1.0) -> float:
         return daily_mean(frame, column) * scale
+
+    @property
+    def emitted_by_import(self) -> pd.DataFrame:
+        emitted = self.week.emissions
+        return emitted[(emitted[schema.FUEL] == "electricity") & ~emitted[schema.IS_EXPORT]]
+
+    def grid(self, national: bool) -> pd.DataFrame:
+        intensity = self.week.intensity
+        return intensity[(intensity[schema.REGION] == schema.NATIONAL) == national]
+
+    def generation_mix(self) -> Answer:
+        """Each bucket's mean share of every fuel, in the query's order (GB's points only)."""
+        nation = self.grid(national=True)
+        per_fuel = [
+            self.per_bucket(nation, field, how="mean", fill=False) for field in schema.GENERATION_MIX.values()
+        ]
+        return {
+            ("carbon_intensity", ()): [
+                (rows[0][0], *(row[1] for row in rows)) for rows in zip(*per_fuel, strict=True)
+            ]
+        }
 
     def location(self, name: str) -> Answer:
         return {(name, ()): [("location", LOCATION)]}
@@ -659,6 +689,43 @@ EXPECTED: dict[tuple[str, str, str], Callable[[Expect], Answer]] = {
         lambda part: [(epoch(START), part["usage_kwh"].sum(), part[e.total].sum() / 100)],
     ),
     (GAS, "Property and meters", "A"): lambda e: e.agreements("gas"),
+    # Carbon
+    (CARBON, "$location", "variable"): lambda e: e.location("emissions"),
+    (CARBON, "Net emissions", "A"): lambda e: e.single("emissions", e.week.emissions["emissions_g"].sum() / 1000),
+    (CARBON, "Import emissions", "A"): lambda e: e.single(
+        "emissions", e.emitted_by_import["emissions_g"].sum() / 1000
+    ),
+    (CARBON, "Avoided by export", "A"): lambda e: e.single(
+        "emissions", e.week.emissions.loc[e.week.emissions[schema.IS_EXPORT], "emissions_g"].sum() / -1000
+    ),
+    (CARBON, "Gas emissions", "A"): lambda e: e.single(
+        "emissions", e.week.emissions.loc[e.week.emissions[schema.FUEL] == "gas", "emissions_g"].sum() / 1000
+    ),
+    (CARBON, "Intensity your import met", "A"): lambda e: e.single(
+        "emissions", e.emitted_by_import["emissions_g"].sum() / e.emitted_by_import["usage_kwh"].sum()
+    ),
+    (CARBON, "Your region's average intensity", "A"): lambda e: e.single(
+        "carbon_intensity", e.grid(national=False)["forecast_g_per_kwh"].mean()
+    ),
+    (CARBON, "Emissions per day", "A"): lambda e: e.per_tags(
+        e.week.emissions,
+        "emissions",
+        [schema.FUEL, schema.IS_EXPORT],
+        lambda part: e.per_bucket(part, "emissions_g", every="1d", fill=False, scale=0.001),
+    ),
+    (CARBON, "Grid carbon intensity vs usage", "A"): lambda e: e.per_tags(
+        e.week.intensity,
+        "carbon_intensity",
+        [schema.REGION],
+        lambda part: e.per_bucket(part, "forecast_g_per_kwh", how="mean", fill=False),
+    ),
+    (CARBON, "Grid carbon intensity vs usage", "B"): lambda e: {
+        ("carbon_intensity", ()): e.per_bucket(e.grid(national=True), "actual_g_per_kwh", how="mean", fill=False)
+    },
+    (CARBON, "Grid carbon intensity vs usage", "C"): lambda e: {
+        ("emissions", ()): e.per_bucket(e.emitted_by_import, "usage_kwh", fill=False)
+    },
+    (CARBON, "Generation mix (GB)", "A"): lambda e: e.generation_mix(),
     # Prices
     (PRICES, "$location", "variable"): lambda e: e.location("electricity_pricing"),
     (PRICES, "Lowest import unit price", "A"): lambda e: {
@@ -702,6 +769,7 @@ def test_every_query_has_an_expected_answer():
 
 
 KWH, GBP, PENCE_PER_KWH = "kwatth", "currencyGBP", "suffix: p/kWh"
+KG, GRAMS_PER_KWH = "masskg", "suffix: g/kWh"
 
 
 def expected_stats(week: Week, vat: str) -> dict[tuple[str, str], tuple[str, float]]:
@@ -744,6 +812,30 @@ def expected_stats(week: Week, vat: str) -> dict[tuple[str, str], tuple[str, flo
         (PRICES, "Highest import unit price"): (PENCE_PER_KWH, import_prices.max()),
         (PRICES, "Average export unit price"): (PENCE_PER_KWH, export_prices.mean()),
         (PRICES, "Average gas unit price"): (PENCE_PER_KWH, week.gas_prices[price].mean()),
+        **carbon_stats(week),
+    }
+
+
+def carbon_stats(week: Week) -> dict[tuple[str, str], tuple[str, float]]:
+    """The carbon dashboard's totals, from the `emissions` and `carbon_intensity` points read back; import and
+    export told apart by the `priced_consumption` tariffs of their meter points, not by the dashboard's tags."""
+    emitted = week.emissions
+    export_points = set(week.meters.loc[week.meters["tariff_code"].str.contains("OUTGOING"), schema.METER_POINT])
+    exported = emitted[schema.METER_POINT].isin(export_points)
+    imported = emitted[(emitted[schema.FUEL] == "electricity") & ~exported]
+    grams = emitted["emissions_g"]
+    regional = week.intensity[week.intensity[schema.REGION] != schema.NATIONAL]
+    return {
+        (CARBON, "Net emissions"): (KG, grams.sum() / 1000),
+        (CARBON, "Import emissions"): (KG, imported["emissions_g"].sum() / 1000),
+        (CARBON, "Avoided by export"): (KG, -grams[exported].sum() / 1000),
+        (CARBON, "Gas emissions"): (KG, grams[emitted[schema.FUEL] == "gas"].sum() / 1000),
+        (CARBON, "Emissions per day"): (KG, grams.sum() / 1000),
+        (CARBON, "Intensity your import met"): (
+            GRAMS_PER_KWH,
+            imported["emissions_g"].sum() / imported["usage_kwh"].sum(),
+        ),
+        (CARBON, "Your region's average intensity"): (GRAMS_PER_KWH, regional["forecast_g_per_kwh"].mean()),
     }
 
 
