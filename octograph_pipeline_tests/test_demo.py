@@ -63,13 +63,24 @@ def test_demo_materialises_the_last_days_and_is_safe_to_rerun(tmp_path, monkeypa
         assert min(readings) > 0 and float(electricity[3]) == float(gas[1]) == 0
         assert all(len(cost.partition(".")[2]) == 2 for cost in (electricity[4], gas[4]))  # £, 2 places
     # After the table, each meter point's actual cost and each configured product's, with the saving.
-    compared = output[output.rindex("What the same half-hours") :].splitlines()
+    compared = output[output.rindex("What the same half-hours") : output.rindex("Each meter point,")].splitlines()
+    compared = [line for line in compared if line.strip()]
     products = {line.split()[2] for line in compared[2:]}
     assert products == {"actual", "AGILE-24-10-01", "GO-VAR-22-10-14", "SILVER-24-12-31"} | {
         "AGILE-OUTGOING-19-05-13"
     }
     assert {line.split()[0] for line in compared[2:]} == {"electricity", "export", "gas"}
     assert all(len(line.split()) == 5 for line in compared[2:] if " actual " not in line)
+    # Last, each meter point's kWh, cost and kg CO2 beside each other: the cost is the comparison's actual one.
+    emitted = output[output.rindex("Each meter point,") :].splitlines()
+    assert emitted[1].split() == ["meter", "point", "kWh", "£", "inc", "VAT", "kg", "CO2"]
+    rows = {" ".join(line.split()[:2]): line.split()[2:] for line in emitted[2:]}
+    actual = {" ".join(line.split()[:2]): line.split()[3] for line in compared[2:] if " actual " in line}
+    assert set(rows) == set(actual) and len(rows) == 3
+    for meter, (kwh, cost, kg) in rows.items():
+        assert cost == actual[meter], (meter, emitted)
+        sign = -1 if meter.startswith("export") else 1
+        assert sign * float(kwh) > 0 and sign * float(kg) > 0, emitted  # export: avoided, negative
     # The runs were recorded on the persistent instance, so `make ui` shows the materialised partitions.
     instance = dg.DagsterInstance.from_config(str(tmp_path / "dagster_home"))
     materialized = instance.get_materialized_partitions(dg.AssetKey("priced_consumption"))
