@@ -2,6 +2,7 @@
 and `emissions` store on the clock-change days, the check on a missing half-hour, a day re-run replacing only that
 day, failures of the API, and the wiring (off by default, jobs, pools, the schedule)."""
 
+import configparser
 import datetime as dt
 
 import dagster as dg
@@ -12,6 +13,8 @@ from octograph_pipeline.core import schema
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator.carbon import national_actual, national_forecast, regional_forecast
 from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
+from octograph_pipeline.orchestration.resources import OctographConfig
+from octograph_pipeline.orchestration.runs import run_days
 
 from .helpers import check_outcomes, day_points, materialize_days, read
 
@@ -196,3 +199,44 @@ def test_the_prices_schedule_also_asks_for_yesterday_with_carbon(carbon_config):
         "2024-06-11",
         "2024-06-13",
     )
+
+
+def test_the_late_data_sensor_fills_days_carbon_never_ran_for(recent_household):
+    """Days materialised before [carbon] was enabled: the sensor asks for their intensity (prices job), then their
+    emissions (consumption job), though their costs are complete."""
+    _, config, today = recent_household
+    week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_days(build_definitions(config), week[0], week[-1], instance=instance).success
+    settings = configparser.ConfigParser()
+    settings.read(config)
+    config.write_text(
+        config.read_text()
+        + f"\n[carbon]\nenabled = true\napi_prefix = {settings['octopus']['api_prefix'].removesuffix('/v1')}/carbon\n"
+    )
+    defs = build_definitions(config)
+
+    def evaluate(cursor=None):
+        context = dg.build_sensor_context(
+            instance=instance,
+            cursor=cursor,
+            resources={"octograph": OctographConfig(config_file=str(config))},
+            repository_def=defs.get_repository_def(),
+        )
+        return defs.resolve_sensor_def("late_consumption").evaluate_tick(context)
+
+    def days_of(request) -> tuple[str, str]:
+        return request.tags["dagster/asset_partition_range_start"], request.tags[
+            "dagster/asset_partition_range_end"
+        ]
+
+    first = evaluate()
+    (prices,) = first.run_requests
+    assert prices.job_name == PRICES_JOB and days_of(prices) == (week[0], week[-1])
+    assert defs.resolve_job_def(PRICES_JOB).execute_in_process(tags=prices.tags, instance=instance).success
+    second = evaluate(first.cursor)
+    (consumption,) = second.run_requests
+    assert consumption.job_name == CONSUMPTION_JOB and days_of(consumption) == (week[0], week[-1])
+    job = defs.resolve_job_def(CONSUMPTION_JOB)
+    assert job.execute_in_process(tags=consumption.tags, instance=instance).success
+    assert not evaluate(second.cursor).run_requests

@@ -287,6 +287,7 @@ def emissions(
     meter_consumption: pd.DataFrame,
     carbon_intensity: pd.DataFrame,
 ):
+    """Each interval's usage at its region's intensity; no API call: everything it needs is stored upstream."""
     runs.begin_step(context)
     settings = octograph.settings_for(context.asset_key)
     tz = settings.octopus.tz
