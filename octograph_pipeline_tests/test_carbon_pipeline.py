@@ -208,12 +208,10 @@ def test_the_late_data_sensor_fills_days_carbon_never_ran_for(recent_household):
     week = [(today - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
     instance = dg.DagsterInstance.ephemeral()
     assert run_days(build_definitions(config), week[0], week[-1], instance=instance).success
-    settings = configparser.ConfigParser()
-    settings.read(config)
-    config.write_text(
-        config.read_text()
-        + f"\n[carbon]\nenabled = true\napi_prefix = {settings['octopus']['api_prefix'].removesuffix('/v1')}/carbon\n"
-    )
+    written = configparser.ConfigParser()
+    written.read(config)
+    carbon_api = written["octopus"]["api_prefix"].removesuffix("/v1") + "/carbon"
+    config.write_text(config.read_text() + f"\n[carbon]\nenabled = true\napi_prefix = {carbon_api}\n")
     defs = build_definitions(config)
 
     def evaluate(cursor=None):
