@@ -70,8 +70,8 @@ class Stack:
     env: dict = field(default_factory=dict)
 
     def config(self, name: str, start_date: dt.date = YEAR[0]) -> Path:
-        """A demo config writing into a fresh database of its own; no tariff comparison, which the original
-        script does not do either."""
+        """A demo config writing into a fresh database of its own; no tariff comparison and no carbon, which the
+        original script does not do either."""
         from octograph_pipeline.clients.influx import InfluxV1Store
         from octograph_pipeline.dev.demo import demo_config
 
@@ -84,6 +84,7 @@ class Stack:
             start_date,
             comparison=False,
             gas_meter_types=False,
+            carbon=False,
         )
 
     def dagster_home(self, name: str, instance_file: Path | None = REPO / "dagster.yaml") -> Path:

@@ -56,10 +56,11 @@ def demo_config(
     start_date: dt.date | None = None,
     comparison: bool = True,
     gas_meter_types: bool = True,
+    carbon: bool = True,
 ) -> Path:
     """A seed-format INI file for the local stack (InfluxDB 1.x, so api_version = 1), comparing tariffs unless
-    `comparison` is False, with the grid's carbon intensity from the simulator's copy of that API; without
-    `gas_meter_types`, the gas units come from Kraken, as by default."""
+    `comparison` is False, and counting carbon (from the simulator's copy of that API) unless `carbon` is False;
+    without `gas_meter_types`, the gas units come from Kraken, as by default."""
     start_date = start_date or days.today(TZ) - dt.timedelta(days=90)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -88,7 +89,7 @@ api_retries = 2
 {COMPARISON if comparison else ""}
 
 [carbon]
-enabled = true
+enabled = {"true" if carbon else "false"}
 api_prefix = {api_prefix.removesuffix("/v1")}/carbon
 """
     )
