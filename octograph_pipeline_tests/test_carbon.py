@@ -193,3 +193,19 @@ def test_the_days_metadata_shows_kg_and_the_cleanest_and_dirtiest_half_hours():
     # The 31st half-hour starts at 14:00 GMT (15 hours after 23:00 BST's midnight, one of them repeated).
     assert (day["cleanest"], day["dirtiest"]) == ("19:00 (100.0 g/kWh)", "14:00 (300.0 g/kWh)")
     assert shown["2024-10-28"]["net_kg_co2"] == 0.0 and shown["2024-10-28"]["points_emissions"] == 0
+
+
+def test_two_meters_of_one_meter_point_in_one_half_hour_add_up_to_one_point():
+    """A replacement meter reporting the same half-hour as the old one: one point per meter point and interval."""
+    half_hours = autumn_day()
+    consumption, segments, stored = autumn_household(pd.Series(150.0, index=half_hours))
+    second = (*IMPORT[:2], "E1-NEW", False)
+    consumption = pd.concat(
+        [consumption, consumption[consumption[s.METER_SERIAL_NUMBER] == "E1"].assign(meter_serial_number="E1-NEW")]
+    )
+    segments = pd.concat([segments, segments.iloc[[0]].assign(meter_serial_number=second[2])])
+    points = emission_points(consumption, segments, stored, LONDON, 30, 0.18231, PointTags())
+    imported = points[points[s.METER_POINT] == IMPORT[1]]
+    assert len(imported) == 50 and imported[s.TIME].is_unique
+    assert imported[s.USAGE_KWH].tolist() == pytest.approx([0.4] * 50)
+    assert imported[s.EMISSIONS_G].tolist() == pytest.approx([60.0] * 50)

@@ -238,3 +238,23 @@ def test_the_late_data_sensor_fills_days_carbon_never_ran_for(recent_household):
     job = defs.resolve_job_def(CONSUMPTION_JOB)
     assert job.execute_in_process(tags=consumption.tags, instance=instance).success
     assert not evaluate(second.cursor).run_requests
+
+
+def test_a_replaced_meter_and_hourly_readings_give_one_point_per_meter_point_and_interval(
+    household_config, households_api, influx
+):
+    """A meter point's two meters (one replaced the other) are one series of emissions; an hour's reading meets
+    the mean of its two half-hours' forecasts."""
+    carbon = {"enabled": "true", "api_prefix": households_api.removesuffix("/v1") + "/carbon"}
+    assert materialize_days(household_config("A-SWCH0001", carbon=carbon), "2024-07-31", "2024-08-01").success
+    emitted = read(influx, schema.EMISSIONS, "2024-07-31", "2024-08-01", meter_point="1300000000001")
+    assert len(emitted) == 96 and emitted[schema.TIME].is_unique and emitted[schema.EMISSIONS_G].notna().all()
+
+    hourly = household_config("A-SWCH0001", carbon=carbon, octopus={"resolution_minutes": "60"})
+    assert materialize_days(hourly, "2024-06-12").success
+    emitted = read(influx, schema.EMISSIONS, "2024-06-12", meter_point="1300000000001")
+    grid = read(influx, schema.CARBON_INTENSITY, "2024-06-12", region="London").set_index(schema.TIME)
+    assert len(emitted) == 24
+    for start, met in zip(emitted[schema.TIME], emitted[schema.INTENSITY], strict=True):
+        halves = grid[schema.INTENSITY_FORECAST].reindex([start, start + pd.Timedelta(minutes=30)])
+        assert met == pytest.approx(halves.mean())
