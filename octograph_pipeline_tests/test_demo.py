@@ -140,7 +140,7 @@ def test_every_fault_command_make_ui_prints_works_on_the_simulator(monkeypatch):
     with serve(simulator) as api_prefix:
         root = api_prefix.removesuffix("/v1")
         commands = [line.strip() for line in demo.rehearsal_help(3000, root).splitlines() if "curl" in line]
-        assert len(commands) == 6
+        assert len(commands) == 8
         seen = []
         for command in commands:
             words = shlex.split(command)
@@ -148,15 +148,19 @@ def test_every_fault_command_make_ui_prints_works_on_the_simulator(monkeypatch):
             url = next(word for word in words if word.startswith("http"))
             response = requests.post(url, data=body, timeout=5) if body else requests.get(url, timeout=5)
             assert response.status_code == 200, (command, response.text)
-            seen.append((sorted(simulator.fail_days), simulator.reading_scale, simulator.error_rate))
+            faults = (sorted(simulator.fail_days), simulator.reading_scale, simulator.error_rate)
+            seen.append((*faults, sorted(simulator.carbon.missing)))
     day = now.astimezone(demo.TZ).date() - dt.timedelta(days=2)
+    noon = dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC)
     assert seen == [
-        ([day], 1.0, 0.0),
-        ([], 1.0, 0.0),
-        ([], 1.5, 0.0),
-        ([], 1.5, 0.2),
-        ([], 1.0, 0.0),
-        ([], 1.0, 0.0),
+        ([day], 1.0, 0.0, []),
+        ([], 1.0, 0.0, []),
+        ([], 1.5, 0.0, []),
+        ([], 1.5, 0.2, []),
+        ([], 1.0, 0.0, []),
+        ([], 1.0, 0.0, [noon]),
+        ([], 1.0, 0.0, []),
+        ([], 1.0, 0.0, []),
     ]
 
 

@@ -343,6 +343,9 @@ Corrected readings (a re-run day changes), and a flaky API (a share of requests 
   curl -X POST {simulator}/_simulator/faults -d '{{"reading_scale": 1.5}}'
   curl -X POST {simulator}/_simulator/faults -d '{{"error_rate": 0.2}}'
   curl -X POST {simulator}/_simulator/faults -d '{{"reading_scale": 1.0, "error_rate": 0.0}}'
+A half-hour the Carbon Intensity API has no figure for (that day's emissions check fails), and back:
+  curl -X POST {simulator}/_simulator/faults -d '{{"carbon_missing": ["{day}T12:00Z"]}}'
+  curl -X POST {simulator}/_simulator/faults -d '{{"carbon_missing": []}}'
 What is set now:
   curl {simulator}/_simulator/faults"""
 

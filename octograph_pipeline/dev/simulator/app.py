@@ -289,12 +289,15 @@ class OctopusSimulator:
         return None
 
     async def _fault_switch(self, request: Request) -> Response:
-        """The switch `make ui` documents for rehearsing failures: fail_days, error_rate, reading_scale."""
+        """The switch `make ui` documents for rehearsing failures: fail_days, error_rate, reading_scale, and
+        carbon_missing (UTC half-hour starts the Carbon Intensity API leaves out)."""
         if request.method == "POST":
             try:
                 changes = await request.json()
                 if "fail_days" in changes:
                     self.fail_days = {date.fromisoformat(day) for day in changes["fail_days"]}
+                if "carbon_missing" in changes:
+                    self.carbon.missing = {carbon.parse_instant(moment) for moment in changes["carbon_missing"]}
                 for knob in ("error_rate", "reading_scale"):
                     if knob in changes:
                         setattr(self, knob, float(changes[knob]))
@@ -305,6 +308,7 @@ class OctopusSimulator:
                 "fail_days": sorted(day.isoformat() for day in self.fail_days),
                 "error_rate": self.error_rate,
                 "reading_scale": self.reading_scale,
+                "carbon_missing": sorted(carbon.utc_text(moment) for moment in self.carbon.missing),
             }
         )
 

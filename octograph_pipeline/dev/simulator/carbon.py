@@ -79,7 +79,7 @@ def generation_mix(grams: float) -> list[dict]:
     return [{"fuel": fuel, "perc": shares[fuel]} for fuel in FUELS]
 
 
-def _utc(instant: datetime) -> str:
+def utc_text(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
@@ -111,7 +111,7 @@ class CarbonIntensityApi:
     def _half_hours(self, request: Request) -> list[datetime] | Response:
         """The half-hours that touch the asked window, its ends included (the client keeps the ones inside)."""
         try:
-            start, end = (_parse(request.path_params[name]) for name in ("start", "end"))
+            start, end = (parse_instant(request.path_params[name]) for name in ("start", "end"))
         except ValueError:
             return error(400, "Please enter a valid ISO 8601 datetime, e.g. 2024-06-10T23:00Z")
         if end <= start:
@@ -131,7 +131,7 @@ class CarbonIntensityApi:
             forecast = national_forecast(start)
             actual = national_actual(start) if start + HALF_HOUR <= now else None
             intensity = {"forecast": forecast, "actual": actual, "index": band(actual or forecast)}
-            rows.append({"from": _utc(start), "to": _utc(start + HALF_HOUR), "intensity": intensity})
+            rows.append({"from": utc_text(start), "to": utc_text(start + HALF_HOUR), "intensity": intensity})
         return JSONResponse({"data": rows})
 
     def generation(self, request: Request) -> Response:
@@ -139,7 +139,7 @@ class CarbonIntensityApi:
         if isinstance(half_hours, Response):
             return half_hours
         rows = [
-            {"from": _utc(t), "to": _utc(t + HALF_HOUR), "generationmix": generation_mix(national_forecast(t))}
+            {"from": utc_text(t), "to": utc_text(t + HALF_HOUR), "generationmix": generation_mix(national_forecast(t))}
             for t in half_hours
         ]
         return JSONResponse({"data": rows})
@@ -157,8 +157,8 @@ class CarbonIntensityApi:
             forecast = regional_forecast(start, int(region))
             rows.append(
                 {
-                    "from": _utc(start),
-                    "to": _utc(start + HALF_HOUR),
+                    "from": utc_text(start),
+                    "to": utc_text(start + HALF_HOUR),
                     "intensity": {"forecast": forecast, "index": band(forecast)},
                     "generationmix": generation_mix(forecast),
                 }
@@ -166,7 +166,7 @@ class CarbonIntensityApi:
         return JSONResponse({"data": {"regionid": int(region), "dnoregion": dno, "shortname": name, "data": rows}})
 
 
-def _parse(text: str) -> datetime:
+def parse_instant(text: str) -> datetime:
     """`2024-06-10T23:00Z` (the API's form) or any ISO 8601 instant with an offset."""
     instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if instant.tzinfo is None:
