@@ -139,7 +139,11 @@ class CarbonIntensityApi:
         if isinstance(half_hours, Response):
             return half_hours
         rows = [
-            {"from": utc_text(t), "to": utc_text(t + HALF_HOUR), "generationmix": generation_mix(national_forecast(t))}
+            {
+                "from": utc_text(t),
+                "to": utc_text(t + HALF_HOUR),
+                "generationmix": generation_mix(national_forecast(t)),
+            }
             for t in half_hours
         ]
         return JSONResponse({"data": rows})
