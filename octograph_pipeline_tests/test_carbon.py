@@ -12,7 +12,6 @@ from octograph_pipeline.core import metadata
 from octograph_pipeline.core import schema as s
 from octograph_pipeline.core.carbon import (
     REGION_OF_GSP_GROUP,
-    cleanest_and_dirtiest,
     emission_points,
     emissions_g,
     gas_emissions_g,
@@ -86,15 +85,6 @@ def test_a_days_usage_meets_the_mean_of_all_50_half_hours_of_the_long_day():
     start, end = window(dt.date(2024, 10, 27), dt.date(2024, 10, 27), LONDON)
     day = interval_intensity(intensity, pd.Series([start]), pd.Series([end]))
     assert day[0] == pytest.approx((48 * 100 + 2 * 350) / 50)  # 110, not the mean of 48
-
-
-def test_the_days_cleanest_and_dirtiest_half_hours():
-    half_hours = autumn_day()
-    intensity = pd.Series(150.0, index=half_hours)
-    intensity[half_hours[3]], intensity[half_hours[44]] = 42.0, 310.0
-    assert cleanest_and_dirtiest(intensity) == ((half_hours[3], 42.0), (half_hours[44], 310.0))
-    with pytest.raises(ValueError, match="no half-hour has an intensity"):
-        cleanest_and_dirtiest(pd.Series([float("nan")], index=half_hours[:1]))
 
 
 # --- the emissions asset's points, by hand on the 50-half-hour day ------------------------------------------
@@ -209,3 +199,18 @@ def test_two_meters_of_one_meter_point_in_one_half_hour_add_up_to_one_point():
     assert len(imported) == 50 and imported[s.TIME].is_unique
     assert imported[s.USAGE_KWH].tolist() == pytest.approx([0.4] * 50)
     assert imported[s.EMISSIONS_G].tolist() == pytest.approx([60.0] * 50)
+
+
+def test_readings_outside_every_agreement_have_no_region_and_are_listed_not_guessed():
+    """Readings stored before the account's agreements changed (a day's account re-run alone): no tariff names
+    their region, so they have no grams, and the check lists them."""
+    half_hours = autumn_day()
+    consumption, segments, stored = autumn_household(pd.Series(150.0, index=half_hours))
+    segments.loc[segments[s.METER_POINT] == IMPORT[1], "segment_end"] = half_hours[10]
+    points = emission_points(consumption, segments, stored, LONDON, 30, 0.18231, PointTags())
+    imported = points[points[s.METER_POINT] == IMPORT[1]]
+    assert imported[s.EMISSIONS_G].notna().sum() == 10 and set(imported[s.REGION][10:]) == {""}
+    (problem,) = missing_intensity(points, LONDON).to_dict("records")
+    assert problem["meter"] == f"electricity {IMPORT[1]}" and problem["intervals_without_intensity"].startswith(
+        "04:00, 04:30"
+    )

@@ -77,14 +77,6 @@ def gas_emissions_g(usage_kwh: pd.Series, factor_kg_per_kwh: float) -> pd.Series
     return usage_kwh * factor_kg_per_kwh * 1000
 
 
-def cleanest_and_dirtiest(intensity: pd.Series) -> tuple[tuple[pd.Timestamp, float], tuple[pd.Timestamp, float]]:
-    """The day's cleanest and dirtiest half-hours (the first of equals), as (start, g/kWh)."""
-    known = intensity.dropna()
-    if known.empty:
-        raise ValueError("no half-hour has an intensity")
-    return (known.idxmin(), float(known.min())), (known.idxmax(), float(known.max()))
-
-
 # --- the assets' points ------------------------------------------------------------------------------------
 
 
@@ -172,13 +164,14 @@ def emission_points(
             per_kwh = pd.Series(gas_kg_co2e_per_kwh * 1000, index=starts.index)
             grams, region = gas_emissions_g(usage, gas_kg_co2e_per_kwh), ""
         else:
-            region_ids = tariff_in_force(starts, meter_segments).map(region_of_tariff)
+            codes = tariff_in_force(starts, meter_segments)  # '' outside the agreements: no region, no grams
+            region_ids = codes.map({code: region_of_tariff(code) for code in set(codes) - {""}})
             ends = interval_ends(starts, resolution_minutes, tz)
             per_kwh = pd.Series(np.nan, index=starts.index)
             for region_id, rows in starts.groupby(region_ids):
                 met = interval_intensity(forecasts.get(region_id, no_forecast), rows, ends[rows.index])
                 per_kwh[rows.index] = met
-            grams, region = emissions_g(usage, per_kwh, bool(exported)), region_ids.map(REGION_NAMES)
+            grams, region = emissions_g(usage, per_kwh, bool(exported)), region_ids.map(REGION_NAMES).fillna("")
         parts.append(
             pd.DataFrame(
                 {
