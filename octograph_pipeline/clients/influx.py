@@ -422,7 +422,8 @@ class InfluxStore:
         for series in self.query(f"SELECT * FROM {names} WHERE {window_condition(start, end, tags)} GROUP BY *"):
             name, tag_set = series["name"], series.get("tags") or {}
             full = (name, tuple(sorted(tag_set.items())))
-            measurement, rows = MEASUREMENTS[name], np.array(series["values"], dtype=object)
+            measurement = MEASUREMENTS[name]
+            rows = np.array(series["values"], dtype=object).reshape(len(series["values"]), len(series["columns"]))
             masks = np.zeros(len(rows), dtype=np.int64)
             for n, column in enumerate(series["columns"]):
                 if column in measurement.all_fields:
