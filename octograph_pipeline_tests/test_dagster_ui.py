@@ -28,20 +28,28 @@ from .test_ui_browser import render
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
-ASSETS = ["account", "tariff_rates", "meter_consumption", "priced_consumption"]
+# With [carbon], so its two assets go the users' way too: backfilled by the daemon, re-executed from failure.
+ASSETS = ["account", "tariff_rates", "meter_consumption", "priced_consumption", "carbon_intensity", "emissions"]
 CHECKS = {
     "meter_consumption": ["complete_intervals", "no_negative_import"],
     "priced_consumption": ["every_interval_priced", "standing_charge_one_day"],
+    "emissions": ["every_interval_has_intensity"],
 }
+
+
+def carbon_section(octopus_api: str) -> dict[str, str]:
+    return {"enabled": "true", "api_prefix": octopus_api.removesuffix("/v1") + "/carbon"}
+
+
 DAYS = ["2024-11-01", "2024-11-02", "2024-11-03"]
 COMPOSE_EVENT_BATCH_SIZE = "1000"  # docker-compose.yml's DAGSTER_EVENT_BATCH_SIZE
 BACKFILL_TIMEOUT = 120  # seconds: a few 3 s daemon ticks and two or three short runs
 
 
 @pytest.fixture
-def dagster_ui(tmp_path, make_config):
+def dagster_ui(tmp_path, make_config, octopus_api):
     """The webserver and daemon on a fresh DAGSTER_HOME; no step retries, so a failure shows at once."""
-    config = make_config(pipeline={"retries": "0", "api_retries": "0"})
+    config = make_config(pipeline={"retries": "0", "api_retries": "0"}, carbon=carbon_section(octopus_api))
     home = tmp_path / "dagster_home"
     prepare_dagster_home(home)
     env = {"OCTOGRAPH_CONFIG": str(config), "OCTOGRAPH_TEST_OCTOPUS_API_KEY": API_KEY}
@@ -159,7 +167,9 @@ def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
     in_process = InfluxV1Store(influxd.url, f"test_{uuid.uuid4().hex[:12]}")
     in_process.create_database()
     try:
-        config = write_config(tmp_path / "in_process.ini", in_process, octopus_api)
+        config = write_config(
+            tmp_path / "in_process.ini", in_process, octopus_api, carbon=carbon_section(octopus_api)
+        )
         assert materialize_days(config, DAYS[0], DAYS[-1]).success
         for day in DAYS:
             assert day_points(influx, day) == day_points(in_process, day) != [], day
@@ -175,7 +185,8 @@ def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
     failed = dagster_ui.wait_for_backfill(dagster_ui.launch_asset_backfill(ASSETS, [failing]), BACKFILL_TIMEOUT)
     print_timings(failed)
     assert failed["status"] == "COMPLETED_FAILED", failed
-    # `account` needs no dated request, so it ran; the prices and readings that day could not be fetched.
+    # `account` needs no dated request and the Carbon Intensity API did not fail, so they ran; the prices and
+    # readings that day could not be fetched.
     assert dagster_ui.partition_statuses("tariff_rates")[failing] == "FAILED"
     assert dagster_ui.partition_statuses("meter_consumption")[failing] == "FAILED"
     assert {day: day_points(influx, day) for day in DAYS} == before
@@ -189,7 +200,8 @@ def test_a_ui_backfill_records_each_days_checks_and_a_failed_day_reruns_alone(
         browser.click_text("Re-execute from failure")
     rerun = launched_backfill(dagster_ui, after=failed["id"])
     print_timings(rerun)
-    assert set(rerun["assets"]) == set(ASSETS) - {"account"}  # from failure: `account` had materialised
+    # From failure: `account` and `carbon_intensity` had materialised.
+    assert set(rerun["assets"]) == set(ASSETS) - {"account", "carbon_intensity"}
     assert rerun["status"] == "COMPLETED_SUCCESS", rerun
     assert all(run_days_of(run) == {failing} for run in rerun["runs"]), [r["tags"] for r in rerun["runs"]]
     after = {day: day_points(influx, day) for day in DAYS}
@@ -247,6 +259,7 @@ def test_on_the_postgres_instance_each_day_shows_its_own_status_and_check_result
         api_prefix,
         octopus={"account_number": "A-GAPS0001"},
         pipeline={"retries": "0", "api_retries": "0"},
+        carbon=carbon_section(api_prefix),
     )
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -265,6 +278,7 @@ def test_on_the_postgres_instance_each_day_shows_its_own_status_and_check_result
         assert statuses["no_negative_import"] == {**expected, "2024-06-14": "FAILED"}
         priced = dagster.check_partition_statuses("priced_consumption")
         assert priced == {name: expected for name in CHECKS["priced_consumption"]}
+        assert dagster.check_partition_statuses("emissions") == {"every_interval_has_intensity": expected}
 
         simulator.fail_days = {dt.date(2024, 6, 13)}
         failed = dagster.wait_for_backfill(dagster.launch_asset_backfill(ASSETS, ["2024-06-13"]), BACKFILL_TIMEOUT)
