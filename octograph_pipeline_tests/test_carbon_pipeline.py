@@ -9,14 +9,16 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from octograph_pipeline.clients.carbon import CarbonIntensityClient
+from octograph_pipeline.config import load_settings
 from octograph_pipeline.core import schema
 from octograph_pipeline.definitions import build_definitions
 from octograph_pipeline.dev.simulator.carbon import national_actual, national_forecast, regional_forecast
 from octograph_pipeline.orchestration.jobs import CONSUMPTION_JOB, PRICES_JOB
-from octograph_pipeline.orchestration.resources import OctographConfig
 from octograph_pipeline.orchestration.runs import run_days
 
 from .helpers import check_outcomes, day_points, materialize_days, read
+from .test_orchestration import evaluate
 
 pytestmark = pytest.mark.integration
 
@@ -182,6 +184,11 @@ def test_carbon_is_off_by_default_and_on_joins_both_jobs_outside_the_octopus_poo
     assert grid.op.pool is None and grid.op.retry_policy is not None  # another API: Octopus's limit is not its
     assert defs.resolve_assets_def(schema.Asset.EMISSIONS).op.retry_policy is None  # no API: nothing to retry
     assert grid.partitions_def == defs.resolve_assets_def(schema.Asset.TARIFF_RATES).partitions_def  # a day ahead
+    # Nor Octopus's shared request pace, while the retries are [pipeline]'s.
+    settings = load_settings(carbon_config())
+    with CarbonIntensityClient.from_settings(settings) as client:
+        assert client.session.get_adapter("https://").pace is None
+        assert client.session.get_adapter("https://").max_retries.total == settings.pipeline.api_retries
 
 
 def test_the_prices_schedule_also_asks_for_yesterday_with_carbon(carbon_config):
@@ -214,30 +221,21 @@ def test_the_late_data_sensor_fills_days_carbon_never_ran_for(recent_household):
     config.write_text(config.read_text() + f"\n[carbon]\nenabled = true\napi_prefix = {carbon_api}\n")
     defs = build_definitions(config)
 
-    def evaluate(cursor=None):
-        context = dg.build_sensor_context(
-            instance=instance,
-            cursor=cursor,
-            resources={"octograph": OctographConfig(config_file=str(config))},
-            repository_def=defs.get_repository_def(),
-        )
-        return defs.resolve_sensor_def("late_consumption").evaluate_tick(context)
-
     def days_of(request) -> tuple[str, str]:
         return request.tags["dagster/asset_partition_range_start"], request.tags[
             "dagster/asset_partition_range_end"
         ]
 
-    first = evaluate()
+    first = evaluate(defs, instance, config)
     (prices,) = first.run_requests
     assert prices.job_name == PRICES_JOB and days_of(prices) == (week[0], week[-1])
     assert defs.resolve_job_def(PRICES_JOB).execute_in_process(tags=prices.tags, instance=instance).success
-    second = evaluate(first.cursor)
+    second = evaluate(defs, instance, config, cursor=first.cursor)
     (consumption,) = second.run_requests
     assert consumption.job_name == CONSUMPTION_JOB and days_of(consumption) == (week[0], week[-1])
     job = defs.resolve_job_def(CONSUMPTION_JOB)
     assert job.execute_in_process(tags=consumption.tags, instance=instance).success
-    assert not evaluate(second.cursor).run_requests
+    assert not evaluate(defs, instance, config, cursor=second.cursor).run_requests
 
 
 def test_a_replaced_meter_and_hourly_readings_give_one_point_per_meter_point_and_interval(

@@ -20,6 +20,7 @@ from octograph_pipeline.clients.octopus import (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
     budget_spent,
+    configured_retry,
     default_retry,
     retrying,
     utc_text,
@@ -56,13 +57,7 @@ class CarbonIntensityClient:
     def from_settings(cls, settings: Settings) -> CarbonIntensityClient:
         """The client `[carbon] api_prefix` asks for, retrying as `[pipeline]` says; without the Octopus API's
         shared pace, which is for Octopus's limits."""
-        pipeline = settings.pipeline
-        retry = default_retry(
-            total=pipeline.api_retries,
-            backoff_factor=pipeline.api_backoff_seconds,
-            budget_seconds=pipeline.api_retry_budget_seconds,
-        )
-        return cls(settings.carbon.api_prefix, retry=retry)
+        return cls(settings.carbon.api_prefix, retry=configured_retry(settings, paced=False))
 
     def close(self) -> None:
         self.session.close()

@@ -204,16 +204,17 @@ def default_retry(
     )
 
 
-def configured_retry(settings: Settings, methods: tuple[str, ...] = ("GET",)) -> Retry:
+def configured_retry(settings: Settings, methods: tuple[str, ...] = ("GET",), paced: bool = True) -> Retry:
     """`default_retry` as `[pipeline] api_retries`, `api_backoff_seconds` and `api_retry_budget_seconds` say,
-    keeping this machine's shared pace (`api_requests_per_second`)."""
+    keeping this machine's shared pace of Octopus requests (`api_requests_per_second`) unless not `paced` (for
+    another API, whose limits are not Octopus's)."""
     pipeline = settings.pipeline
     return default_retry(
         total=pipeline.api_retries,
         backoff_factor=pipeline.api_backoff_seconds,
         budget_seconds=pipeline.api_retry_budget_seconds,
         methods=methods,
-        pace=shared_pace(settings),
+        pace=shared_pace(settings) if paced else None,
     )
 
 
