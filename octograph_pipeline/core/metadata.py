@@ -63,6 +63,11 @@ def _assemble(
     return result
 
 
+def _clock(times: pd.Series, tz: ZoneInfo) -> pd.Series:
+    """Local clock times (HH:MM) of UTC instants."""
+    return times.dt.tz_convert(tz).dt.strftime("%H:%M")
+
+
 def _nothing(partitions: list[str], asset: str, empty: dict) -> DayMetadata:
     """Every day of a window with nothing to show: zeros, and no points."""
     zero_points = {f"points_{m.name}": 0 for m in s.ASSET_MEASUREMENTS[asset]}
@@ -237,13 +242,9 @@ def intelligent_dispatches(points: pd.DataFrame, partitions: list[str], tz: Zone
         .reset_index()
     )
     table["kwh"] = table["kwh"].round(3)
-    table["first"] = table["first"].dt.tz_convert(tz).dt.strftime("%H:%M")
+    table["first"] = _clock(table["first"], tz)
     counts = _counts(points, day, s.ASSET_MEASUREMENTS[s.Asset.INTELLIGENT_DISPATCHES])
     return _assemble(partitions, per_day, counts, {"dispatches": markdown_by_day(table)}, empty)
-
-
-def _clock(times: pd.Series, tz: ZoneInfo) -> pd.Series:
-    return times.dt.tz_convert(tz).dt.strftime("%H:%M")
 
 
 def _extremes(frame: pd.DataFrame, by: list[str], value: str, tz: ZoneInfo) -> pd.DataFrame:

@@ -247,6 +247,12 @@ def summary_table(config: Path, first: dt.date, last: dt.date) -> str:
     return "\n".join(lines)
 
 
+def meter_label(fuel: str, meter_point: str, exported: str) -> str:
+    """How the demo's tables name a meter point: its fuel, or `export`, and its MPAN/MPRN (`exported` is the tag
+    as stored, "true" or "false")."""
+    return f"{'export' if exported == 'true' else fuel} {meter_point}"
+
+
 def comparison_table(config: Path, first: dt.date, last: dt.date) -> str:
     """What each meter point's half-hours cost on its actual tariffs and on each [comparison] product."""
     settings = load_settings(config)
@@ -265,7 +271,7 @@ def comparison_table(config: Path, first: dt.date, last: dt.date) -> str:
     totals["actual_first"] = totals[schema.PRODUCT_CODE] != schema.ACTUAL
     for row in totals.sort_values([*point, "actual_first", total]).itertuples(index=False):
         fuel, meter_point, exported, product = row[:4]
-        meter = f"{'export' if exported == 'true' else fuel} {meter_point}"
+        meter = meter_label(fuel, meter_point, exported)
         saving_text = "" if product == schema.ACTUAL else f"{row[5] / 100:9.2f}"
         lines.append(f"{meter:<26} {product:<26} {row[4] / 100:9.2f} {saving_text:>9}")
     return "\n".join(lines)
@@ -298,7 +304,7 @@ def emissions_table(config: Path, first: dt.date, last: dt.date) -> str:
     ]
     for row in emitted.sort_values([schema.FUEL, schema.IS_EXPORT, schema.METER_POINT]).itertuples(index=False):
         fuel, meter_point, exported, kwh, grams = row
-        meter = f"{'export' if exported == 'true' else fuel} {meter_point}"
+        meter = meter_label(fuel, meter_point, exported)
         cost = costs.get(meter_point)
         cost_text = "" if cost is None else f"{cost / 100:.2f}"
         lines.append(f"{meter:<26} {kwh:>10.3f} {cost_text:>10} {grams / 1000:>10.3f}")

@@ -27,7 +27,6 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from octograph_pipeline.dev.simulator import carbon
-from octograph_pipeline.dev.simulator.carbon import CarbonIntensityApi
 from octograph_pipeline.dev.simulator.graphql import KrakenGraphQL
 from octograph_pipeline.dev.simulator.household import (
     GROUP_BY_CHOICES,
@@ -176,7 +175,7 @@ class OctopusSimulator:
         # The Kraken GraphQL API: tokens, gas units, devices and Intelligent dispatches (see its knobs).
         self.graphql = KrakenGraphQL(api_key, self._accounts, lambda: self.clock(), self.accepts_key)
         # The GB Carbon Intensity API under /carbon (its knob: `carbon.missing`); `inject` reaches it too.
-        self.carbon = CarbonIntensityApi(lambda: self.clock())
+        self.carbon = carbon.CarbonIntensityApi(lambda: self.clock())
         self.app = Starlette(routes=self._routes())
 
     # ------------------------------------------------------------------ knobs
