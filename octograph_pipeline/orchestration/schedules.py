@@ -134,15 +134,17 @@ def late_data_requests(instance: dg.DagsterInstance, settings: Settings, now: dt
         return {dt.date.fromisoformat(key) for key in partitions}
 
     carbon = settings.carbon.enabled
-    priced = materialized(Asset.ACCOUNT) & materialized(Asset.TARIFF_RATES)
-    priced &= materialized(Asset.CARBON_INTENSITY) if carbon else priced
+    priced = set.intersection(
+        *map(materialized, [Asset.ACCOUNT, Asset.TARIFF_RATES, *([Asset.CARBON_INTENSITY] if carbon else [])])
+    )
     missing_prices = [day for day in days if day not in priced]
     if missing_prices:
         job, due = PRICES_JOB, missing_prices
     else:
         job = CONSUMPTION_JOB
-        done = materialized(Asset.PRICED_CONSUMPTION)
-        done &= materialized(Asset.EMISSIONS) if carbon else done
+        done = set.intersection(
+            *map(materialized, [Asset.PRICED_CONSUMPTION, *([Asset.EMISSIONS] if carbon else [])])
+        )
         due = sorted((set(days) - done) | incomplete_days(settings, days))
     due = [
         day
